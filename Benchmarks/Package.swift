@@ -1,0 +1,20 @@
+// swift-tools-version:6.0
+// Benchmarks live in their own package so the main build never pulls their dependencies.
+import PackageDescription
+
+let package = Package(
+  name: "procrastinate-benchmarks",
+  platforms: [.macOS(.v15)],
+  dependencies: [
+    .package(name: "swift-procrastinate", path: "..")
+  ],
+  targets: [
+    .executableTarget(
+      name: "QueueBenchmark",
+      dependencies: [
+        .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
+      ]
+    )
+  ]
+)

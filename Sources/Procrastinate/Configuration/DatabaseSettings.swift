@@ -1,0 +1,93 @@
+import CLibPQ
+import Foundation
+
+/// Where the database is, resolved the same way by the CLI, the examples and the library.
+///
+/// Resolution order: an explicit URL (e.g. `--database-url`), then
+/// `PROCRASTINATE_DATABASE_URL`, then `DATABASE_URL`, then libpq's own `PG*` variables
+/// (`PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, …), which libpq reads itself
+/// when the connection string is empty.
+public struct DatabaseSettings: Sendable, CustomStringConvertible {
+  /// Where the URL came from, for messages.
+  public enum Source: String, Sendable {
+    case explicit = "--database-url"
+    case procrastinateDatabaseURL = "PROCRASTINATE_DATABASE_URL"
+    case databaseURL = "DATABASE_URL"
+    case libpqEnvironment = "PG* environment variables"
+  }
+
+  /// The libpq connection string: a `postgresql://` URL or `key=value` pairs.
+  public let conninfo: String
+  /// Where ``conninfo`` came from.
+  public let source: Source
+  /// The connection target without its password, for logs and errors.
+  public let redacted: String
+
+  /// Validates `conninfo` with libpq's parser; a malformed string throws at once.
+  public init(conninfo: String, source: Source = .explicit) throws {
+    self.conninfo = conninfo
+    self.source = source
+    self.redacted = try Self.describe(conninfo, source: source)
+  }
+
+  /// Resolves the database from an explicit URL or the environment.
+  public static func resolve(
+    explicit: String? = nil,
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) throws -> DatabaseSettings {
+    if let explicit, !explicit.isEmpty { return try DatabaseSettings(conninfo: explicit, source: .explicit) }
+    if let url = environment["PROCRASTINATE_DATABASE_URL"], !url.isEmpty {
+      return try DatabaseSettings(conninfo: url, source: .procrastinateDatabaseURL)
+    }
+    if let url = environment["DATABASE_URL"], !url.isEmpty {
+      return try DatabaseSettings(conninfo: url, source: .databaseURL)
+    }
+    return try DatabaseSettings(conninfo: "", source: .libpqEnvironment)
+  }
+
+  /// Whether a URL or `PG*` setting was given at all (examples start their own server when not).
+  public static func isConfigured(
+    explicit: String? = nil,
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> Bool {
+    if let explicit, !explicit.isEmpty { return true }
+    return ["PROCRASTINATE_DATABASE_URL", "DATABASE_URL", "PGHOST", "PGDATABASE", "PGSERVICE"]
+      .contains { !(environment[$0] ?? "").isEmpty }
+  }
+
+  public var description: String { redacted }
+
+  /// Parses with `PQconninfoParse` and renders host, port, database and user: never the password.
+  private static func describe(_ conninfo: String, source: Source) throws -> String {
+    var errorMessage: UnsafeMutablePointer<CChar>?
+    guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+      let reason =
+        errorMessage.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        ?? "libpq could not parse it"
+      if let errorMessage { PQfreemem(errorMessage) }
+      throw ConfigurationError(
+        "malformed database URL from \(source.rawValue): \(reason). Expected postgresql://user@host:port/dbname or 'host=… dbname=…'"
+      )
+    }
+    defer { PQconninfoFree(options) }
+    let environment = ProcessInfo.processInfo.environment
+    var fields: [String: String] = [:]
+    var option = options
+    while let keyword = option.pointee.keyword {
+      if let value = option.pointee.val { fields[String(cString: keyword)] = String(cString: value) }
+      option += 1
+    }
+    let host = fields["host"] ?? fields["hostaddr"] ?? environment["PGHOST"] ?? "localhost"
+    let port = fields["port"] ?? environment["PGPORT"] ?? "5432"
+    let user = fields["user"] ?? environment["PGUSER"] ?? ""
+    let database = fields["dbname"] ?? environment["PGDATABASE"] ?? (user.isEmpty ? "" : user)
+    return "host=\(host) port=\(port) dbname=\(database)" + (user.isEmpty ? "" : " user=\(user)")
+  }
+}
+
+/// A configuration value was missing or malformed; the message says which and what to write instead.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}

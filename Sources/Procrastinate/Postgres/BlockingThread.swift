@@ -1,0 +1,51 @@
+import Foundation
+
+/// A dedicated thread that runs blocking work items (libpq calls) one after another.
+///
+/// Each connection owns one, so a query or a `poll` waiting for notifications blocks that
+/// thread only: never Swift's cooperative pool, and never a libdispatch pool that may run
+/// short of threads when many connections wait at once.
+final class BlockingThread: @unchecked Sendable {
+  // @unchecked Sendable: `items` and `stopped` are only read or written while `condition`
+  // is locked; everything else is immutable.
+  private let condition = NSCondition()
+  private var items: [@Sendable () -> Void] = []
+  private var stopped = false
+
+  init(name: String) {
+    let thread = Thread { [self] in self.loop() }
+    thread.name = name
+    thread.start()
+  }
+
+  /// Runs `item` on the thread, after the items submitted before it.
+  func submit(_ item: @escaping @Sendable () -> Void) {
+    condition.lock()
+    items.append(item)
+    condition.signal()
+    condition.unlock()
+  }
+
+  /// Lets the thread exit once the submitted items have run.
+  func stop() {
+    condition.lock()
+    stopped = true
+    condition.signal()
+    condition.unlock()
+  }
+
+  private func loop() {
+    while true {
+      condition.lock()
+      while items.isEmpty && !stopped { condition.wait() }
+      if items.isEmpty {
+        condition.unlock()
+        return
+      }
+      let batch = items
+      items = []
+      condition.unlock()
+      for item in batch { item() }
+    }
+  }
+}

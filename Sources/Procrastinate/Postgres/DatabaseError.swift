@@ -1,0 +1,54 @@
+/// An error reported by PostgreSQL or by libpq.
+///
+/// The message is the server's or libpq's own text. It never contains the connection's
+/// password: connection strings are shown only in their redacted form.
+public struct DatabaseError: Error, Sendable, CustomStringConvertible {
+  /// What failed.
+  public enum Kind: Sendable, Equatable {
+    /// Opening a connection failed (bad URL, unreachable host, wrong password, …).
+    case connect
+    /// A statement failed while the connection stayed usable.
+    case statement
+    /// The connection was lost; the pool drops it and opens a new one on next use.
+    case connectionLost
+  }
+
+  /// What failed.
+  public let kind: Kind
+  /// The primary message.
+  public let message: String
+  /// The five-character SQLSTATE code, when the server sent one.
+  public let sqlState: String?
+  /// The constraint or index that was violated, when the server named one.
+  public let constraint: String?
+  /// The server's detail line, when there is one.
+  public let detail: String?
+  /// What was being done, e.g. `defer_jobs` or `connect to host=… dbname=…`.
+  public let context: String
+
+  package init(
+    kind: Kind, message: String, sqlState: String? = nil, constraint: String? = nil,
+    detail: String? = nil, context: String
+  ) {
+    self.kind = kind
+    self.message = message
+    self.sqlState = sqlState
+    self.constraint = constraint
+    self.detail = detail
+    self.context = context
+  }
+
+  public var description: String {
+    var text = "database error (\(context)): \(message)"
+    if let sqlState { text += " [SQLSTATE \(sqlState)]" }
+    if let detail { text += " — \(detail)" }
+    return text
+  }
+
+  /// SQLSTATE `23505`: a unique constraint or unique index was violated.
+  var isUniqueViolation: Bool { sqlState == "23505" }
+  /// SQLSTATE class `42`/`3F` for a missing relation or function: the schema is absent.
+  var isUndefinedObject: Bool {
+    sqlState == "42P01" || sqlState == "42883" || sqlState == "42704"
+  }
+}

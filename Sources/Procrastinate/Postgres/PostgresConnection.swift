@@ -1,0 +1,346 @@
+import CLibPQ
+import Dispatch
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A notification received on a `LISTEN`ed channel.
+package struct PostgresNotification: Sendable {
+  package var channel: String
+  package var payload: String
+}
+
+/// One libpq connection.
+///
+/// libpq is synchronous, so every call on the connection runs on the connection's own
+/// thread (``BlockingThread``), never on Swift's cooperative thread pool: a slow query or a
+/// `poll` waiting for notifications ties up that thread only. The `PGconn` pointer lives in
+/// a `Mutex`, and is only touched from that thread (and from `deinit`).
+package final class PostgresConnection: Sendable {
+  private struct State {
+    var conn: OpaquePointer?
+    var prepared: Set<String> = []
+    var broken = false
+  }
+
+  private let thread: BlockingThread
+  private let state: Mutex<State>
+  /// The redacted connection description used in errors and logs.
+  package let target: String
+
+  private init(conn: sending OpaquePointer, target: String) {
+    self.thread = BlockingThread(name: "procrastinate.postgres")
+    self.state = Mutex(State(conn: conn))
+    self.target = target
+  }
+
+  /// Opens a connection. The blocking `PQconnectdb` runs on a dispatch queue, off the
+  /// cooperative pool.
+  package static func connect(_ settings: DatabaseSettings) async throws -> PostgresConnection {
+    let conninfo = settings.conninfo
+    let target = settings.redacted
+    return try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async {
+        guard let conn = PQconnectdb(conninfo) else {
+          continuation.resume(
+            throwing: DatabaseError(
+              kind: .connect, message: "libpq could not allocate a connection",
+              context: "connect to \(target)"))
+          return
+        }
+        if PQstatus(conn) != CONNECTION_OK {
+          let message = Self.trimmed(PQerrorMessage(conn))
+          PQfinish(conn)
+          continuation.resume(
+            throwing: DatabaseError(kind: .connect, message: message, context: "connect to \(target)")
+          )
+          return
+        }
+        // Server notices (e.g. "relation already exists, skipping") are not errors: drop them
+        // rather than letting libpq print them on stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        continuation.resume(returning: PostgresConnection(conn: conn, target: target))
+      }
+    }
+  }
+
+  /// Whether the connection was lost; a lost connection is discarded, never reused.
+  package var isBroken: Bool { state.withLock { $0.broken || $0.conn == nil } }
+
+  /// Closes the connection and ends its thread.
+  package func close() async {
+    await run { state in
+      if let conn = state.conn { PQfinish(conn) }
+      state.conn = nil
+    }
+    thread.stop()
+  }
+
+  deinit {
+    state.withLock { state in
+      if let conn = state.conn { PQfinish(conn) }
+      state.conn = nil
+    }
+    thread.stop()
+  }
+
+  // MARK: - Statements
+
+  /// Runs one or more statements given as one string, with no parameters (`PQexec`).
+  @discardableResult
+  package func script(_ sql: String, context: String) async throws -> QueryResult {
+    try await runThrowing { state in
+      let conn = try Self.live(&state, context: context)
+      let result = PQexec(conn, sql)
+      return try Self.consume(result, conn: conn, state: &state, context: context)
+    }
+  }
+
+  /// Runs a parameterized statement once, without preparing it (`PQexecParams`).
+  @discardableResult
+  package func query(_ sql: String, _ parameters: [String?] = [], context: String) async throws
+    -> QueryResult
+  {
+    try await runThrowing { state in
+      let conn = try Self.live(&state, context: context)
+      let result = Self.withCStrings(parameters) { values in
+        PQexecParams(conn, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+      }
+      return try Self.consume(result, conn: conn, state: &state, context: context)
+    }
+  }
+
+  /// Runs a named statement, preparing it on this connection the first time it is used.
+  @discardableResult
+  package func execute(_ statement: Statement, _ parameters: [String?] = []) async throws
+    -> QueryResult
+  {
+    try await runThrowing { state in
+      let conn = try Self.live(&state, context: statement.name)
+      if !state.prepared.contains(statement.name) {
+        let prepared = PQprepare(conn, statement.name, statement.sql, Int32(parameters.count), nil)
+        _ = try Self.consume(prepared, conn: conn, state: &state, context: statement.name)
+        state.prepared.insert(statement.name)
+      }
+      let result = Self.withCStrings(parameters) { values in
+        PQexecPrepared(conn, statement.name, Int32(parameters.count), values, nil, nil, 0)
+      }
+      return try Self.consume(result, conn: conn, state: &state, context: statement.name)
+    }
+  }
+
+  /// Runs named statements in one transaction and one round trip (libpq pipeline mode):
+  /// `BEGIN`, each statement, `COMMIT`. All or nothing: on any error the transaction is
+  /// rolled back and the first error is thrown.
+  package func transaction(_ steps: [(Statement, [String?])]) async throws -> [QueryResult] {
+    try await runThrowing { state in
+      let conn = try Self.live(&state, context: "transaction")
+      for (statement, parameters) in steps where !state.prepared.contains(statement.name) {
+        let prepared = PQprepare(conn, statement.name, statement.sql, Int32(parameters.count), nil)
+        _ = try Self.consume(prepared, conn: conn, state: &state, context: statement.name)
+        state.prepared.insert(statement.name)
+      }
+      guard PQenterPipelineMode(conn) == 1 else {
+        throw DatabaseError(kind: .statement, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
+      }
+      var sent = PQsendQueryParams(conn, "BEGIN", 0, nil, nil, nil, nil, 0) == 1
+      for (statement, parameters) in steps where sent {
+        sent = Self.withCStrings(parameters) { values in
+          PQsendQueryPrepared(conn, statement.name, Int32(parameters.count), values, nil, nil, 0) == 1
+        }
+      }
+      sent = sent && PQsendQueryParams(conn, "COMMIT", 0, nil, nil, nil, nil, 0) == 1
+      sent = sent && PQpipelineSync(conn) == 1
+      guard sent else {
+        state.broken = true
+        throw DatabaseError(kind: .connectionLost, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
+      }
+      var results: [QueryResult] = []
+      var firstError: (any Error)?
+      let names = ["BEGIN"] + steps.map(\.0.name) + ["COMMIT"]
+      for name in names {
+        guard let result = PQgetResult(conn) else {
+          state.broken = PQstatus(conn) != CONNECTION_OK
+          firstError = firstError ?? DatabaseError(
+            kind: state.broken ? .connectionLost : .statement, message: Self.trimmed(PQerrorMessage(conn)),
+            context: name)
+          break
+        }
+        if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+          PQclear(result)
+        } else {
+          do {
+            let value = try Self.consume(result, conn: conn, state: &state, context: name)
+            if name != "BEGIN" && name != "COMMIT" { results.append(value) }
+          } catch {
+            firstError = firstError ?? error
+          }
+        }
+        // Each query's results end with a NULL.
+        while let extra = PQgetResult(conn) { PQclear(extra) }
+      }
+      // The pipeline ends with its sync marker.
+      while let result = PQgetResult(conn) {
+        let status = PQresultStatus(result)
+        PQclear(result)
+        if status == PGRES_PIPELINE_SYNC { break }
+      }
+      PQexitPipelineMode(conn)
+      if let firstError {
+        if PQstatus(conn) == CONNECTION_OK, PQtransactionStatus(conn) != PQTRANS_IDLE {
+          PQclear(PQexec(conn, "ROLLBACK"))
+        }
+        throw firstError
+      }
+      return results
+    }
+  }
+
+  // MARK: - LISTEN / NOTIFY
+
+  /// Quotes an identifier such as `procrastinate_queue_v1#default` for `LISTEN`.
+  package static func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+  }
+
+  /// Waits up to `timeout` for notifications on the channels this connection listens to.
+  ///
+  /// Blocks this connection's thread in `poll(2)`, not the caller's.
+  package func notifications(timeout: Duration) async throws -> [PostgresNotification] {
+    let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+      + Int32(clamping: timeout.components.attoseconds / 1_000_000_000_000_000)
+    return try await runThrowing { state in
+      let conn = try Self.live(&state, context: "listen")
+      var received = try Self.drainNotifications(conn, state: &state)
+      if !received.isEmpty { return received }
+      var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+      let ready = poll(&descriptor, 1, milliseconds)
+      if ready < 0 && errno != EINTR {
+        state.broken = true
+        throw DatabaseError(
+          kind: .connectionLost, message: String(cString: strerror(errno)), context: "listen")
+      }
+      received = try Self.drainNotifications(conn, state: &state)
+      return received
+    }
+  }
+
+  private static func drainNotifications(_ conn: OpaquePointer, state: inout State) throws
+    -> [PostgresNotification]
+  {
+    if PQconsumeInput(conn) == 0 {
+      state.broken = true
+      throw DatabaseError(
+        kind: .connectionLost, message: trimmed(PQerrorMessage(conn)), context: "listen")
+    }
+    var received: [PostgresNotification] = []
+    while let notify = PQnotifies(conn) {
+      received.append(
+        PostgresNotification(
+          channel: String(cString: notify.pointee.relname),
+          payload: String(cString: notify.pointee.extra)))
+      PQfreemem(notify)
+    }
+    return received
+  }
+
+  // MARK: - Plumbing
+
+  private func run<T: Sendable>(_ body: @escaping @Sendable (inout State) -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      thread.submit {
+        continuation.resume(returning: self.state.withLock { body(&$0) })
+      }
+    }
+  }
+
+  private func runThrowing<T: Sendable>(_ body: @escaping @Sendable (inout State) throws -> T)
+    async throws -> T
+  {
+    try await withCheckedThrowingContinuation { continuation in
+      thread.submit {
+        continuation.resume(with: Result { try self.state.withLock { try body(&$0) } })
+      }
+    }
+  }
+
+  private static func live(_ state: inout State, context: String) throws -> OpaquePointer {
+    guard let conn = state.conn, !state.broken else {
+      throw DatabaseError(
+        kind: .connectionLost, message: "the connection is closed", context: context)
+    }
+    return conn
+  }
+
+  private static func withCStrings<R>(
+    _ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
+  ) -> R {
+    let duplicates: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
+    defer { duplicates.forEach { free($0) } }
+    let pointers: [UnsafePointer<CChar>?] = duplicates.map { $0.map { UnsafePointer($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+  }
+
+  private static func consume(
+    _ result: OpaquePointer?, conn: OpaquePointer, state: inout State, context: String
+  ) throws -> QueryResult {
+    guard let result else {
+      if PQstatus(conn) != CONNECTION_OK { state.broken = true }
+      throw DatabaseError(
+        kind: state.broken ? .connectionLost : .statement,
+        message: trimmed(PQerrorMessage(conn)), context: context)
+    }
+    defer { PQclear(result) }
+    switch PQresultStatus(result) {
+    case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+      let columnCount = PQnfields(result)
+      let rowCount = PQntuples(result)
+      var columns: [String] = []
+      columns.reserveCapacity(Int(columnCount))
+      for column in 0..<columnCount {
+        columns.append(String(cString: PQfname(result, column)))
+      }
+      var rows: [QueryResult.Row] = []
+      rows.reserveCapacity(Int(rowCount))
+      for row in 0..<rowCount {
+        var values: [String?] = []
+        values.reserveCapacity(Int(columnCount))
+        for column in 0..<columnCount {
+          if PQgetisnull(result, row, column) == 1 {
+            values.append(nil)
+          } else {
+            values.append(String(cString: PQgetvalue(result, row, column)))
+          }
+        }
+        rows.append(QueryResult.Row(values))
+      }
+      return QueryResult(columns: columns, rows: rows)
+    default:
+      if PQstatus(conn) != CONNECTION_OK {
+        state.broken = true
+        state.prepared = []
+      }
+      func field(_ code: Int32) -> String? {
+        PQresultErrorField(result, code).map { String(cString: $0) }
+      }
+      let message = field(Int32(UInt8(ascii: "M"))) ?? trimmed(PQresultErrorMessage(result))
+      throw DatabaseError(
+        kind: state.broken ? .connectionLost : .statement,
+        message: message.isEmpty ? trimmed(PQerrorMessage(conn)) : message,
+        sqlState: field(Int32(UInt8(ascii: "C"))),
+        constraint: field(Int32(UInt8(ascii: "n"))),
+        detail: field(Int32(UInt8(ascii: "D"))),
+        context: context)
+    }
+  }
+
+  private static func trimmed(_ pointer: UnsafePointer<CChar>?) -> String {
+    guard let pointer else { return "unknown libpq error" }
+    return String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+
+/// The entry point: a connection pool to a database that carries procrastinate 3.10's
+/// schema, with which you defer jobs and build workers.
+///
+/// ```swift
+/// let app = try ProcrastinateApp(databaseURL: "postgresql://localhost/app")
+/// let id = try await app.defer(JobRequest(task: "send_email", arguments: JobArguments(["to": "a@b.c"])))
+/// ```
+///
+/// Python procrastinate 3.10 can share the database: jobs deferred here run on Python
+/// workers and the other way round, as long as each fleet consumes its own queues.
+public final class ProcrastinateApp: Sendable {
+  /// The resolved database.
+  public let database: DatabaseSettings
+  /// The logger used for the queue's own messages.
+  public let logger: Logger
+  package let pool: ConnectionPool
+
+  /// Creates an app for `database`. No connection is opened until first use.
+  ///
+  /// - Parameter maximumConnections: the most connections deferring may use at once
+  ///   (workers open their own).
+  public init(
+    database: DatabaseSettings, maximumConnections: Int = 10,
+    logger: Logger = Logger(label: "procrastinate")
+  ) {
+    self.database = database
+    self.logger = logger
+    self.pool = ConnectionPool(settings: database, maximumConnections: maximumConnections)
+  }
+
+  /// Creates an app, resolving the database from `databaseURL` or the environment
+  /// (see ``DatabaseSettings/resolve(explicit:environment:)``).
+  public convenience init(
+    databaseURL: String? = nil, maximumConnections: Int = 10,
+    logger: Logger = Logger(label: "procrastinate")
+  ) throws {
+    self.init(
+      database: try DatabaseSettings.resolve(explicit: databaseURL),
+      maximumConnections: maximumConnections, logger: logger)
+  }
+
+  /// Closes the app's idle connections.
+  public func close() async {
+    await pool.close()
+  }
+
+  // MARK: - Defer
+
+  /// Defers one job and returns its id.
+  ///
+  /// - Throws: ``DeferError`` for a bad queue or task name (nothing is sent),
+  ///   ``AlreadyEnqueuedError`` when the queueing lock is taken, ``DatabaseError`` otherwise.
+  @discardableResult
+  public func `defer`(_ job: JobRequest) async throws -> Int64 {
+    try job.validate()
+    let options = job.options
+    let parameters: [String?] = [
+      options.queue, job.taskName, String(options.priority), options.lock, options.queueingLock,
+      job.arguments.json, options.scheduledEpoch(now: Date()).map { String($0) },
+    ]
+    do {
+      let result = try await pool.execute(JobSQL.deferOne, parameters)
+      guard let text = result.rows.first?.string(0), let id = Self.firstID(in: text) else {
+        throw DatabaseError(
+          kind: .statement, message: "procrastinate_defer_jobs_v1 returned no id", context: "defer")
+      }
+      return id
+    } catch let error as DatabaseError {
+      if let enqueued = AlreadyEnqueuedError.from(error, requested: [options.queueingLock]) { throw enqueued }
+      throw error
+    }
+  }
+
+  /// Defers `task` with `arguments` and `options`.
+  @discardableResult
+  public func `defer`(
+    task: String, arguments: JobArguments = JobArguments(), options: DeferOptions = DeferOptions()
+  ) async throws -> Int64 {
+    try await self.defer(JobRequest(task: task, arguments: arguments, options: options))
+  }
+
+  /// Defers many jobs in one statement (`procrastinate_defer_jobs_v1`) and returns their ids
+  /// in the same order. All or nothing: a taken queueing lock defers none of them.
+  @discardableResult
+  public func deferBatch(_ jobs: [JobRequest]) async throws -> [Int64] {
+    if jobs.isEmpty { return [] }
+    for job in jobs { try job.validate() }
+    let now = Date()
+    let locks = jobs.map(\.options.queueingLock)
+    let parameters: [String?] = [
+      PostgresArray.literal(jobs.map(\.options.queue)),
+      PostgresArray.literal(jobs.map(\.taskName)),
+      PostgresArray.literal(jobs.map { String($0.options.priority) }),
+      PostgresArray.literal(jobs.map(\.options.lock)),
+      PostgresArray.literal(locks),
+      PostgresArray.literal(jobs.map(\.arguments.json)),
+      PostgresArray.literal(jobs.map { $0.options.scheduledEpoch(now: now).map { String($0) } }),
+    ]
+    do {
+      let result = try await pool.execute(JobSQL.deferMany, parameters)
+      let ids = result.rows.compactMap { $0.int64(0) }
+      guard ids.count == jobs.count else {
+        throw DatabaseError(
+          kind: .statement,
+          message: "procrastinate_defer_jobs_v1 returned \(ids.count) ids for \(jobs.count) jobs",
+          context: "defer_jobs")
+      }
+      return ids
+    } catch let error as DatabaseError {
+      if let enqueued = AlreadyEnqueuedError.from(error, requested: locks) { throw enqueued }
+      throw error
+    }
+  }
+
+  /// The status and attempts of a job, or nil when it does not exist (or was deleted).
+  public func jobStatus(id: Int64) async throws -> (status: JobStatus, attempts: Int)? {
+    let result = try await pool.execute(JobSQL.jobStatus, [String(id)])
+    guard let row = result.rows.first, let text = row.string(0), let status = JobStatus(rawValue: text)
+    else { return nil }
+    return (status, row.int(1) ?? 0)
+  }
+
+  /// Reads the first element of a `bigint[]` in text form, e.g. `{42}`.
+  private static func firstID(in array: String) -> Int64? {
+    let digits = array.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").first
+    return digits.flatMap { Int64($0) }
+  }
+}
+
+/// `procrastinate_job_status`.
+public enum JobStatus: String, Sendable, CaseIterable {
+  case todo, doing, succeeded, failed, cancelled, aborting, aborted
+}

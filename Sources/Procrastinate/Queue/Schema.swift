@@ -1,0 +1,81 @@
+/// What `schema --check` found: each object of the procrastinate 3.10 contract, present or not.
+public struct SchemaReport: Sendable {
+  /// Objects of the contract that exist, e.g. `table procrastinate_jobs`.
+  public let present: [String]
+  /// Objects of the contract that are missing.
+  public let missing: [String]
+
+  /// Every object of the contract is there.
+  public var isComplete: Bool { missing.isEmpty }
+  /// Nothing of the contract is there: the database is new to procrastinate.
+  public var isAbsent: Bool { present.isEmpty }
+}
+
+/// What `applySchema()` did.
+public enum SchemaApplyOutcome: Sendable, Equatable {
+  /// The schema was created.
+  case created
+  /// The whole contract was already there (applied by Python or by us); nothing changed.
+  case alreadyPresent
+}
+
+/// The database carries part of the contract: applying would clash, and running would fail.
+public struct IncompleteSchemaError: Error, Sendable, CustomStringConvertible {
+  public let missing: [String]
+  public var description: String {
+    "the database has part of procrastinate's 3.10 schema but lacks \(missing.count) object(s): "
+      + missing.prefix(10).joined(separator: ", ") + (missing.count > 10 ? ", …" : "")
+      + ". Apply procrastinate's migrations up to 3.10 (or 3.4+) rather than the full schema."
+  }
+}
+
+extension ProcrastinateApp {
+  /// Checks, object by object, whether the database carries the procrastinate 3.10 contract.
+  public func checkSchema() async throws -> SchemaReport {
+    try await pool.withConnection { try await Self.report(on: $0) }
+  }
+
+  /// Creates the procrastinate 3.10 schema on a database that has none, in one transaction.
+  ///
+  /// On a database that already has the whole contract (applied by Python's
+  /// `procrastinate schema --apply` or by this method) nothing is changed. A database with
+  /// only part of it is left alone and ``IncompleteSchemaError`` lists what is missing.
+  /// Concurrent callers are serialised with an advisory lock.
+  @discardableResult
+  public func applySchema() async throws -> SchemaApplyOutcome {
+    try await pool.withConnection { connection in
+      try await connection.script("BEGIN; SELECT pg_advisory_xact_lock(\(Self.schemaLockKey))", context: "schema")
+      do {
+        let report = try await Self.report(on: connection)
+        let outcome: SchemaApplyOutcome
+        if report.isComplete {
+          outcome = .alreadyPresent
+        } else if report.isAbsent {
+          try await connection.script(SchemaSQL.create, context: "schema --apply")
+          outcome = .created
+        } else {
+          throw IncompleteSchemaError(missing: report.missing)
+        }
+        try await connection.script("COMMIT", context: "schema")
+        return outcome
+      } catch {
+        _ = try? await connection.script("ROLLBACK", context: "schema")
+        throw error
+      }
+    }
+  }
+
+  /// An arbitrary constant identifying "procrastinate schema" advisory locks.
+  private static let schemaLockKey: Int64 = 0x7072_6F63_7261_7374
+
+  private static func report(on connection: PostgresConnection) async throws -> SchemaReport {
+    let result = try await connection.query(SchemaSQL.presenceCheck, context: "schema --check")
+    var present: [String] = []
+    var missing: [String] = []
+    for row in result.rows {
+      guard let name = row.string(0) else { continue }
+      if row.bool(1) == true { present.append(name) } else { missing.append(name) }
+    }
+    return SchemaReport(present: present, missing: missing)
+  }
+}

@@ -1,0 +1,172 @@
+/// The named statements that defer, fetch, finish and retry jobs.
+///
+/// Every change to a job goes through procrastinate 3.10's own SQL functions (or, for the
+/// batched fetch, an `UPDATE` that applies `procrastinate_fetch_job_v2`'s rules), so the
+/// schema's triggers write the events and send the NOTIFYs exactly as for Python.
+package enum JobSQL {
+  /// The job columns a worker reads, in ``FetchedJob/init(row:)`` order.
+  /// `scheduled_at` is read as epoch seconds so no DateStyle/TimeZone parsing is involved.
+  static let jobColumns = """
+    id, task_name, queue_name, priority, lock, queueing_lock, args::text,
+    extract(epoch FROM scheduled_at)::float8, attempts, worker_id
+    """
+
+  /// One job through `procrastinate_defer_jobs_v1`; `$7` is epoch seconds or NULL.
+  static let deferOne = Statement(
+    "procrastinate_swift_defer_one",
+    """
+    SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
+      $1::varchar, $2::varchar, $3::integer, $4::text, $5::text, $6::jsonb,
+      to_timestamp($7::float8)
+    )::procrastinate_job_to_defer_v1])
+    """)
+
+  /// Many jobs in one call: the parameters are parallel arrays, in input order; the ids
+  /// come back in the same order.
+  static let deferMany = Statement(
+    "procrastinate_swift_defer_many",
+    """
+    SELECT ids.id
+    FROM unnest(procrastinate_defer_jobs_v1(ARRAY(
+      SELECT ROW(q, t, p, l, ql, a, to_timestamp(s))::procrastinate_job_to_defer_v1
+      FROM unnest($1::varchar[], $2::varchar[], $3::integer[], $4::text[], $5::text[],
+                  $6::jsonb[], $7::float8[]) WITH ORDINALITY AS j(q, t, p, l, ql, a, s, n)
+      ORDER BY n
+    ))) WITH ORDINALITY AS ids(id, n)
+    ORDER BY ids.n
+    """)
+
+  /// One job, exactly as Python's worker fetches it. `$1` is NULL for all queues.
+  static let fetchOne = Statement(
+    "procrastinate_swift_fetch_one",
+    """
+    SELECT \(jobColumns)
+    FROM procrastinate_fetch_job_v2($1::varchar[], $2::bigint)
+    """)
+
+  /// Up to `$3` jobs in one statement, with `procrastinate_fetch_job_v2`'s rules: `todo`,
+  /// in the queues, due; a job with a lock is skipped while another job with that lock is
+  /// `doing`, or is `todo` and comes first (higher priority, or same priority and lower id),
+  /// which also means at most one job per lock is taken per batch; order
+  /// `priority DESC, id ASC`; `SKIP LOCKED`; each claimed job gets `status = 'doing'` and
+  /// this worker's id, so the status trigger writes its `started` event.
+  static let fetchMany = Statement(
+    "procrastinate_swift_fetch_many",
+    """
+    WITH candidate AS (
+      SELECT jobs.id
+      FROM procrastinate_jobs AS jobs
+      WHERE jobs.status = 'todo'
+        AND ($1::varchar[] IS NULL OR jobs.queue_name = ANY($1::varchar[]))
+        AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
+        AND (jobs.lock IS NULL OR NOT EXISTS (
+          SELECT 1 FROM procrastinate_jobs AS other
+          WHERE other.lock = jobs.lock
+            AND other.id <> jobs.id
+            AND (other.status = 'doing'
+              OR (other.status = 'todo'
+                AND (other.priority > jobs.priority
+                  OR (other.priority = jobs.priority AND other.id < jobs.id))))))
+      ORDER BY jobs.priority DESC, jobs.id ASC
+      LIMIT $3::integer
+      FOR UPDATE OF jobs SKIP LOCKED
+    ), claimed AS (
+      UPDATE procrastinate_jobs AS jobs
+      SET status = 'doing', worker_id = $2::bigint
+      FROM candidate
+      WHERE jobs.id = candidate.id
+      RETURNING jobs.*
+    )
+    SELECT \(jobColumns) FROM claimed ORDER BY priority DESC, id ASC
+    """)
+
+  /// Ends one job (`succeeded`, `failed` or `aborted`), optionally deleting it.
+  static let finishOne = Statement(
+    "procrastinate_swift_finish_one",
+    """
+    SELECT procrastinate_finish_job_v1($1::bigint, $2::procrastinate_job_status, $3::boolean)
+    """)
+
+  /// Ends many jobs in one statement: one `procrastinate_finish_job_v1` call per element.
+  static let finishMany = Statement(
+    "procrastinate_swift_finish_many",
+    """
+    SELECT procrastinate_finish_job_v1(f.id, f.status::procrastinate_job_status, f.delete_job)
+    FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS f(id, status, delete_job)
+    """)
+
+  /// Sends a job back to `todo` for another attempt at `$2` (epoch seconds).
+  static let retry = Statement(
+    "procrastinate_swift_retry",
+    """
+    SELECT procrastinate_retry_job_v2(
+      $1::bigint, to_timestamp($2::float8), $3::integer, $4::varchar, $5::varchar)
+    """)
+
+  /// One statement that writes job outcomes, with the jobs it concerns.
+  struct OutcomeWrite: Sendable {
+    var statement: Statement
+    var parameters: [String?]
+    var jobIDs: [Int64]
+  }
+
+  /// The statements that write `completions`: all finishes in one ``finishMany`` (or
+  /// ``finishOne`` when there is one, or when not `batching`), and one ``retry`` per retry.
+  static func outcomeWrites(_ completions: [Completion], batching: Bool = true) -> [OutcomeWrite] {
+    var finishes: [(id: Int64, status: JobStatus, delete: Bool)] = []
+    var writes: [OutcomeWrite] = []
+    for completion in completions {
+      switch completion {
+      case .finish(let id, let status, let delete):
+        finishes.append((id, status, delete))
+      case .retry(let id, let at):
+        writes.append(
+          OutcomeWrite(
+            statement: retry, parameters: [String(id), String(at.timeIntervalSince1970), nil, nil, nil],
+            jobIDs: [id]))
+      }
+    }
+    if finishes.count > 1 && batching {
+      let parameters = [
+        PostgresArray.literal(finishes.map { String($0.id) }),
+        PostgresArray.literal(finishes.map(\.status.rawValue)),
+        PostgresArray.literal(finishes.map { $0.delete ? "t" : "f" }),
+      ]
+      writes.insert(OutcomeWrite(statement: finishMany, parameters: parameters, jobIDs: finishes.map(\.id)), at: 0)
+    } else {
+      let singles = finishes.map {
+        OutcomeWrite(statement: finishOne, parameters: [String($0.id), $0.status.rawValue, $0.delete ? "t" : "f"], jobIDs: [$0.id])
+      }
+      writes.insert(contentsOf: singles, at: 0)
+    }
+    return writes
+  }
+
+  /// The status of one job, for callers that wait on a job.
+  static let jobStatus = Statement(
+    "procrastinate_swift_job_status",
+    "SELECT status::text, attempts FROM procrastinate_jobs WHERE id = $1::bigint")
+}
+
+/// The statements a worker runs about itself.
+package enum WorkerSQL {
+  static let register = Statement(
+    "procrastinate_swift_register_worker",
+    "SELECT worker_id FROM procrastinate_register_worker_v1()")
+
+  static let unregister = Statement(
+    "procrastinate_swift_unregister_worker",
+    "SELECT procrastinate_unregister_worker_v1($1::bigint)")
+
+  static let heartbeat = Statement(
+    "procrastinate_swift_heartbeat",
+    "SELECT procrastinate_update_heartbeat_v1($1::bigint)")
+
+  static let pruneStalledWorkers = Statement(
+    "procrastinate_swift_prune_stalled_workers",
+    "SELECT worker_id FROM procrastinate_prune_stalled_workers_v1($1::float8)")
+
+  /// The NOTIFY channels, as in procrastinate 3.10.
+  static let anyQueueChannel = "procrastinate_any_queue_v1"
+  static func queueChannel(_ queue: String) -> String { "procrastinate_queue_v1#\(queue)" }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+
+/// How a job ended, as the worker writes it back.
+enum Completion: Sendable {
+  /// `procrastinate_finish_job_v1(id, status, delete)`.
+  case finish(jobID: Int64, status: JobStatus, delete: Bool)
+  /// `procrastinate_retry_job_v2(id, at, NULL, NULL, NULL)`.
+  case retry(jobID: Int64, at: Date)
+
+  var jobID: Int64 {
+    switch self {
+    case .finish(let id, _, _), .retry(let id, _): id
+    }
+  }
+}
+
+/// Writes job outcomes back to the database and never loses one.
+///
+/// In per-job mode each outcome is written at once with its own statement. In batched mode
+/// outcomes wait in `pending` until the worker's fetch loop takes them and writes them in
+/// the same transaction and round trip as its next fetch (``JobSQL/finishStatements(_:)``);
+/// when the worker is not fetching (stopping), ``flush()`` writes them. A statement error
+/// on a batch falls back to one statement per job, so one bad job (say, deleted meanwhile)
+/// does not hold up the others; when the database cannot be reached, writes are retried
+/// until they succeed.
+actor JobCompleter {
+  typealias Waiting = (completion: Completion, continuation: CheckedContinuation<Void, Never>)
+
+  private let pool: ConnectionPool
+  private let batched: Bool
+  private let retryDelay: Duration
+  private let logger: Logger
+  private let onPending: @Sendable () -> Void
+  private var pending: [Waiting] = []
+
+  init(
+    pool: ConnectionPool, batched: Bool, retryDelay: Duration, logger: Logger,
+    onPending: @escaping @Sendable () -> Void
+  ) {
+    self.pool = pool
+    self.batched = batched
+    self.retryDelay = retryDelay
+    self.logger = logger
+    self.onPending = onPending
+  }
+
+  /// Returns once the outcome is committed (or the job turned out to be gone).
+  func complete(_ completion: Completion) async {
+    guard batched else {
+      await persist([completion])
+      return
+    }
+    await withCheckedContinuation { continuation in
+      pending.append((completion, continuation))
+      onPending()
+    }
+  }
+
+  /// Hands the waiting outcomes to the fetch loop, which must resume them once written.
+  func takePending() -> [Waiting] {
+    defer { pending = [] }
+    return pending
+  }
+
+  /// Writes outcomes the fetch loop could not write with its fetch, then resumes them.
+  func persistAndResume(_ waiting: [Waiting]) async {
+    await persist(waiting.map(\.completion))
+    for entry in waiting { entry.continuation.resume() }
+  }
+
+  /// Writes every waiting outcome now.
+  func flush() async {
+    while !pending.isEmpty {
+      await persistAndResume(takePending())
+    }
+  }
+
+  private func persist(_ completions: [Completion]) async {
+    for outcome in JobSQL.outcomeWrites(completions) {
+      let isBatch = outcome.jobIDs.count > 1
+      if await write(outcome, reportStatementError: !isBatch) || !isBatch { continue }
+      // One job of the batch could not be finished: write them one by one to find it.
+      let batch = completions.filter { outcome.jobIDs.contains($0.jobID) }
+      for single in JobSQL.outcomeWrites(batch, batching: false) {
+        await write(single)
+      }
+    }
+  }
+
+  /// Runs `statement` until it succeeds or fails with a statement error (returns false).
+  @discardableResult
+  private func write(_ outcome: JobSQL.OutcomeWrite, reportStatementError: Bool = true) async -> Bool {
+    let jobs = outcome.jobIDs
+    var attempt = 0
+    while true {
+      do {
+        try await pool.execute(outcome.statement, outcome.parameters)
+        if attempt > 0 { logger.info("wrote the outcome of job(s) \(jobs) after the database came back") }
+        return true
+      } catch let error as DatabaseError where error.kind == .statement {
+        if reportStatementError {
+          logger.error("could not record the outcome of job \(jobs): \(error)")
+        }
+        return false
+      } catch {
+        attempt += 1
+        if attempt == 1 || attempt % 30 == 0 {
+          logger.warning("cannot reach the database to record job(s) \(jobs), retrying: \(error)")
+        }
+        await sleepIgnoringCancellation(retryDelay)
+      }
+    }
+  }
+}
+
+/// Sleeps even in a cancelled task: an aborted job's outcome must still be written.
+func sleepIgnoringCancellation(_ duration: Duration) async {
+  await Task { try? await Task.sleep(for: duration) }.value
+}

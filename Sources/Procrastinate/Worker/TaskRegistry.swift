@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+
+/// What a task handler knows about the job it runs.
+public struct JobContext: Sendable {
+  /// `procrastinate_jobs.id`.
+  public let jobID: Int64
+  /// The task name the job was deferred with.
+  public let taskName: String
+  /// The queue the job was fetched from.
+  public let queueName: String
+  /// Previous attempts: 0 on the first run, 1 on the first retry, …
+  public let attempts: Int
+  /// The id of the worker running the job (`procrastinate_workers.id`).
+  public let workerID: Int64
+  /// When the job was scheduled to run, if it was scheduled.
+  public let scheduledAt: Date?
+  public let priority: Int32
+  public let lock: String?
+  public let queueingLock: String?
+  /// A logger with `job_id` and `task` metadata.
+  public let logger: Logger
+}
+
+/// The tasks a worker can run, by name.
+///
+/// Generated code registers one entry per spec task; you can also register by hand:
+///
+/// ```swift
+/// var tasks = TaskRegistry()
+/// try tasks.register("send_email", retry: .attempts(3)) { arguments, context in
+///   let email = try arguments.decode(Email.self)
+///   …
+/// }
+/// ```
+public struct TaskRegistry: Sendable {
+  /// Runs one job. Throwing fails the job (or retries it, per the task's strategy).
+  public typealias Handler = @Sendable (_ arguments: JobArguments, _ context: JobContext) async throws -> Void
+
+  struct Entry: Sendable {
+    var retry: RetryStrategy?
+    var handler: Handler
+  }
+
+  private(set) var entries: [String: Entry] = [:]
+
+  public init() {}
+
+  /// Registers `handler` for jobs whose `task_name` is `name`.
+  ///
+  /// - Throws: ``TaskRegistryError/duplicateTask(_:)`` when `name` is already registered.
+  public mutating func register(_ name: String, retry: RetryStrategy? = nil, handler: @escaping Handler) throws {
+    guard entries[name] == nil else { throw TaskRegistryError.duplicateTask(name) }
+    entries[name] = Entry(retry: retry, handler: handler)
+  }
+
+  /// The registered task names, sorted.
+  public var taskNames: [String] { entries.keys.sorted() }
+
+  subscript(name: String) -> Entry? { entries[name] }
+}
+
+/// A task registration was refused.
+public enum TaskRegistryError: Error, Sendable, Equatable, CustomStringConvertible {
+  case duplicateTask(String)
+
+  public var description: String {
+    switch self {
+    case .duplicateTask(let name): "task '\(name)' is already registered; each task name can have one handler"
+    }
+  }
+}

@@ -1,0 +1,448 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// A job as fetched from `procrastinate_jobs`.
+struct FetchedJob: Sendable {
+  var id: Int64
+  var taskName: String
+  var queueName: String
+  var priority: Int32
+  var lock: String?
+  var queueingLock: String?
+  var arguments: String
+  var scheduledAt: Date?
+  var attempts: Int
+  var workerID: Int64?
+
+  /// Reads a row in ``JobSQL/jobColumns`` order; nil for the NULL row of an empty fetch.
+  init?(row: QueryResult.Row) {
+    guard let id = row.int64(0), let taskName = row.string(1), let queueName = row.string(2) else {
+      return nil
+    }
+    self.id = id
+    self.taskName = taskName
+    self.queueName = queueName
+    self.priority = Int32(row.int(3) ?? 0)
+    self.lock = row.string(4)
+    self.queueingLock = row.string(5)
+    self.arguments = row.string(6) ?? "{}"
+    self.scheduledAt = row.date(7)
+    self.attempts = row.int(8) ?? 0
+    self.workerID = row.int64(9)
+  }
+}
+
+/// Fetches jobs from procrastinate's tables and runs the registered task for each.
+///
+/// A worker registers itself in `procrastinate_workers`, heartbeats, sets `worker_id` on
+/// the jobs it takes, wakes on the NOTIFY channels Python uses (with polling as a fallback)
+/// and unregisters when it stops, as a Python worker does, so both can share a database.
+///
+/// ```swift
+/// let worker = Worker(app: app, tasks: tasks, options: WorkerOptions(queues: ["default"], concurrency: 10))
+/// try await worker.run()   // until SIGINT/SIGTERM, `stop()`, or (one-shot) an empty queue
+/// ```
+public final class Worker: Sendable {
+  private struct State {
+    var stopping = false
+    var workerID: Int64?
+    /// Jobs fetched and not yet written back, with the task running each.
+    var running: [Int64: Task<Void, Never>] = [:]
+    /// Jobs whose handler is still executing: these hold the concurrency slots. A job whose
+    /// handler returned frees its slot while its outcome is being written.
+    var executing = 0
+    /// Slots reserved by fetches in flight.
+    var reserved = 0
+  }
+
+  public let app: ProcrastinateApp
+  public let tasks: TaskRegistry
+  public let options: WorkerOptions
+  private let logger: Logger
+  private let pool: ConnectionPool
+  private let completer: JobCompleter
+  private let state = Mutex(State())
+  /// A job may be available, an outcome waits to be written, or the worker is stopping.
+  private let jobAvailable: Wakeup
+  /// A running job ended, or its outcome waits to be written.
+  private let jobEnded: Wakeup
+
+  public init(app: ProcrastinateApp, tasks: TaskRegistry, options: WorkerOptions = WorkerOptions()) {
+    self.app = app
+    self.tasks = tasks
+    self.options = options
+    var logger = app.logger
+    logger[metadataKey: "worker"] = "\(options.name)"
+    self.logger = logger
+    // per-job: one connection per slot plus one for heartbeats; batched: fetch, finish, heartbeat.
+    let connections = options.fetchStrategy == .perJob ? max(options.concurrency, 1) + 1 : 3
+    self.pool = ConnectionPool(settings: app.database, maximumConnections: connections)
+    let jobAvailable = Wakeup()
+    let jobEnded = Wakeup()
+    self.jobAvailable = jobAvailable
+    self.jobEnded = jobEnded
+    self.completer = JobCompleter(
+      pool: pool, batched: options.fetchStrategy == .batched, retryDelay: options.reconnectDelay,
+      logger: logger,
+      onPending: {
+        jobAvailable.signal()
+        jobEnded.signal()
+      })
+  }
+
+  /// The id of this worker in `procrastinate_workers`, once registered.
+  public var workerID: Int64? { state.withLock { $0.workerID } }
+
+  /// The number of jobs fetched by this worker and not yet written back.
+  public var runningJobCount: Int { state.withLock { $0.running.count } }
+
+  /// Reserves up to `limit` free slots for a batched fetch: concurrency minus executing
+  /// handlers and fetches in flight, and never so many that more than twice the concurrency
+  /// waits on outcome writes (back-pressure when the database is slow).
+  private func reserveSlots(limit: Int) -> Int {
+    state.withLock { state in
+      let free = min(
+        options.concurrency - state.executing - state.reserved,
+        2 * options.concurrency - state.running.count - state.reserved)
+      let granted = max(0, min(free, limit))
+      state.reserved += granted
+      return granted
+    }
+  }
+
+  /// Stops fetching; running jobs finish (up to `shutdownTimeout`), then `run()` returns.
+  public func stop() {
+    let first = state.withLock { state -> Bool in
+      defer { state.stopping = true }
+      return !state.stopping
+    }
+    if first { logger.info("stopping: no new jobs will be fetched") }
+    jobAvailable.signal()
+    jobEnded.signal()
+  }
+
+  private var isStopping: Bool { state.withLock { $0.stopping } }
+
+  /// Runs until stopped. Throws only when the worker cannot start (bad configuration, no
+  /// database, no schema); once started, database outages are waited out.
+  public func run() async throws {
+    try options.validate()
+    let signals = options.installSignalHandlers ? SignalObserver(worker: self, logger: logger) : nil
+    defer { signals?.cancel() }
+
+    let pruned = try await pool.execute(
+      WorkerSQL.pruneStalledWorkers, [String(Self.seconds(options.stalledWorkerTimeout))])
+    if !pruned.rows.isEmpty {
+      logger.info("pruned stalled workers \(pruned.rows.compactMap { $0.int64(0) })")
+    }
+    let workerID = try await register()
+    logger.info(
+      "worker \(workerID) started: queues \(options.queues.map { $0.joined(separator: ", ") } ?? "all"), concurrency \(options.concurrency), tasks \(tasks.taskNames.joined(separator: ", "))"
+    )
+
+    await withTaskGroup(of: Void.self) { side in
+      side.addTask { await self.heartbeatLoop() }
+      if options.listenNotify { side.addTask { await self.listenLoop() } }
+
+      switch options.fetchStrategy {
+      case .batched:
+        await batchedFetchLoops()
+      case .perJob:
+        await withTaskGroup(of: Void.self) { slots in
+          for _ in 0..<options.concurrency { slots.addTask { await self.perJobSlotLoop() } }
+        }
+      }
+      await drainRunningJobs()
+      side.cancelAll()
+    }
+
+    if let workerID = self.workerID {
+      do {
+        try await pool.execute(WorkerSQL.unregister, [String(workerID)])
+      } catch {
+        logger.warning("could not unregister worker \(workerID): \(error)")
+      }
+    }
+    await pool.close()
+    logger.info("worker \(workerID) stopped")
+  }
+
+  private func register() async throws -> Int64 {
+    let result = try await pool.execute(WorkerSQL.register)
+    guard let id = result.rows.first?.int64(0) else {
+      throw DatabaseError(kind: .statement, message: "procrastinate_register_worker_v1 returned no id", context: "register_worker")
+    }
+    state.withLock { $0.workerID = id }
+    return id
+  }
+
+  // MARK: - Fetching
+
+  private var queuesParameter: String? { options.queues.map { PostgresArray.literal($0) } }
+
+  /// Batched fetching: `fetchers` loops (two when concurrency allows, so that the database
+  /// works on two transactions at once), each fetching up to its share of the free slots
+  /// and writing the outcomes that wait, in one transaction per round trip.
+  private func batchedFetchLoops() async {
+    let fetchers = min(2, options.concurrency)
+    let share = (options.concurrency + fetchers - 1) / fetchers
+    await withTaskGroup(of: Void.self) { group in
+      for _ in 0..<fetchers { group.addTask { await self.batchedFetchLoop(share: share) } }
+    }
+    await completer.flush()
+  }
+
+  private func batchedFetchLoop(share: Int) async {
+    while !isStopping {
+      // Jobs that end together are fetched for together: let handlers that are ready to
+      // return do so before counting free slots, rather than fetching one job per wake-up.
+      await Task.yield()
+      let reserved = reserveSlots(limit: share)
+      let outcomes = await completer.takePending()
+      if reserved == 0 && outcomes.isEmpty {
+        await jobEnded.wait(timeout: options.pollingInterval)
+        continue
+      }
+      let jobs = await fetchAndFinish(limit: reserved, outcomes: outcomes)
+      start(jobs ?? [], releasing: reserved)
+      if reserved > 0 && jobs?.isEmpty == true {
+        if options.oneShot {
+          if !isStopping { logger.info("no job left to fetch; stopping (one-shot)") }
+          stop()
+          break
+        }
+        await jobAvailable.wait(timeout: options.pollingInterval)
+      }
+    }
+  }
+
+  /// Writes `outcomes` and fetches up to `limit` jobs in one transaction and one round trip.
+  /// Nil after an error (logged; the outcomes are then written on their own, never lost).
+  private func fetchAndFinish(limit: Int, outcomes: [JobCompleter.Waiting]) async -> [FetchedJob]? {
+    guard let workerID = self.workerID else { return nil }
+    var steps = JobSQL.outcomeWrites(outcomes.map(\.completion)).map { ($0.statement, $0.parameters) }
+    if limit > 0 { steps.append((JobSQL.fetchMany, [queuesParameter, String(workerID), String(limit)])) }
+    do {
+      let statements = steps
+      let results = try await pool.withConnection { try await $0.transaction(statements) }
+      for outcome in outcomes { outcome.continuation.resume() }
+      return limit > 0 ? (results.last?.rows ?? []).compactMap(FetchedJob.init(row:)) : []
+    } catch {
+      if !outcomes.isEmpty { await completer.persistAndResume(outcomes) }
+      if let error = error as? DatabaseError, error.sqlState == "23503" {
+        logger.warning("worker \(workerID) was unregistered by someone else; registering again")
+        _ = try? await register()
+      } else if !outcomes.isEmpty, let error = error as? DatabaseError, error.kind == .statement {
+        // An outcome could not be written with the fetch; it was written on its own above.
+      } else {
+        logger.error("fetching jobs failed, retrying in \(options.reconnectDelay): \(error)")
+        await jobAvailable.wait(timeout: options.reconnectDelay)
+      }
+      return nil
+    }
+  }
+
+  private func perJobSlotLoop() async {
+    while !isStopping {
+      guard let jobs = await fetch(JobSQL.fetchOne, extra: []) else { continue }
+      guard let job = jobs.first else {
+        if options.oneShot {
+          stop()
+          break
+        }
+        await jobAvailable.wait(timeout: options.pollingInterval)
+        continue
+      }
+      await start(job).value
+    }
+  }
+
+  /// Fetches jobs; nil after an error (already logged and waited out).
+  private func fetch(_ statement: Statement, extra: [String?]) async -> [FetchedJob]? {
+    guard let workerID = self.workerID else { return nil }
+    do {
+      let result = try await pool.execute(statement, [queuesParameter, String(workerID)] + extra)
+      return result.rows.compactMap(FetchedJob.init(row:))
+    } catch let error as DatabaseError where error.sqlState == "23503" {
+      // Our worker row is gone (pruned by another worker that saw no heartbeat): register again.
+      logger.warning("worker \(workerID) was unregistered by someone else; registering again")
+      _ = try? await register()
+      return nil
+    } catch {
+      logger.error("fetching jobs failed, retrying in \(options.reconnectDelay): \(error)")
+      await jobAvailable.wait(timeout: options.reconnectDelay)
+      return nil
+    }
+  }
+
+  // MARK: - Running
+
+  @discardableResult
+  private func start(_ job: FetchedJob) -> Task<Void, Never> {
+    state.withLock { state in
+      let task = Task { await self.process(job) }
+      state.running[job.id] = task
+      state.executing += 1
+      return task
+    }
+  }
+
+  /// Starts fetched jobs and gives back the slots reserved for the fetch, in one step.
+  private func start(_ jobs: [FetchedJob], releasing reserved: Int) {
+    state.withLock { state in
+      state.reserved -= reserved
+      for job in jobs {
+        state.running[job.id] = Task { await self.process(job) }
+        state.executing += 1
+      }
+    }
+  }
+
+  private func process(_ job: FetchedJob) async {
+    let completion = await execute(job)
+    state.withLock { $0.executing -= 1 }
+    jobEnded.signal()
+    await completer.complete(completion)
+    state.withLock { _ = $0.running.removeValue(forKey: job.id) }
+    jobEnded.signal()
+  }
+
+  /// Runs the job's task and decides its outcome.
+  private func execute(_ job: FetchedJob) async -> Completion {
+    var logger = self.logger
+    logger[metadataKey: "job_id"] = "\(job.id)"
+    logger[metadataKey: "task"] = "\(job.taskName)"
+    let deleteFinal = options.deleteJobs == .always
+    guard let task = tasks[job.taskName] else {
+      logger.error(
+        "job \(job.id) failed: unknown task '\(job.taskName)': no handler is registered under this name in this worker (registered: \(tasks.taskNames.joined(separator: ", ")))"
+      )
+      return .finish(jobID: job.id, status: .failed, delete: deleteFinal)
+    }
+    let context = JobContext(
+      jobID: job.id, taskName: job.taskName, queueName: job.queueName, attempts: job.attempts,
+      workerID: job.workerID ?? workerID ?? 0, scheduledAt: job.scheduledAt, priority: job.priority,
+      lock: job.lock, queueingLock: job.queueingLock, logger: logger)
+    let started = ContinuousClock.now
+    do {
+      try await task.handler(JobArguments(trustedJSON: job.arguments), context)
+      logger.debug("job \(job.id) succeeded in \(ContinuousClock.now - started)")
+      return .finish(jobID: job.id, status: .succeeded, delete: options.deleteJobs != .never)
+    } catch {
+      let aborted = error is CancellationError || Task.isCancelled
+      let what = aborted ? "was aborted" : "failed"
+      if let delay = task.retry?.retryDelay(attempts: job.attempts, error: error) {
+        logger.warning(
+          "job \(job.id) \(what) (attempt \(job.attempts + 1)): \(error); retrying in \(delay)s")
+        return .retry(jobID: job.id, at: Date().addingTimeInterval(delay))
+      }
+      logger.error("job \(job.id) \(what) (attempt \(job.attempts + 1)): \(error)")
+      return .finish(jobID: job.id, status: aborted ? .aborted : .failed, delete: deleteFinal)
+    }
+  }
+
+  /// Waits for running jobs; past `shutdownTimeout` cancels them (they end aborted).
+  private func drainRunningJobs() async {
+    let deadline = options.shutdownTimeout.map { ContinuousClock.now + $0 }
+    var cancelled = false
+    while runningJobCount > 0 {
+      await completer.flush()
+      if let deadline, !cancelled, ContinuousClock.now >= deadline {
+        let tasks = state.withLock { Array($0.running.values) }
+        logger.warning("shutdown timeout reached: aborting \(tasks.count) running job(s)")
+        for task in tasks { task.cancel() }
+        cancelled = true
+      }
+      let wait = deadline.map { max(.milliseconds(10), min($0 - ContinuousClock.now, .seconds(1))) } ?? .seconds(1)
+      await jobEnded.wait(timeout: cancelled ? .seconds(1) : wait)
+    }
+  }
+
+  // MARK: - Side loops
+
+  private func heartbeatLoop() async {
+    while !Task.isCancelled {
+      try? await Task.sleep(for: options.heartbeatInterval)
+      guard !Task.isCancelled, let workerID else { return }
+      do {
+        try await pool.execute(WorkerSQL.heartbeat, [String(workerID)])
+      } catch {
+        logger.warning("heartbeat failed: \(error)")
+      }
+    }
+  }
+
+  /// LISTENs on procrastinate's channels on its own connection and wakes the fetch loop.
+  /// When the connection is lost it reconnects and wakes the loop once, since
+  /// notifications may have been missed meanwhile.
+  private func listenLoop() async {
+    let channels = options.queues.map { $0.map(WorkerSQL.queueChannel) } ?? [WorkerSQL.anyQueueChannel]
+    while !Task.isCancelled {
+      var connection: PostgresConnection?
+      do {
+        let listener = try await PostgresConnection.connect(app.database)
+        connection = listener
+        for channel in channels {
+          try await listener.query("LISTEN \(PostgresConnection.quoteIdentifier(channel))", context: "listen")
+        }
+        jobAvailable.signal()
+        var quiet = Duration.zero
+        while !Task.isCancelled {
+          let received = try await listener.notifications(timeout: .milliseconds(500))
+          if received.isEmpty {
+            quiet += .milliseconds(500)
+            if quiet >= .seconds(30) {
+              try await listener.query("SELECT 1", context: "listen keepalive")
+              quiet = .zero
+            }
+            continue
+          }
+          quiet = .zero
+          if received.contains(where: { $0.payload.contains("job_inserted") }) { jobAvailable.signal() }
+        }
+      } catch {
+        if Task.isCancelled { break }
+        logger.warning("listening for new jobs failed, reconnecting in \(options.reconnectDelay): \(error)")
+        jobAvailable.signal()
+        try? await Task.sleep(for: options.reconnectDelay)
+      }
+      await connection?.close()
+    }
+  }
+
+  static func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+  }
+}
+
+/// Turns the first SIGINT or SIGTERM into a graceful `stop()`, then restores the default
+/// handlers so a second signal ends the process at once.
+final class SignalObserver {
+  private let sources: [any DispatchSourceSignal]
+
+  init(worker: Worker, logger: Logger) {
+    let queue = DispatchQueue(label: "procrastinate.signals")
+    var sources: [any DispatchSourceSignal] = []
+    for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+      source.setEventHandler {
+        logger.info("received \(name): finishing running jobs; send it again to quit at once")
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        worker.stop()
+      }
+      source.resume()
+      sources.append(source)
+    }
+    self.sources = sources
+  }
+
+  func cancel() {
+    for source in sources { source.cancel() }
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
+  }
+}

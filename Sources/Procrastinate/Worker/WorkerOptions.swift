@@ -1,0 +1,63 @@
+/// How a worker fetches and runs jobs; the defaults are procrastinate's.
+public struct WorkerOptions: Sendable {
+  /// How jobs are fetched and finished.
+  public enum FetchStrategy: Sendable, Equatable {
+    /// One statement fetches as many jobs as there are free slots, and finished jobs are
+    /// written together as they complete, with the same lock, priority, event and
+    /// `worker_id` rules as `procrastinate_fetch_job_v2`. Fewer transactions per job.
+    case batched
+    /// Each slot calls `procrastinate_fetch_job_v2` and `procrastinate_finish_job_v1` for
+    /// one job at a time, exactly as Python's worker does.
+    case perJob
+  }
+
+  /// What to do with finished jobs (`procrastinate_finish_job_v1`'s `delete_job`).
+  public enum DeleteJobs: String, Sendable, CaseIterable {
+    case never, successful, always
+  }
+
+  /// The worker's name, in logs.
+  public var name: String = "worker"
+  /// The queues to consume; `nil` for all queues.
+  public var queues: [String]? = nil
+  /// How many jobs run at once.
+  public var concurrency: Int = 1
+  public var fetchStrategy: FetchStrategy = .batched
+  /// How often to look for jobs when no NOTIFY arrives (retries and scheduled jobs send none).
+  public var pollingInterval: Duration = .seconds(5)
+  /// Wake on procrastinate's NOTIFY channels.
+  public var listenNotify: Bool = true
+  public var deleteJobs: DeleteJobs = .never
+  public var heartbeatInterval: Duration = .seconds(10)
+  /// Workers whose heartbeat is older than this are pruned when this worker starts.
+  public var stalledWorkerTimeout: Duration = .seconds(30)
+  /// How long running jobs may go on after a stop; `nil` waits for them forever. After it,
+  /// they are cancelled and end `aborted` (or are retried, if their strategy says so).
+  public var shutdownTimeout: Duration? = nil
+  /// Stop once a fetch finds nothing and the running jobs are done (`--one-shot`).
+  public var oneShot: Bool = false
+  /// Stop gracefully on the first SIGINT or SIGTERM; a second one kills the process.
+  public var installSignalHandlers: Bool = true
+  /// Pause before trying again after the database could not be reached.
+  public var reconnectDelay: Duration = .seconds(1)
+
+  public init() {}
+
+  public init(
+    queues: [String]? = nil, concurrency: Int = 1, oneShot: Bool = false,
+    fetchStrategy: FetchStrategy = .batched, deleteJobs: DeleteJobs = .never
+  ) {
+    self.queues = queues
+    self.concurrency = concurrency
+    self.oneShot = oneShot
+    self.fetchStrategy = fetchStrategy
+    self.deleteJobs = deleteJobs
+  }
+
+  func validate() throws {
+    if concurrency < 1 {
+      throw ConfigurationError("worker concurrency must be at least 1, got \(concurrency)")
+    }
+    for queue in queues ?? [] { try DeferOptions.validateQueueName(queue) }
+  }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What a finished child process printed and how it exited.
+package struct ChildProcessResult: Sendable {
+  /// The exit status, or 128 + the signal number when a signal ended it.
+  package var status: Int32
+  package var output: String
+  package var errorOutput: String
+}
+
+/// Runs programs with `posix_spawn` and `waitpid`.
+///
+/// Foundation's `Process` was seen here to never return from `waitUntilExit` for a child
+/// that had already exited (left as a zombie), so the embedded server and the tests use this
+/// instead. Output goes to temporary files, not pipes, so a daemon the child starts (the
+/// postmaster behind `pg_ctl start`) cannot hold the caller's read open.
+package enum ChildProcess {
+  /// Runs `executable` to completion. This blocks the calling thread: call it from a
+  /// dispatch queue, not from Swift's cooperative pool, in code that must not block.
+  package static func run(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+  ) throws -> ChildProcessResult {
+    let outputPath = try temporaryFile()
+    let errorPath = try temporaryFile()
+    defer {
+      unlink(outputPath)
+      unlink(errorPath)
+    }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_TRUNC, 0o600)
+
+    let mergedEnvironment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp = mergedEnvironment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+      argv.forEach { free($0) }
+      envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    guard spawned == 0 else {
+      throw ChildProcessError("could not start \(executable): \(String(cString: strerror(spawned)))")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+      guard errno == EINTR else {
+        throw ChildProcessError("waiting for \(executable) failed: \(String(cString: strerror(errno)))")
+      }
+    }
+    let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return ChildProcessResult(
+      status: exitStatus,
+      output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
+      errorOutput: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+  }
+
+  private static func temporaryFile() throws -> String {
+    var template = Array((NSTemporaryDirectory() + "procrastinate-child-XXXXXX").utf8CString)
+    let descriptor = mkstemp(&template)
+    guard descriptor >= 0 else {
+      throw ChildProcessError("could not create a temporary file: \(String(cString: strerror(errno)))")
+    }
+    close(descriptor)
+    return String(cString: template)
+  }
+}
+
+/// A child process could not be started or waited for.
+package struct ChildProcessError: Error, CustomStringConvertible {
+  package let description: String
+  init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,212 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A private PostgreSQL cluster in a temporary folder, listening on loopback only.
+///
+/// Built from the server binaries of the machine (Debian's `postgresql` package: found
+/// through `PROCRASTINATE_PG_BIN`, `pg_config --bindir`, or `/usr/lib/postgresql/*/bin`).
+/// When the process runs as root, the server runs as the `postgres` user, since `initdb`
+/// refuses root. Tests and examples use it when no database URL is given.
+///
+/// ```swift
+/// let postgres = try await EmbeddedPostgres.start()
+/// defer { postgres.stop() }
+/// let url = try await postgres.createDatabase("app")
+/// ```
+public final class EmbeddedPostgres: Sendable {
+  /// Server settings.
+  public struct Options: Sendable {
+    /// `fsync=off` makes tests fast; keep it on to measure realistic throughput.
+    public var fsync: Bool = true
+    /// Extra `-c name=value` server settings.
+    public var settings: [String: String] = [:]
+    public init(fsync: Bool = true, settings: [String: String] = [:]) {
+      self.fsync = fsync
+      self.settings = settings
+    }
+  }
+
+  /// The TCP port on 127.0.0.1.
+  public let port: Int
+  /// The temporary folder holding the cluster, its socket and its log.
+  public let directory: String
+  private let binaries: String
+  private let runAsPostgres: Bool
+  private let options: Options
+  private let stopped = Mutex(false)
+
+  /// `postgresql://postgres@127.0.0.1:<port>/postgres`
+  public var url: String { url(database: "postgres") }
+
+  /// The URL of `database` on this server.
+  public func url(database: String) -> String { "postgresql://postgres@127.0.0.1:\(port)/\(database)" }
+
+  /// The server log, for diagnosing a failure.
+  public var logPath: String { directory + "/server.log" }
+
+  private init(port: Int, directory: String, binaries: String, runAsPostgres: Bool, options: Options) {
+    self.port = port
+    self.directory = directory
+    self.binaries = binaries
+    self.runAsPostgres = runAsPostgres
+    self.options = options
+  }
+
+  /// Creates and starts a cluster.
+  public static func start(options: Options = Options()) async throws -> EmbeddedPostgres {
+    let binaries = try findBinaries()
+    let runAsPostgres = geteuid() == 0
+    var template = Array((NSTemporaryDirectory() + "procrastinate-pg-XXXXXX").utf8CString)
+    guard let created = mkdtemp(&template) else {
+      throw EmbeddedPostgresError("could not create a temporary folder: \(String(cString: strerror(errno)))")
+    }
+    let directory = String(cString: created)
+    if runAsPostgres {
+      guard let account = getpwnam("postgres") else {
+        throw EmbeddedPostgresError(
+          "running as root but there is no 'postgres' user to run the server as; install Debian's postgresql package")
+      }
+      chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
+    }
+    let server = EmbeddedPostgres(
+      port: try freePort(), directory: directory, binaries: binaries, runAsPostgres: runAsPostgres,
+      options: options)
+    try await server.run(
+      "initdb", ["-D", server.dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+    try await server.startServer()
+    EmbeddedPostgres.registerForExit(server)
+    return server
+  }
+
+  private var dataDirectory: String { directory + "/data" }
+
+  private func startServer() async throws {
+    var settings = [
+      "listen_addresses": "127.0.0.1", "port": String(port), "unix_socket_directories": directory,
+      "fsync": options.fsync ? "on" : "off", "max_connections": "200",
+    ]
+    if !options.fsync {
+      settings["synchronous_commit"] = "off"
+      settings["full_page_writes"] = "off"
+    }
+    settings.merge(options.settings) { $1 }
+    let serverOptions = settings.sorted { $0.key < $1.key }.map { "-c \($0.key)=\($0.value)" }.joined(separator: " ")
+    try await run("pg_ctl", ["-D", dataDirectory, "-l", logPath, "-w", "-t", "60", "-o", serverOptions, "start"])
+  }
+
+  /// Stops the server (fast shutdown) and restarts it on the same port: for fault tests.
+  public func restart() async throws {
+    try await run("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"])
+    try await startServer()
+  }
+
+  /// Creates a database and returns its URL.
+  public func createDatabase(_ name: String) async throws -> String {
+    try await run(
+      "psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+               "-q", "-c", "CREATE DATABASE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\""])
+    return url(database: name)
+  }
+
+  /// Stops the server and deletes its folder. Safe to call more than once.
+  public func stop() {
+    let first = stopped.withLock { stopped -> Bool in
+      defer { stopped = true }
+      return !stopped
+    }
+    guard first else { return }
+    _ = try? runSync("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+    try? FileManager.default.removeItem(atPath: directory)
+  }
+
+  // MARK: - Processes
+
+  @discardableResult
+  private func run(_ tool: String, _ arguments: [String]) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async {
+        continuation.resume(with: Result { try self.runSync(tool, arguments) })
+      }
+    }
+  }
+
+  private func runSync(_ tool: String, _ arguments: [String]) throws -> String {
+    let executable = binaries + "/" + tool
+    let result =
+      runAsPostgres
+      ? try ChildProcess.run("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments)
+      : try ChildProcess.run(executable, arguments)
+    guard result.status == 0 else {
+      var message = "\(tool) failed with exit code \(result.status): \(result.output)\(result.errorOutput)"
+      if tool == "pg_ctl", let log = try? String(contentsOfFile: logPath, encoding: .utf8) {
+        message += "\nserver log:\n" + log.split(separator: "\n").suffix(20).joined(separator: "\n")
+      }
+      throw EmbeddedPostgresError(message)
+    }
+    return result.output
+  }
+
+  private static func findBinaries() throws -> String {
+    let fileManager = FileManager.default
+    if let configured = ProcessInfo.processInfo.environment["PROCRASTINATE_PG_BIN"], !configured.isEmpty {
+      return configured
+    }
+    let root = "/usr/lib/postgresql"
+    let versions = ((try? fileManager.contentsOfDirectory(atPath: root)) ?? [])
+      .compactMap { Int($0) }.sorted(by: >)
+    for version in versions where fileManager.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
+      return "\(root)/\(version)/bin"
+    }
+    for directory in ["/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin", "/usr/bin"]
+    where fileManager.isExecutableFile(atPath: directory + "/initdb") {
+      return directory
+    }
+    throw EmbeddedPostgresError(
+      "no PostgreSQL server binaries found (looked for initdb in /usr/lib/postgresql/*/bin); install them with 'apt-get install -y postgresql' or set PROCRASTINATE_PG_BIN"
+    )
+  }
+
+  private static func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw EmbeddedPostgresError("could not open a socket to find a free port") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+    }
+    guard bound == 0 else { throw EmbeddedPostgresError("could not bind 127.0.0.1 to find a free port") }
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+  }
+
+  // MARK: - Stop at exit
+
+  private static let live = Mutex<[EmbeddedPostgres]>([])
+
+  private static func registerForExit(_ server: EmbeddedPostgres) {
+    let isFirst = live.withLock { servers -> Bool in
+      servers.append(server)
+      return servers.count == 1
+    }
+    if isFirst {
+      atexit { EmbeddedPostgres.live.withLock { $0 }.forEach { $0.stop() } }
+    }
+  }
+}
+
+/// The embedded server could not be set up; the message says why.
+public struct EmbeddedPostgresError: Error, Sendable, CustomStringConvertible {
+  public let description: String
+  init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,1 @@
+enum CatalogDump { static let query = "SELECT 1" } // TEMPORARY
