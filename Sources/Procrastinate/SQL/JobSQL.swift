@@ -73,8 +73,7 @@ package enum JobSQL {
     ), claimed AS (
       UPDATE procrastinate_jobs AS jobs
       SET status = 'doing', worker_id = $2::bigint
-      FROM candidate
-      WHERE jobs.id = candidate.id
+      WHERE jobs.id = ANY(ARRAY(SELECT id FROM candidate))
       RETURNING jobs.*
     )
     SELECT \(jobColumns) FROM claimed ORDER BY priority DESC, id ASC
@@ -87,12 +86,35 @@ package enum JobSQL {
     SELECT procrastinate_finish_job_v1($1::bigint, $2::procrastinate_job_status, $3::boolean)
     """)
 
-  /// Ends many jobs in one statement: one `procrastinate_finish_job_v1` call per element.
+  /// Ends many jobs in one set-based statement, with exactly the row changes of
+  /// `procrastinate_finish_job_v1` for each: delete the job when asked, otherwise set the
+  /// end status, clear `abort_requested`, and count the attempt if it was `doing`; only jobs
+  /// in `todo` or `doing` are touched, and the triggers write the events. Returns the ids it
+  /// ended: an id missing from the result is a job that was not found or not in `todo` or
+  /// `doing` (where the function would raise), and does not hold up the others.
   static let finishMany = Statement(
     "procrastinate_swift_finish_many",
     """
-    SELECT procrastinate_finish_job_v1(f.id, f.status::procrastinate_job_status, f.delete_job)
-    FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS f(id, status, delete_job)
+    WITH input AS (
+      SELECT * FROM unnest($1::bigint[], $2::procrastinate_job_status[], $3::boolean[])
+        AS f(id, end_status, delete_job)
+    ), deleted AS (
+      DELETE FROM procrastinate_jobs AS jobs
+      USING input
+      WHERE jobs.id = ANY(ARRAY(SELECT id FROM input WHERE delete_job))
+        AND jobs.id = input.id AND jobs.status IN ('todo', 'doing')
+      RETURNING jobs.id
+    ), updated AS (
+      UPDATE procrastinate_jobs AS jobs
+      SET status = input.end_status,
+          abort_requested = false,
+          attempts = CASE jobs.status WHEN 'doing' THEN jobs.attempts + 1 ELSE jobs.attempts END
+      FROM input
+      WHERE jobs.id = ANY(ARRAY(SELECT id FROM input WHERE NOT delete_job))
+        AND jobs.id = input.id AND jobs.status IN ('todo', 'doing')
+      RETURNING jobs.id
+    )
+    SELECT id FROM deleted UNION ALL SELECT id FROM updated
     """)
 
   /// Sends a job back to `todo` for another attempt at `$2` (epoch seconds).

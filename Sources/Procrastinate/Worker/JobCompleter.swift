@@ -19,11 +19,10 @@ enum Completion: Sendable {
 ///
 /// In per-job mode each outcome is written at once with its own statement. In batched mode
 /// outcomes wait in `pending` until the worker's fetch loop takes them and writes them in
-/// the same transaction and round trip as its next fetch (``JobSQL/finishStatements(_:)``);
-/// when the worker is not fetching (stopping), ``flush()`` writes them. A statement error
-/// on a batch falls back to one statement per job, so one bad job (say, deleted meanwhile)
-/// does not hold up the others; when the database cannot be reached, writes are retried
-/// until they succeed.
+/// the same transaction and round trip as its next fetch (``JobSQL/outcomeWrites(_:batching:)``);
+/// when the worker is not fetching (stopping), ``flush()`` writes them. A job that can no
+/// longer be finished (deleted meanwhile) is logged and does not hold up the others; when
+/// the database cannot be reached, writes are retried until they succeed.
 actor JobCompleter {
   typealias Waiting = (completion: Completion, continuation: CheckedContinuation<Void, Never>)
 
@@ -78,31 +77,33 @@ actor JobCompleter {
 
   private func persist(_ completions: [Completion]) async {
     for outcome in JobSQL.outcomeWrites(completions) {
-      let isBatch = outcome.jobIDs.count > 1
-      if await write(outcome, reportStatementError: !isBatch) || !isBatch { continue }
-      // One job of the batch could not be finished: write them one by one to find it.
-      let batch = completions.filter { outcome.jobIDs.contains($0.jobID) }
-      for single in JobSQL.outcomeWrites(batch, batching: false) {
-        await write(single)
-      }
+      if let result = await write(outcome) { reportUnfinished(outcome, result) }
+    }
+  }
+
+  /// Logs the jobs a set-based finish did not end (deleted, cancelled or finished elsewhere
+  /// meanwhile), as `procrastinate_finish_job_v1` would have raised for them.
+  nonisolated func reportUnfinished(_ outcome: JobSQL.OutcomeWrite, _ result: QueryResult) {
+    guard outcome.statement == JobSQL.finishMany else { return }
+    let ended = Set(result.rows.compactMap { $0.int64(0) })
+    for id in outcome.jobIDs where !ended.contains(id) {
+      logger.error("could not record the outcome of job \(id): it was not found or not in \"doing\" or \"todo\" status")
     }
   }
 
   /// Runs `statement` until it succeeds or fails with a statement error (returns false).
-  @discardableResult
-  private func write(_ outcome: JobSQL.OutcomeWrite, reportStatementError: Bool = true) async -> Bool {
+  /// Runs `outcome` until it succeeds (its result) or fails with a statement error (nil).
+  private func write(_ outcome: JobSQL.OutcomeWrite) async -> QueryResult? {
     let jobs = outcome.jobIDs
     var attempt = 0
     while true {
       do {
-        try await pool.execute(outcome.statement, outcome.parameters)
+        let result = try await pool.execute(outcome.statement, outcome.parameters)
         if attempt > 0 { logger.info("wrote the outcome of job(s) \(jobs) after the database came back") }
-        return true
+        return result
       } catch let error as DatabaseError where error.kind == .statement {
-        if reportStatementError {
-          logger.error("could not record the outcome of job \(jobs): \(error)")
-        }
-        return false
+        logger.error("could not record the outcome of job(s) \(jobs): \(error)")
+        return nil
       } catch {
         attempt += 1
         if attempt == 1 || attempt % 30 == 0 {

@@ -187,7 +187,7 @@ public final class Worker: Sendable {
   /// and writing the outcomes that wait, in one transaction per round trip.
   private func batchedFetchLoops() async {
     let fetchers = min(2, options.concurrency)
-    let share = (options.concurrency + fetchers - 1) / fetchers
+    let share = options.concurrency
     await withTaskGroup(of: Void.self) { group in
       for _ in 0..<fetchers { group.addTask { await self.batchedFetchLoop(share: share) } }
     }
@@ -222,11 +222,13 @@ public final class Worker: Sendable {
   /// Nil after an error (logged; the outcomes are then written on their own, never lost).
   private func fetchAndFinish(limit: Int, outcomes: [JobCompleter.Waiting]) async -> [FetchedJob]? {
     guard let workerID = self.workerID else { return nil }
-    var steps = JobSQL.outcomeWrites(outcomes.map(\.completion)).map { ($0.statement, $0.parameters) }
+    let writes = JobSQL.outcomeWrites(outcomes.map(\.completion))
+    var steps = writes.map { ($0.statement, $0.parameters) }
     if limit > 0 { steps.append((JobSQL.fetchMany, [queuesParameter, String(workerID), String(limit)])) }
     do {
       let statements = steps
       let results = try await pool.withConnection { try await $0.transaction(statements) }
+      for (write, result) in zip(writes, results) { completer.reportUnfinished(write, result) }
       for outcome in outcomes { outcome.continuation.resume() }
       return limit > 0 ? (results.last?.rows ?? []).compactMap(FetchedJob.init(row:)) : []
     } catch {
