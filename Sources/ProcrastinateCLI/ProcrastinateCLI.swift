@@ -15,11 +15,14 @@ struct ProcrastinateCLI: AsyncParsableCommand {
 struct DatabaseOptions: ParsableArguments {
   @Option(
     name: .customLong("database-url"),
-    help: "PostgreSQL URL. Default: PROCRASTINATE_DATABASE_URL, then DATABASE_URL, then libpq's PG* variables.")
+    help:
+      "PostgreSQL URL. Default: PROCRASTINATE_DATABASE_URL, then DATABASE_URL, then libpq's PG* variables."
+  )
   var databaseURL: String?
 
   func makeApp() throws -> ProcrastinateApp {
-    try ProcrastinateApp(database: DatabaseSettings.resolve(explicit: databaseURL), maximumConnections: 1)
+    try ProcrastinateApp(
+      database: DatabaseSettings.resolve(explicit: databaseURL), maximumConnections: 1)
   }
 }
 
@@ -35,7 +38,8 @@ struct SchemaCommand: AsyncParsableCommand {
   )
 
   @Flag(help: "Create the schema when the database has none.") var apply = false
-  @Flag(help: "Say whether the database carries the 3.10 contract; exit 1 if not.") var check = false
+  @Flag(help: "Say whether the database carries the 3.10 contract; exit 1 if not.") var check =
+    false
   @OptionGroup var database: DatabaseOptions
 
   func validate() throws {
@@ -55,13 +59,19 @@ struct SchemaCommand: AsyncParsableCommand {
     }
     let report = try await app.checkSchema()
     if report.isComplete {
-      print("OK: \(app.database.redacted) carries procrastinate's 3.10 schema (\(report.present.count) objects checked).")
+      print(
+        "OK: \(app.database.redacted) carries procrastinate's 3.10 schema (\(report.present.count) objects checked)."
+      )
       return
     }
     if report.isAbsent {
-      print("Missing: \(app.database.redacted) has no procrastinate schema. Run 'procrastinate-swift schema --apply'.")
+      print(
+        "Missing: \(app.database.redacted) has no procrastinate schema. Run 'procrastinate-swift schema --apply'."
+      )
     } else {
-      print("Incomplete: \(app.database.redacted) lacks \(report.missing.count) of \(report.missing.count + report.present.count) objects:")
+      print(
+        "Incomplete: \(app.database.redacted) lacks \(report.missing.count) of \(report.missing.count + report.present.count) objects:"
+      )
       for object in report.missing { print("  - \(object)") }
     }
     throw ExitCode(1)

@@ -47,12 +47,14 @@ package enum ChildProcess {
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
     guard spawned == 0 else {
-      throw ChildProcessError("could not start \(executable): \(String(cString: strerror(spawned)))")
+      throw ChildProcessError(
+        "could not start \(executable): \(String(cString: strerror(spawned)))")
     }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 {
       guard errno == EINTR else {
-        throw ChildProcessError("waiting for \(executable) failed: \(String(cString: strerror(errno)))")
+        throw ChildProcessError(
+          "waiting for \(executable) failed: \(String(cString: strerror(errno)))")
       }
     }
     let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
@@ -66,10 +68,11 @@ package enum ChildProcess {
     var template = Array((NSTemporaryDirectory() + "procrastinate-child-XXXXXX").utf8CString)
     let descriptor = mkstemp(&template)
     guard descriptor >= 0 else {
-      throw ChildProcessError("could not create a temporary file: \(String(cString: strerror(errno)))")
+      throw ChildProcessError(
+        "could not create a temporary file: \(String(cString: strerror(errno)))")
     }
     close(descriptor)
-    return String(cString: template)
+    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 }
 

@@ -44,12 +44,16 @@ public final class EmbeddedPostgres: Sendable {
   public var url: String { url(database: "postgres") }
 
   /// The URL of `database` on this server.
-  public func url(database: String) -> String { "postgresql://postgres@127.0.0.1:\(port)/\(database)" }
+  public func url(database: String) -> String {
+    "postgresql://postgres@127.0.0.1:\(port)/\(database)"
+  }
 
   /// The server log, for diagnosing a failure.
   public var logPath: String { directory + "/server.log" }
 
-  private init(port: Int, directory: String, binaries: String, runAsPostgres: Bool, options: Options) {
+  private init(
+    port: Int, directory: String, binaries: String, runAsPostgres: Bool, options: Options
+  ) {
     self.port = port
     self.directory = directory
     self.binaries = binaries
@@ -63,13 +67,15 @@ public final class EmbeddedPostgres: Sendable {
     let runAsPostgres = geteuid() == 0
     var template = Array((NSTemporaryDirectory() + "procrastinate-pg-XXXXXX").utf8CString)
     guard let created = mkdtemp(&template) else {
-      throw EmbeddedPostgresError("could not create a temporary folder: \(String(cString: strerror(errno)))")
+      throw EmbeddedPostgresError(
+        "could not create a temporary folder: \(String(cString: strerror(errno)))")
     }
     let directory = String(cString: created)
     if runAsPostgres {
       guard let account = getpwnam("postgres") else {
         throw EmbeddedPostgresError(
-          "running as root but there is no 'postgres' user to run the server as; install Debian's postgresql package")
+          "running as root but there is no 'postgres' user to run the server as; install Debian's postgresql package"
+        )
       }
       chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
     }
@@ -77,7 +83,8 @@ public final class EmbeddedPostgres: Sendable {
       port: try freePort(), directory: directory, binaries: binaries, runAsPostgres: runAsPostgres,
       options: options)
     try await server.run(
-      "initdb", ["-D", server.dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+      "initdb",
+      ["-D", server.dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
     try await server.startServer()
     EmbeddedPostgres.registerForExit(server)
     return server
@@ -95,8 +102,11 @@ public final class EmbeddedPostgres: Sendable {
       settings["full_page_writes"] = "off"
     }
     settings.merge(options.settings) { $1 }
-    let serverOptions = settings.sorted { $0.key < $1.key }.map { "-c \($0.key)=\($0.value)" }.joined(separator: " ")
-    try await run("pg_ctl", ["-D", dataDirectory, "-l", logPath, "-w", "-t", "60", "-o", serverOptions, "start"])
+    let serverOptions = settings.sorted { $0.key < $1.key }.map { "-c \($0.key)=\($0.value)" }
+      .joined(separator: " ")
+    try await run(
+      "pg_ctl",
+      ["-D", dataDirectory, "-l", logPath, "-w", "-t", "60", "-o", serverOptions, "start"])
   }
 
   /// Stops the server (fast shutdown) and restarts it on the same port: for fault tests.
@@ -108,8 +118,12 @@ public final class EmbeddedPostgres: Sendable {
   /// Creates a database and returns its URL.
   public func createDatabase(_ name: String) async throws -> String {
     try await run(
-      "psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-               "-q", "-c", "CREATE DATABASE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\""])
+      "psql",
+      [
+        "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-v",
+        "ON_ERROR_STOP=1",
+        "-q", "-c", "CREATE DATABASE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"",
+      ])
     return url(database: name)
   }
 
@@ -142,7 +156,8 @@ public final class EmbeddedPostgres: Sendable {
       ? try ChildProcess.run("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments)
       : try ChildProcess.run(executable, arguments)
     guard result.status == 0 else {
-      var message = "\(tool) failed with exit code \(result.status): \(result.output)\(result.errorOutput)"
+      var message =
+        "\(tool) failed with exit code \(result.status): \(result.output)\(result.errorOutput)"
       if tool == "pg_ctl", let log = try? String(contentsOfFile: logPath, encoding: .utf8) {
         message += "\nserver log:\n" + log.split(separator: "\n").suffix(20).joined(separator: "\n")
       }
@@ -153,13 +168,16 @@ public final class EmbeddedPostgres: Sendable {
 
   private static func findBinaries() throws -> String {
     let fileManager = FileManager.default
-    if let configured = ProcessInfo.processInfo.environment["PROCRASTINATE_PG_BIN"], !configured.isEmpty {
+    if let configured = ProcessInfo.processInfo.environment["PROCRASTINATE_PG_BIN"],
+      !configured.isEmpty
+    {
       return configured
     }
     let root = "/usr/lib/postgresql"
     let versions = ((try? fileManager.contentsOfDirectory(atPath: root)) ?? [])
       .compactMap { Int($0) }.sorted(by: >)
-    for version in versions where fileManager.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
+    for version in versions
+    where fileManager.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
       return "\(root)/\(version)/bin"
     }
     for directory in ["/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin", "/usr/bin"]
@@ -173,7 +191,9 @@ public final class EmbeddedPostgres: Sendable {
 
   private static func freePort() throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw EmbeddedPostgresError("could not open a socket to find a free port") }
+    guard descriptor >= 0 else {
+      throw EmbeddedPostgresError("could not open a socket to find a free port")
+    }
     defer { close(descriptor) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -183,7 +203,9 @@ public final class EmbeddedPostgres: Sendable {
     let bound = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
     }
-    guard bound == 0 else { throw EmbeddedPostgresError("could not bind 127.0.0.1 to find a free port") }
+    guard bound == 0 else {
+      throw EmbeddedPostgresError("could not bind 127.0.0.1 to find a free port")
+    }
     _ = withUnsafeMutablePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
     }

@@ -12,7 +12,8 @@ struct DeferTests {
       options: DeferOptions(queue: "mail", priority: 5, lock: "user-1", queueingLock: "q-1"))
     let rows = try psql(
       app.databaseURL,
-      "SELECT id, queue_name, task_name, priority, lock, queueing_lock, args->>'to', args->>'n', status, attempts, scheduled_at IS NULL FROM procrastinate_jobs")
+      "SELECT id, queue_name, task_name, priority, lock, queueing_lock, args->>'to', args->>'n', status, attempts, scheduled_at IS NULL FROM procrastinate_jobs"
+    )
     #expect(rows == ["\(id)|mail|emails.send|5|user-1|q-1|a@b.c|3|todo|0|t"])
     #expect(try app.events(of: id) == ["deferred"])
   }
@@ -23,19 +24,27 @@ struct DeferTests {
     let jobs = (0..<250).map { (index: Int) -> JobRequest in
       let arguments: [String: JSONValue] = ["i": .int(Int64(index)), "quote": "a\"b\\c{},"]
       let options = DeferOptions(
-        queue: index % 2 == 0 ? "even" : "odd", priority: Int32(index % 3), lock: index == 3 ? "L" : nil)
+        queue: index % 2 == 0 ? "even" : "odd", priority: Int32(index % 3),
+        lock: index == 3 ? "L" : nil)
       return JobRequest(task: "t\(index % 7)", arguments: JobArguments(arguments), options: options)
     }
     let ids = try await app.deferBatch(jobs)
     #expect(ids.count == 250)
-    let rows = try psql(app.databaseURL, "SELECT id, args->>'i', queue_name, task_name, args->>'quote', priority, coalesce(lock, '-') FROM procrastinate_jobs ORDER BY id")
+    let rows = try psql(
+      app.databaseURL,
+      "SELECT id, args->>'i', queue_name, task_name, args->>'quote', priority, coalesce(lock, '-') FROM procrastinate_jobs ORDER BY id"
+    )
     for (index, row) in rows.enumerated() {
       let expectedLock = index == 3 ? "L" : "-"
-      #expect(row == "\(ids[index])|\(index)|\(index % 2 == 0 ? "even" : "odd")|t\(index % 7)|a\"b\\c{},|\(index % 3)|\(expectedLock)")
+      #expect(
+        row
+          == "\(ids[index])|\(index)|\(index % 2 == 0 ? "even" : "odd")|t\(index % 7)|a\"b\\c{},|\(index % 3)|\(expectedLock)"
+      )
     }
   }
 
-  @Test("a taken queueing lock throws AlreadyEnqueuedError naming the lock; the batch defers nothing")
+  @Test(
+    "a taken queueing lock throws AlreadyEnqueuedError naming the lock; the batch defers nothing")
   func queueingLock() async throws {
     let app = try await TestDatabase.app()
     try await app.defer(task: "t", options: DeferOptions(queueingLock: "only-one"))
@@ -72,11 +81,20 @@ struct DeferTests {
 
   @Test("arguments that are not a JSON object are refused with the reason")
   func nonObjectArguments() throws {
-    #expect(throws: JobArgumentsError.notAnObject(found: "an array")) { try JobArguments(json: "[1, 2]") }
-    #expect(throws: JobArgumentsError.notAnObject(found: "a number")) { try JobArguments(json: "42") }
+    #expect(throws: JobArgumentsError.notAnObject(found: "an array")) {
+      try JobArguments(json: "[1, 2]")
+    }
+    #expect(throws: JobArgumentsError.notAnObject(found: "a number")) {
+      try JobArguments(json: "42")
+    }
     #expect(throws: JobArgumentsError.self) { try JobArguments(json: "{not json") }
-    #expect(throws: JobArgumentsError.notAnObject(found: "an array")) { try JobArguments(encoding: [1, 2, 3]) }
-    struct Payload: Codable, Equatable { var user_id: Int; var tags: [String] }
+    #expect(throws: JobArgumentsError.notAnObject(found: "an array")) {
+      try JobArguments(encoding: [1, 2, 3])
+    }
+    struct Payload: Codable, Equatable {
+      var user_id: Int
+      var tags: [String]
+    }
     let arguments = try JobArguments(encoding: Payload(user_id: 7, tags: ["a"]))
     #expect(try arguments.decode(Payload.self) == Payload(user_id: 7, tags: ["a"]))
   }
@@ -88,8 +106,10 @@ struct DeferTests {
     let first = try await app.defer(task: "t", options: DeferOptions(scheduledAt: at))
     let before = Date().timeIntervalSince1970
     let second = try await app.defer(task: "t", options: DeferOptions(scheduleIn: .seconds(3600)))
-    let epochs = try psql(app.databaseURL, "SELECT extract(epoch FROM scheduled_at) FROM procrastinate_jobs ORDER BY id")
-      .compactMap(Double.init)
+    let epochs = try psql(
+      app.databaseURL, "SELECT extract(epoch FROM scheduled_at) FROM procrastinate_jobs ORDER BY id"
+    )
+    .compactMap(Double.init)
     #expect(epochs.count == 2)
     #expect(abs(epochs[0] - 2_000_000_000.25) < 0.001)
     #expect(epochs[1] >= before + 3600 && epochs[1] < before + 3610)
@@ -105,10 +125,16 @@ struct DeferTests {
 
   @Test("the database URL comes from the flag, then PROCRASTINATE_DATABASE_URL, DATABASE_URL, PG*")
   func resolution() throws {
-    let env = ["PROCRASTINATE_DATABASE_URL": "postgresql://a@h1/d1", "DATABASE_URL": "postgresql://b@h2/d2"]
-    #expect(try DatabaseSettings.resolve(explicit: "postgresql://c@h3/d3", environment: env).source == .explicit)
+    let env = [
+      "PROCRASTINATE_DATABASE_URL": "postgresql://a@h1/d1", "DATABASE_URL": "postgresql://b@h2/d2",
+    ]
+    #expect(
+      try DatabaseSettings.resolve(explicit: "postgresql://c@h3/d3", environment: env).source
+        == .explicit)
     #expect(try DatabaseSettings.resolve(environment: env).conninfo == "postgresql://a@h1/d1")
-    #expect(try DatabaseSettings.resolve(environment: ["DATABASE_URL": "postgresql://b@h2/d2"]).source == .databaseURL)
+    #expect(
+      try DatabaseSettings.resolve(environment: ["DATABASE_URL": "postgresql://b@h2/d2"]).source
+        == .databaseURL)
     let fallback = try DatabaseSettings.resolve(environment: [:])
     #expect(fallback.source == .libpqEnvironment && fallback.conninfo.isEmpty)
     let secret = try DatabaseSettings(conninfo: "postgresql://user:s3cret@db.example:6543/app")
@@ -118,7 +144,8 @@ struct DeferTests {
 
   @Test("unreachable host and wrong database give specific errors")
   func connectionErrors() async throws {
-    let unreachable = try ProcrastinateApp(databaseURL: "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
+    let unreachable = try ProcrastinateApp(
+      databaseURL: "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
     do {
       try await unreachable.defer(task: "t")
       Issue.record("defer to an unreachable server succeeded")

@@ -21,7 +21,10 @@ struct SchemaTests {
   @Test("a partial schema is reported object by object and left alone")
   func partialSchema() async throws {
     let app = try await TestDatabase.app()
-    try psql(app.databaseURL, "DROP FUNCTION procrastinate_retry_job_v2(bigint, timestamp with time zone, integer, character varying, character varying)")
+    try psql(
+      app.databaseURL,
+      "DROP FUNCTION procrastinate_retry_job_v2(bigint, timestamp with time zone, integer, character varying, character varying)"
+    )
     let report = try await app.checkSchema()
     #expect(report.missing.count == 1)
     #expect(report.missing.first?.contains("procrastinate_retry_job_v2") == true)
@@ -31,21 +34,27 @@ struct SchemaTests {
   @Test("procrastinate-swift schema --apply / --check exit codes and messages")
   func cli() async throws {
     let binary = Python.repository.appendingPathComponent(".build/debug/procrastinate-swift").path
-    try #require(FileManager.default.isExecutableFile(atPath: binary), "build the CLI first (swift build)")
+    try #require(
+      FileManager.default.isExecutableFile(atPath: binary), "build the CLI first (swift build)")
     let url = try await TestDatabase.emptyDatabaseURL()
-    let missing = try runProcessCapturing(binary, ["schema", "--check", "--database-url", url], allowFailure: true)
+    let missing = try runProcessCapturing(
+      binary, ["schema", "--check", "--database-url", url], allowFailure: true)
     #expect(missing.status == 1)
     #expect(missing.stdout.contains("has no procrastinate schema"))
-    let created = try runProcessCapturing(binary, ["schema", "--apply"], environment: ["PROCRASTINATE_DATABASE_URL": url])
+    let created = try runProcessCapturing(
+      binary, ["schema", "--apply"], environment: ["PROCRASTINATE_DATABASE_URL": url])
     #expect(created.stdout.contains("Created"))
-    let again = try runProcessCapturing(binary, ["schema", "--apply"], environment: ["DATABASE_URL": url])
+    let again = try runProcessCapturing(
+      binary, ["schema", "--apply"], environment: ["DATABASE_URL": url])
     #expect(again.status == 0 && again.stdout.contains("already there"))
     let check = try runProcessCapturing(binary, ["schema", "--check", "--database-url", url])
     #expect(check.status == 0 && check.stdout.contains("OK"))
     try psql(url, "DROP INDEX procrastinate_jobs_lock_idx_v1")
-    let partial = try runProcessCapturing(binary, ["schema", "--check", "--database-url", url], allowFailure: true)
+    let partial = try runProcessCapturing(
+      binary, ["schema", "--check", "--database-url", url], allowFailure: true)
     #expect(partial.status == 1 && partial.stdout.contains("procrastinate_jobs_lock_idx_v1"))
-    let bad = try runProcessCapturing(binary, ["schema", "--check", "--database-url", "postgresql://[::1"], allowFailure: true)
+    let bad = try runProcessCapturing(
+      binary, ["schema", "--check", "--database-url", "postgresql://[::1"], allowFailure: true)
     #expect(bad.status != 0 && bad.stderr.contains("malformed database URL"))
   }
 }

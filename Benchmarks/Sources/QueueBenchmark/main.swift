@@ -10,7 +10,8 @@ import Logging
 import Procrastinate
 import ProcrastinateTesting
 
-let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent()
   .deletingLastPathComponent().deletingLastPathComponent()
 let quick = CommandLine.arguments.contains("--quick")
 let processJobs = quick ? 2_000 : 10_000
@@ -34,7 +35,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> String {
   let data = output.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   guard process.terminationStatus == 0 else {
-    throw Failure(description: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+    throw Failure(
+      description:
+        "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
   }
   return String(decoding: data, as: UTF8.self)
 }
@@ -57,7 +60,12 @@ func measure(_ body: () async throws -> Void) async rethrows -> Double {
 /// Empties the job tables between measurements, so no run pays for another's leftovers
 /// (jobs of other queues in `todo` slow every fetch down).
 func reset() throws {
-  try run("/usr/bin/psql", [url, "-XAtq", "-c", "TRUNCATE procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs"])
+  try run(
+    "/usr/bin/psql",
+    [
+      url, "-XAtq", "-c",
+      "TRUNCATE procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs",
+    ])
   try run("/usr/bin/psql", [url, "-XAtq", "-c", "VACUUM"])
 }
 
@@ -78,14 +86,18 @@ var figures: [String: Double] = [:] {
 
 let singleSeconds = try await measure {
   for index in 0..<singleDeferJobs {
-    try await app.defer(task: "bench.noop", arguments: JobArguments(["i": .int(Int64(index))]), options: DeferOptions(queue: "swift_single"))
+    try await app.defer(
+      task: "bench.noop", arguments: JobArguments(["i": .int(Int64(index))]),
+      options: DeferOptions(queue: "swift_single"))
   }
 }
 figures["swift_defer_single"] = Double(singleDeferJobs) / singleSeconds
 try reset()
 
 let batch = (0..<batchDeferJobs).map {
-  JobRequest(task: "bench.noop", arguments: JobArguments(["i": .int(Int64($0))]), options: DeferOptions(queue: "swift_batch"))
+  JobRequest(
+    task: "bench.noop", arguments: JobArguments(["i": .int(Int64($0))]),
+    options: DeferOptions(queue: "swift_batch"))
 }
 let batchSeconds = try await measure { try await app.deferBatch(batch) }
 figures["swift_defer_batch"] = Double(batchDeferJobs) / batchSeconds
@@ -98,25 +110,40 @@ for (strategy, label) in [(WorkerOptions.FetchStrategy.perJob, "per_job"), (.bat
   for concurrency in [1, 10] {
     let queue = "swift_\(label)_c\(concurrency)"
     for start in stride(from: 0, to: processJobs, by: 5_000) {
-      try await app.deferBatch((start..<min(start + 5_000, processJobs)).map { _ in
-        JobRequest(task: "bench.noop", options: DeferOptions(queue: queue))
-      })
+      try await app.deferBatch(
+        (start..<min(start + 5_000, processJobs)).map { _ in
+          JobRequest(task: "bench.noop", options: DeferOptions(queue: queue))
+        })
     }
     // Pre-filled jobs have statistics, as autovacuum would give them in production.
     try run("/usr/bin/psql", [url, "-XAtq", "-c", "ANALYZE procrastinate_jobs"])
-    var options = WorkerOptions(queues: [queue], concurrency: concurrency, oneShot: true, fetchStrategy: strategy)
+    var options = WorkerOptions(
+      queues: [queue], concurrency: concurrency, oneShot: true, fetchStrategy: strategy)
     options.installSignalHandlers = false
     options.listenNotify = false
-    let seconds = try await measure { try await Worker(app: app, tasks: tasks, options: options).run() }
-    let done = try run("/usr/bin/psql", [url, "-XAtq", "-c", "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = '\(queue)' AND status = 'succeeded'"])
+    let seconds = try await measure {
+      try await Worker(app: app, tasks: tasks, options: options).run()
+    }
+    let done = try run(
+      "/usr/bin/psql",
+      [
+        url, "-XAtq", "-c",
+        "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = '\(queue)' AND status = 'succeeded'",
+      ])
     guard Int(done.trimmingCharacters(in: .whitespacesAndNewlines)) == processJobs else {
       throw Failure(description: "\(queue): only \(done) of \(processJobs) jobs succeeded")
     }
     figures["swift_process_\(label)_c\(concurrency)"] = Double(processJobs) / seconds
     // Events written in one transaction share their timestamp: this counts the fetch and
     // finish statements, to show the average batch sizes.
-    let statements = try run("/usr/bin/psql", [url, "-XAtq", "-c", "SELECT count(DISTINCT at) FILTER (WHERE type = 'started'), count(DISTINCT at) FILTER (WHERE type = 'succeeded') FROM procrastinate_events"])
-    FileHandle.standardError.write(Data("  \(queue): fetch|finish transactions = \(statements)".utf8))
+    let statements = try run(
+      "/usr/bin/psql",
+      [
+        url, "-XAtq", "-c",
+        "SELECT count(DISTINCT at) FILTER (WHERE type = 'started'), count(DISTINCT at) FILTER (WHERE type = 'succeeded') FROM procrastinate_events",
+      ])
+    FileHandle.standardError.write(
+      Data("  \(queue): fetch|finish transactions = \(statements)".utf8))
     try reset()
   }
 }
@@ -124,16 +151,27 @@ for (strategy, label) in [(WorkerOptions.FetchStrategy.perJob, "per_job"), (.bat
 // MARK: Python procrastinate 3.10
 
 let python = repository.appendingPathComponent(".venv/bin/python").path
-let pythonScript = repository.appendingPathComponent("Benchmarks/python/procrastinate_bench.py").path
-for (mode, jobs) in [("defer_single", singleDeferJobs), ("defer_batch", batchDeferJobs), ("process_c1", pythonProcessJobs), ("process_c10", pythonProcessJobs)] {
-  let result = try lastJSON(try run(python, [pythonScript, "--dsn", url, "--jobs", String(jobs), "--mode", mode]))
+let pythonScript = repository.appendingPathComponent("Benchmarks/python/procrastinate_bench.py")
+  .path
+for (mode, jobs) in [
+  ("defer_single", singleDeferJobs), ("defer_batch", batchDeferJobs),
+  ("process_c1", pythonProcessJobs), ("process_c10", pythonProcessJobs),
+] {
+  let result = try lastJSON(
+    try run(python, [pythonScript, "--dsn", url, "--jobs", String(jobs), "--mode", mode]))
   figures["python_\(mode)"] = result["per_second"]
   try reset()
 }
 
 // MARK: pgbench ceiling: fetch_job_v2 + finish_job_v1 in one transaction, 10 clients
 
-let pgbench = try lastJSON(try run("/bin/bash", [repository.appendingPathComponent("Benchmarks/pgbench/run_pgbench.sh").path, url, "10", quick ? "300" : "1000"]))
+let pgbench = try lastJSON(
+  try run(
+    "/bin/bash",
+    [
+      repository.appendingPathComponent("Benchmarks/pgbench/run_pgbench.sh").path, url, "10",
+      quick ? "300" : "1000",
+    ]))
 figures["pgbench_fetch_finish_c10"] = pgbench["tps"]
 
 // MARK: Report
@@ -164,4 +202,7 @@ let json: [String: Any] = [
   "benchmark": "queue", "quick": quick,
   "figures": figures.mapValues { $0.rounded() }, "ratios": ratios,
 ]
-print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
+print(
+  String(
+    decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]),
+    as: UTF8.self))

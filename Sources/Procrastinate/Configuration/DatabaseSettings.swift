@@ -35,7 +35,9 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
     explicit: String? = nil,
     environment: [String: String] = ProcessInfo.processInfo.environment
   ) throws -> DatabaseSettings {
-    if let explicit, !explicit.isEmpty { return try DatabaseSettings(conninfo: explicit, source: .explicit) }
+    if let explicit, !explicit.isEmpty {
+      return try DatabaseSettings(conninfo: explicit, source: .explicit)
+    }
     if let url = environment["PROCRASTINATE_DATABASE_URL"], !url.isEmpty {
       return try DatabaseSettings(conninfo: url, source: .procrastinateDatabaseURL)
     }
@@ -74,7 +76,9 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
     var fields: [String: String] = [:]
     var option = options
     while let keyword = option.pointee.keyword {
-      if let value = option.pointee.val { fields[String(cString: keyword)] = String(cString: value) }
+      if let value = option.pointee.val {
+        fields[String(cString: keyword)] = String(cString: value)
+      }
       option += 1
     }
     let host = fields["host"] ?? fields["hostaddr"] ?? environment["PGHOST"] ?? "localhost"

@@ -55,7 +55,8 @@ package actor ConnectionPool {
   private func acquire() async throws -> PostgresConnection {
     while true {
       if closed {
-        throw DatabaseError(kind: .connect, message: "the connection pool is closed", context: "pool")
+        throw DatabaseError(
+          kind: .connect, message: "the connection pool is closed", context: "pool")
       }
       if let connection = idle.popLast() {
         if !connection.isBroken { return connection }

@@ -57,7 +57,8 @@ package final class PostgresConnection: Sendable {
           let message = Self.trimmed(PQerrorMessage(conn))
           PQfinish(conn)
           continuation.resume(
-            throwing: DatabaseError(kind: .connect, message: message, context: "connect to \(target)")
+            throwing: DatabaseError(
+              kind: .connect, message: message, context: "connect to \(target)")
           )
           return
         }
@@ -146,19 +147,22 @@ package final class PostgresConnection: Sendable {
         state.prepared.insert(statement.name)
       }
       guard PQenterPipelineMode(conn) == 1 else {
-        throw DatabaseError(kind: .statement, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
+        throw DatabaseError(
+          kind: .statement, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
       }
       var sent = PQsendQueryParams(conn, "BEGIN", 0, nil, nil, nil, nil, 0) == 1
       for (statement, parameters) in steps where sent {
         sent = Self.withCStrings(parameters) { values in
-          PQsendQueryPrepared(conn, statement.name, Int32(parameters.count), values, nil, nil, 0) == 1
+          PQsendQueryPrepared(conn, statement.name, Int32(parameters.count), values, nil, nil, 0)
+            == 1
         }
       }
       sent = sent && PQsendQueryParams(conn, "COMMIT", 0, nil, nil, nil, nil, 0) == 1
       sent = sent && PQpipelineSync(conn) == 1
       guard sent else {
         state.broken = true
-        throw DatabaseError(kind: .connectionLost, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
+        throw DatabaseError(
+          kind: .connectionLost, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
       }
       var results: [QueryResult] = []
       var firstError: (any Error)?
@@ -166,9 +170,12 @@ package final class PostgresConnection: Sendable {
       for name in names {
         guard let result = PQgetResult(conn) else {
           state.broken = PQstatus(conn) != CONNECTION_OK
-          firstError = firstError ?? DatabaseError(
-            kind: state.broken ? .connectionLost : .statement, message: Self.trimmed(PQerrorMessage(conn)),
-            context: name)
+          firstError =
+            firstError
+            ?? DatabaseError(
+              kind: state.broken ? .connectionLost : .statement,
+              message: Self.trimmed(PQerrorMessage(conn)),
+              context: name)
           break
         }
         if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
@@ -212,7 +219,8 @@ package final class PostgresConnection: Sendable {
   ///
   /// Blocks this connection's thread in `poll(2)`, not the caller's.
   package func notifications(timeout: Duration) async throws -> [PostgresNotification] {
-    let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+    let milliseconds =
+      Int32(clamping: timeout.components.seconds * 1000)
       + Int32(clamping: timeout.components.attoseconds / 1_000_000_000_000_000)
     return try await runThrowing { state in
       let conn = try Self.live(&state, context: "listen")

@@ -27,7 +27,8 @@ public struct JobArguments: Sendable, CustomStringConvertible {
   }
 
   /// Encodes `value`, which must encode as a JSON object (a struct or a dictionary).
-  public init<Value: Encodable>(encoding value: Value, encoder: JSONEncoder = JSONEncoder()) throws {
+  public init<Value: Encodable>(encoding value: Value, encoder: JSONEncoder = JSONEncoder()) throws
+  {
     let data = try encoder.encode(value)
     let text = String(decoding: data, as: UTF8.self)
     guard data.first == UInt8(ascii: "{") else {
@@ -56,7 +57,8 @@ public struct JobArguments: Sendable, CustomStringConvertible {
 
   private static func reason(_ error: any Error) -> String {
     if case DecodingError.dataCorrupted(let context) = error {
-      let underlying = (context.underlyingError as? NSError)?.userInfo["NSDebugDescription"] as? String
+      let underlying =
+        (context.underlyingError as? NSError)?.userInfo["NSDebugDescription"] as? String
       return underlying ?? context.debugDescription
     }
     return "\(error)"

@@ -37,7 +37,8 @@ public struct DeferOptions: Sendable {
     queue: String = "default", priority: Int32 = 0, lock: String? = nil,
     queueingLock: String? = nil, scheduledAt date: Date
   ) {
-    self.init(queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: .at(date))
+    self.init(
+      queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: .at(date))
   }
 
   /// Schedules the job after `delay`.
@@ -45,7 +46,9 @@ public struct DeferOptions: Sendable {
     queue: String = "default", priority: Int32 = 0, lock: String? = nil,
     queueingLock: String? = nil, scheduleIn delay: Duration
   ) {
-    self.init(queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: .in(delay))
+    self.init(
+      queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: .in(delay)
+    )
   }
 
   /// The longest queue name procrastinate 3.10 can notify about, in UTF-8 bytes.
@@ -83,7 +86,10 @@ public struct JobRequest: Sendable {
   public var arguments: JobArguments
   public var options: DeferOptions
 
-  public init(task taskName: String, arguments: JobArguments = JobArguments(), options: DeferOptions = DeferOptions()) {
+  public init(
+    task taskName: String, arguments: JobArguments = JobArguments(),
+    options: DeferOptions = DeferOptions()
+  ) {
     self.taskName = taskName
     self.arguments = arguments
     self.options = options
@@ -93,7 +99,8 @@ public struct JobRequest: Sendable {
     try DeferOptions.validateQueueName(options.queue)
     if taskName.isEmpty { throw DeferError.invalidTaskName(taskName, reason: "it is empty") }
     if taskName.count > 128 {
-      throw DeferError.invalidTaskName(taskName, reason: "it is longer than 128 characters (varchar(128))")
+      throw DeferError.invalidTaskName(
+        taskName, reason: "it is longer than 128 characters (varchar(128))")
     }
   }
 }
@@ -130,7 +137,8 @@ public struct AlreadyEnqueuedError: Error, Sendable, Equatable, CustomStringConv
     guard error.isUniqueViolation, error.constraint == "procrastinate_jobs_queueing_lock_idx_v1"
     else { return nil }
     if let detail = error.detail, let open = detail.range(of: "=("),
-      let close = detail.range(of: ") already exists", options: .backwards), open.upperBound <= close.lowerBound
+      let close = detail.range(of: ") already exists", options: .backwards),
+      open.upperBound <= close.lowerBound
     {
       return AlreadyEnqueuedError(queueingLock: String(detail[open.upperBound..<close.lowerBound]))
     }

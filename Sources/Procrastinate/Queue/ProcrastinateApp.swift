@@ -69,7 +69,9 @@ public final class ProcrastinateApp: Sendable {
       }
       return id
     } catch let error as DatabaseError {
-      if let enqueued = AlreadyEnqueuedError.from(error, requested: [options.queueingLock]) { throw enqueued }
+      if let enqueued = AlreadyEnqueuedError.from(error, requested: [options.queueingLock]) {
+        throw enqueued
+      }
       throw error
     }
   }
@@ -118,14 +120,17 @@ public final class ProcrastinateApp: Sendable {
   /// The status and attempts of a job, or nil when it does not exist (or was deleted).
   public func jobStatus(id: Int64) async throws -> (status: JobStatus, attempts: Int)? {
     let result = try await pool.execute(JobSQL.jobStatus, [String(id)])
-    guard let row = result.rows.first, let text = row.string(0), let status = JobStatus(rawValue: text)
+    guard let row = result.rows.first, let text = row.string(0),
+      let status = JobStatus(rawValue: text)
     else { return nil }
     return (status, row.int(1) ?? 0)
   }
 
   /// Reads the first element of a `bigint[]` in text form, e.g. `{42}`.
   private static func firstID(in array: String) -> Int64? {
-    let digits = array.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").first
+    let digits = array.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(
+      separator: ","
+    ).first
     return digits.flatMap { Int64($0) }
   }
 }

@@ -44,7 +44,8 @@ extension ProcrastinateApp {
   @discardableResult
   public func applySchema() async throws -> SchemaApplyOutcome {
     try await pool.withConnection { connection in
-      try await connection.script("BEGIN; SELECT pg_advisory_xact_lock(\(Self.schemaLockKey))", context: "schema")
+      try await connection.script(
+        "BEGIN; SELECT pg_advisory_xact_lock(\(Self.schemaLockKey))", context: "schema")
       do {
         let report = try await Self.report(on: connection)
         let outcome: SchemaApplyOutcome

@@ -144,7 +144,8 @@ package enum JobSQL {
       case .retry(let id, let at):
         writes.append(
           OutcomeWrite(
-            statement: retry, parameters: [String(id), String(at.timeIntervalSince1970), nil, nil, nil],
+            statement: retry,
+            parameters: [String(id), String(at.timeIntervalSince1970), nil, nil, nil],
             jobIDs: [id]))
       }
     }
@@ -154,10 +155,14 @@ package enum JobSQL {
         PostgresArray.literal(finishes.map(\.status.rawValue)),
         PostgresArray.literal(finishes.map { $0.delete ? "t" : "f" }),
       ]
-      writes.insert(OutcomeWrite(statement: finishMany, parameters: parameters, jobIDs: finishes.map(\.id)), at: 0)
+      writes.insert(
+        OutcomeWrite(statement: finishMany, parameters: parameters, jobIDs: finishes.map(\.id)),
+        at: 0)
     } else {
       let singles = finishes.map {
-        OutcomeWrite(statement: finishOne, parameters: [String($0.id), $0.status.rawValue, $0.delete ? "t" : "f"], jobIDs: [$0.id])
+        OutcomeWrite(
+          statement: finishOne,
+          parameters: [String($0.id), $0.status.rawValue, $0.delete ? "t" : "f"], jobIDs: [$0.id])
       }
       writes.insert(contentsOf: singles, at: 0)
     }

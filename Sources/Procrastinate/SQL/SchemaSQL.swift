@@ -1,7 +1,587 @@
-// TEMPORARY compile stub; replaced by the real schema file.
-import Foundation
+/// This project's own SQL for procrastinate 3.10's database contract: the same types,
+/// tables, indexes, triggers and functions (names, signatures and behaviour) as
+/// `procrastinate schema --apply` creates, so Python procrastinate runs unchanged on a
+/// schema we applied, and we run on one Python applied.
+///
+/// Nothing is schema-qualified: objects land in the first schema of the connection's
+/// `search_path`, as with Python.
 package enum SchemaSQL {
-  package static let create = try! String(contentsOfFile: "/work/main/.venv/lib/python3.11/site-packages/procrastinate/sql/schema.sql", encoding: .utf8)
-  package static let presenceCheck = "SELECT 'table procrastinate_jobs', to_regclass('procrastinate_jobs') IS NOT NULL UNION ALL SELECT 'function procrastinate_retry_job_v2', to_regprocedure('procrastinate_retry_job_v2(bigint,timestamp with time zone,integer,character varying,character varying)') IS NOT NULL"
-  package static let anyPresent = "SELECT false"
+  /// Creates the whole contract. Run inside a transaction, on a database that has none of it.
+  package static let create = #"""
+    -- plpgsql ships with PostgreSQL, but managed servers may refuse CREATE EXTENSION.
+    DO $$
+    BEGIN
+      CREATE EXTENSION IF NOT EXISTS plpgsql WITH SCHEMA pg_catalog;
+    EXCEPTION WHEN OTHERS THEN
+      IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'plpgsql') THEN
+        RAISE;
+      END IF;
+    END
+    $$;
+
+    -- Types ------------------------------------------------------------------------------
+
+    CREATE TYPE procrastinate_job_status AS ENUM (
+      'todo', 'doing', 'succeeded', 'failed', 'cancelled', 'aborting', 'aborted'
+    );
+
+    CREATE TYPE procrastinate_job_event_type AS ENUM (
+      'deferred', 'started', 'deferred_for_retry', 'failed', 'succeeded', 'cancelled',
+      'abort_requested', 'aborted', 'scheduled', 'retried'
+    );
+
+    -- One element of a batch defer.
+    CREATE TYPE procrastinate_job_to_defer_v1 AS (
+      queue_name varchar,
+      task_name varchar,
+      priority integer,
+      lock text,
+      queueing_lock text,
+      args jsonb,
+      scheduled_at timestamptz
+    );
+
+    -- Tables -----------------------------------------------------------------------------
+
+    CREATE TABLE procrastinate_workers (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      last_heartbeat timestamptz NOT NULL DEFAULT now()
+    );
+
+    CREATE TABLE procrastinate_jobs (
+      id bigserial PRIMARY KEY,
+      queue_name varchar(128) NOT NULL,
+      task_name varchar(128) NOT NULL,
+      priority integer NOT NULL DEFAULT 0,
+      lock text,
+      queueing_lock text,
+      args jsonb NOT NULL DEFAULT '{}',
+      status procrastinate_job_status NOT NULL DEFAULT 'todo',
+      scheduled_at timestamptz,
+      attempts integer NOT NULL DEFAULT 0,
+      abort_requested boolean NOT NULL DEFAULT false,
+      worker_id bigint REFERENCES procrastinate_workers (id) ON DELETE SET NULL,
+      CONSTRAINT check_not_todo_abort_requested
+        CHECK (NOT (status = 'todo' AND abort_requested = true))
+    );
+
+    CREATE TABLE procrastinate_periodic_defers (
+      id bigserial PRIMARY KEY,
+      task_name varchar(128) NOT NULL,
+      defer_timestamp bigint,
+      job_id bigint REFERENCES procrastinate_jobs (id),
+      periodic_id varchar(128) NOT NULL DEFAULT '',
+      CONSTRAINT procrastinate_periodic_defers_unique UNIQUE (task_name, periodic_id, defer_timestamp)
+    );
+
+    CREATE TABLE procrastinate_events (
+      id bigserial PRIMARY KEY,
+      job_id bigint NOT NULL REFERENCES procrastinate_jobs (id) ON DELETE CASCADE,
+      type procrastinate_job_event_type,
+      at timestamptz DEFAULT now()
+    );
+
+    -- Indexes: the names matter (Python recognises the queueing-lock one in errors). ----
+
+    CREATE UNIQUE INDEX procrastinate_jobs_queueing_lock_idx_v1
+      ON procrastinate_jobs (queueing_lock) WHERE status = 'todo';
+    CREATE UNIQUE INDEX procrastinate_jobs_lock_idx_v1
+      ON procrastinate_jobs (lock) WHERE status = 'doing';
+    CREATE INDEX idx_procrastinate_jobs_worker_not_null
+      ON procrastinate_jobs (worker_id) WHERE worker_id IS NOT NULL AND status = 'doing';
+    CREATE INDEX procrastinate_jobs_queue_name_idx_v1 ON procrastinate_jobs (queue_name);
+    CREATE INDEX procrastinate_jobs_id_lock_idx_v1
+      ON procrastinate_jobs (id, lock) WHERE status = ANY (ARRAY['todo'::procrastinate_job_status, 'doing'::procrastinate_job_status]);
+    CREATE INDEX procrastinate_jobs_priority_idx_v1
+      ON procrastinate_jobs (priority DESC, id ASC) WHERE status = 'todo';
+    CREATE INDEX procrastinate_events_job_id_fkey_v1 ON procrastinate_events (job_id);
+    CREATE INDEX procrastinate_periodic_defers_job_id_fkey_v1 ON procrastinate_periodic_defers (job_id);
+    CREATE INDEX idx_procrastinate_workers_last_heartbeat ON procrastinate_workers (last_heartbeat);
+
+    -- Deferring --------------------------------------------------------------------------
+
+    -- Inserts the jobs in array order and returns their ids in the same order.
+    CREATE FUNCTION procrastinate_defer_jobs_v1(jobs procrastinate_job_to_defer_v1[])
+      RETURNS bigint[] LANGUAGE plpgsql AS $$
+    DECLARE
+      ids bigint[];
+    BEGIN
+      WITH created AS (
+        INSERT INTO procrastinate_jobs
+          (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
+        SELECT j.queue_name, j.task_name, j.priority, j.lock, j.queueing_lock, j.args, j.scheduled_at
+        FROM unnest(jobs) AS j
+        RETURNING id
+      )
+      SELECT array_agg(id) INTO ids FROM created;
+      RETURN ids;
+    END
+    $$;
+
+    -- One job per (task, periodic id, tick) across all workers; NULL when already deferred.
+    CREATE FUNCTION procrastinate_defer_periodic_job_v2(
+      _queue_name varchar, _lock varchar, _queueing_lock varchar, _task_name varchar,
+      _priority integer, _periodic_id varchar, _defer_timestamp bigint, _args jsonb
+    ) RETURNS bigint LANGUAGE plpgsql AS $$
+    DECLARE
+      tick_id bigint;
+      new_job_id bigint;
+    BEGIN
+      INSERT INTO procrastinate_periodic_defers (task_name, periodic_id, defer_timestamp)
+      VALUES (_task_name, _periodic_id, _defer_timestamp)
+      ON CONFLICT DO NOTHING
+      RETURNING id INTO tick_id;
+      IF tick_id IS NULL THEN
+        RETURN NULL;
+      END IF;
+
+      new_job_id := (procrastinate_defer_jobs_v1(ARRAY[ROW(
+        _queue_name, _task_name, _priority, _lock, _queueing_lock, _args, NULL::timestamptz
+      )::procrastinate_job_to_defer_v1]))[1];
+      UPDATE procrastinate_periodic_defers SET job_id = new_job_id WHERE id = tick_id;
+
+      -- Keep only the latest tick of this task and periodic id.
+      DELETE FROM procrastinate_periodic_defers AS old
+      WHERE old.id IN (
+        SELECT id FROM procrastinate_periodic_defers
+        WHERE task_name = _task_name AND periodic_id = _periodic_id
+          AND defer_timestamp < _defer_timestamp
+        ORDER BY id
+        FOR UPDATE
+      );
+      RETURN new_job_id;
+    END
+    $$;
+
+    -- Fetching and finishing -------------------------------------------------------------
+
+    -- Claims the first runnable job (priority DESC, id ASC) of the queues (NULL: all).
+    -- A job with a lock waits while another job with that lock runs, or waits ahead of it.
+    CREATE FUNCTION procrastinate_fetch_job_v2(target_queue_names varchar[], p_worker_id bigint)
+      RETURNS procrastinate_jobs LANGUAGE plpgsql AS $$
+    DECLARE
+      claimed procrastinate_jobs;
+    BEGIN
+      WITH next_job AS (
+        SELECT candidate.id
+        FROM procrastinate_jobs AS candidate
+        WHERE candidate.status = 'todo'
+          AND (target_queue_names IS NULL OR candidate.queue_name = ANY (target_queue_names))
+          AND (candidate.scheduled_at IS NULL OR candidate.scheduled_at <= now())
+          AND NOT EXISTS (
+            SELECT FROM procrastinate_jobs AS blocker
+            WHERE candidate.lock IS NOT NULL
+              AND blocker.lock = candidate.lock
+              AND (blocker.status = 'doing'
+                OR (blocker.status = 'todo'
+                  AND (blocker.priority > candidate.priority
+                    OR (blocker.priority = candidate.priority AND blocker.id < candidate.id))))
+          )
+        ORDER BY candidate.priority DESC, candidate.id ASC
+        LIMIT 1
+        FOR UPDATE OF candidate SKIP LOCKED
+      )
+      UPDATE procrastinate_jobs AS job
+      SET status = 'doing', worker_id = p_worker_id
+      FROM next_job
+      WHERE job.id = next_job.id
+      RETURNING job.* INTO claimed;
+      RETURN claimed;
+    END
+    $$;
+
+    CREATE FUNCTION procrastinate_finish_job_v1(
+      job_id bigint, end_status procrastinate_job_status, delete_job boolean
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+      touched bigint;
+    BEGIN
+      IF end_status NOT IN ('succeeded', 'failed', 'aborted') THEN
+        RAISE 'End status should be either "succeeded", "failed" or "aborted" (job id: %)', job_id;
+      END IF;
+      IF delete_job THEN
+        DELETE FROM procrastinate_jobs AS job
+        WHERE job.id = job_id AND job.status IN ('todo', 'doing')
+        RETURNING job.id INTO touched;
+      ELSE
+        UPDATE procrastinate_jobs AS job
+        SET status = end_status,
+            abort_requested = false,
+            attempts = job.attempts + CASE WHEN job.status = 'doing' THEN 1 ELSE 0 END
+        WHERE job.id = job_id AND job.status IN ('todo', 'doing')
+        RETURNING job.id INTO touched;
+      END IF;
+      IF touched IS NULL THEN
+        RAISE 'Job was not found or not in "doing" or "todo" status (job id: %)', job_id;
+      END IF;
+    END
+    $$;
+
+    -- Returns the job id when something was done, NULL otherwise.
+    CREATE FUNCTION procrastinate_cancel_job_v1(job_id bigint, abort boolean, delete_job boolean)
+      RETURNS bigint LANGUAGE plpgsql AS $$
+    DECLARE
+      touched bigint;
+    BEGIN
+      IF delete_job THEN
+        DELETE FROM procrastinate_jobs AS job
+        WHERE job.id = job_id AND job.status = 'todo'
+        RETURNING job.id INTO touched;
+      END IF;
+      IF touched IS NULL AND abort THEN
+        UPDATE procrastinate_jobs AS job
+        SET abort_requested = true,
+            status = CASE WHEN job.status = 'todo' THEN 'cancelled'::procrastinate_job_status ELSE job.status END
+        WHERE job.id = job_id AND job.status IN ('todo', 'doing')
+        RETURNING job.id INTO touched;
+      ELSIF touched IS NULL THEN
+        UPDATE procrastinate_jobs AS job
+        SET status = 'cancelled'
+        WHERE job.id = job_id AND job.status = 'todo'
+        RETURNING job.id INTO touched;
+      END IF;
+      RETURN touched;
+    END
+    $$;
+
+    -- Legacy retry (doing jobs only); still part of the 3.10 schema.
+    CREATE FUNCTION procrastinate_retry_job_v1(
+      job_id bigint, retry_at timestamptz, new_priority integer, new_queue_name varchar,
+      new_lock varchar
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+      wants_abort boolean;
+      touched bigint;
+    BEGIN
+      SELECT job.abort_requested INTO wants_abort
+      FROM procrastinate_jobs AS job
+      WHERE job.id = job_id AND job.status = 'doing'
+      FOR UPDATE;
+      IF wants_abort THEN
+        UPDATE procrastinate_jobs AS job SET status = 'failed'
+        WHERE job.id = job_id AND job.status = 'doing'
+        RETURNING job.id INTO touched;
+      ELSE
+        UPDATE procrastinate_jobs AS job
+        SET status = 'todo',
+            attempts = job.attempts + 1,
+            scheduled_at = retry_at,
+            priority = coalesce(new_priority, job.priority),
+            queue_name = coalesce(new_queue_name, job.queue_name),
+            lock = coalesce(new_lock, job.lock)
+        WHERE job.id = job_id AND job.status = 'doing'
+        RETURNING job.id INTO touched;
+      END IF;
+      IF touched IS NULL THEN
+        RAISE 'Job was not found or not in "doing" status (job id: %)', job_id;
+      END IF;
+    END
+    $$;
+
+    -- Retries a running job (failing it instead when an abort was requested) or a failed one.
+    CREATE FUNCTION procrastinate_retry_job_v2(
+      job_id bigint, retry_at timestamptz, new_priority integer, new_queue_name varchar,
+      new_lock varchar
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+      current_status procrastinate_job_status;
+      wants_abort boolean;
+      touched bigint;
+    BEGIN
+      SELECT job.status, job.abort_requested INTO current_status, wants_abort
+      FROM procrastinate_jobs AS job
+      WHERE job.id = job_id AND job.status IN ('doing', 'failed')
+      FOR UPDATE;
+      IF current_status = 'doing' AND wants_abort THEN
+        UPDATE procrastinate_jobs AS job SET status = 'failed'
+        WHERE job.id = job_id AND job.status = 'doing'
+        RETURNING job.id INTO touched;
+      ELSE
+        UPDATE procrastinate_jobs AS job
+        SET status = 'todo',
+            attempts = job.attempts + 1,
+            scheduled_at = retry_at,
+            priority = coalesce(new_priority, job.priority),
+            queue_name = coalesce(new_queue_name, job.queue_name),
+            lock = coalesce(new_lock, job.lock)
+        WHERE job.id = job_id AND job.status IN ('doing', 'failed')
+        RETURNING job.id INTO touched;
+      END IF;
+      IF touched IS NULL THEN
+        RAISE 'Job was not found or has an invalid status to retry (job id: %)', job_id;
+      END IF;
+    END
+    $$;
+
+    -- Workers ----------------------------------------------------------------------------
+
+    CREATE FUNCTION procrastinate_register_worker_v1()
+      RETURNS TABLE (worker_id bigint) LANGUAGE plpgsql AS $$
+    BEGIN
+      RETURN QUERY INSERT INTO procrastinate_workers DEFAULT VALUES RETURNING id;
+    END
+    $$;
+
+    CREATE FUNCTION procrastinate_unregister_worker_v1(worker_id bigint)
+      RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+      DELETE FROM procrastinate_workers AS w WHERE w.id = procrastinate_unregister_worker_v1.worker_id;
+    END
+    $$;
+
+    CREATE FUNCTION procrastinate_update_heartbeat_v1(worker_id bigint)
+      RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE procrastinate_workers AS w SET last_heartbeat = now()
+      WHERE w.id = procrastinate_update_heartbeat_v1.worker_id;
+    END
+    $$;
+
+    CREATE FUNCTION procrastinate_prune_stalled_workers_v1(seconds_since_heartbeat double precision)
+      RETURNS TABLE (worker_id bigint) LANGUAGE plpgsql AS $$
+    BEGIN
+      RETURN QUERY
+      DELETE FROM procrastinate_workers AS w
+      WHERE w.last_heartbeat < now() - make_interval(secs => seconds_since_heartbeat)
+      RETURNING w.id;
+    END
+    $$;
+
+    -- Trigger functions ------------------------------------------------------------------
+
+    -- Payloads are the text of json_build_object, as Python's workers expect.
+    CREATE FUNCTION procrastinate_notify_queue_job_inserted_v1()
+      RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      message text := json_build_object('type', 'job_inserted', 'job_id', NEW.id)::text;
+    BEGIN
+      PERFORM pg_notify('procrastinate_queue_v1#' || NEW.queue_name, message);
+      PERFORM pg_notify('procrastinate_any_queue_v1', message);
+      RETURN NEW;
+    END
+    $$;
+
+    CREATE FUNCTION procrastinate_notify_queue_abort_job_v1()
+      RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      message text := json_build_object('type', 'abort_job_requested', 'job_id', NEW.id)::text;
+    BEGIN
+      PERFORM pg_notify('procrastinate_queue_v1#' || NEW.queue_name, message);
+      PERFORM pg_notify('procrastinate_any_queue_v1', message);
+      RETURN NEW;
+    END
+    $$;
+
+    CREATE FUNCTION procrastinate_trigger_function_status_events_insert_v1()
+      RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO procrastinate_events (job_id, type) VALUES (NEW.id, 'deferred');
+      RETURN NEW;
+    END
+    $$;
+
+    -- The event for each status transition; other transitions record nothing.
+    CREATE FUNCTION procrastinate_trigger_function_status_events_update_v1()
+      RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      event procrastinate_job_event_type;
+    BEGIN
+      event := CASE
+        WHEN OLD.status = 'todo' AND NEW.status = 'doing' THEN 'started'
+        WHEN OLD.status = 'doing' AND NEW.status = 'todo' THEN 'deferred_for_retry'
+        WHEN OLD.status = 'doing' AND NEW.status = 'failed' THEN 'failed'
+        WHEN OLD.status = 'doing' AND NEW.status = 'succeeded' THEN 'succeeded'
+        WHEN OLD.status = 'todo' AND NEW.status IN ('cancelled', 'failed', 'succeeded') THEN 'cancelled'
+        WHEN OLD.status = 'doing' AND NEW.status = 'aborted' THEN 'aborted'
+        WHEN OLD.status = 'failed' AND NEW.status = 'todo' THEN 'retried'
+      END;
+      IF event IS NOT NULL THEN
+        INSERT INTO procrastinate_events (job_id, type) VALUES (NEW.id, event);
+      END IF;
+      RETURN NEW;
+    END
+    $$;
+
+    CREATE FUNCTION procrastinate_trigger_function_scheduled_events_v1()
+      RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO procrastinate_events (job_id, type, at) VALUES (NEW.id, 'scheduled', NEW.scheduled_at);
+      RETURN NEW;
+    END
+    $$;
+
+    CREATE FUNCTION procrastinate_trigger_abort_requested_events_procedure_v1()
+      RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO procrastinate_events (job_id, type) VALUES (NEW.id, 'abort_requested');
+      RETURN NEW;
+    END
+    $$;
+
+    -- A deleted job leaves its periodic tick behind, unlinked.
+    CREATE FUNCTION procrastinate_unlink_periodic_defers_v1()
+      RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE procrastinate_periodic_defers SET job_id = NULL WHERE job_id = OLD.id;
+      RETURN OLD;
+    END
+    $$;
+
+    -- Triggers ---------------------------------------------------------------------------
+
+    CREATE TRIGGER procrastinate_jobs_notify_queue_job_inserted_v1
+      AFTER INSERT ON procrastinate_jobs
+      FOR EACH ROW WHEN (NEW.status = 'todo')
+      EXECUTE FUNCTION procrastinate_notify_queue_job_inserted_v1();
+
+    CREATE TRIGGER procrastinate_jobs_notify_queue_job_aborted_v1
+      AFTER UPDATE OF abort_requested ON procrastinate_jobs
+      FOR EACH ROW WHEN (OLD.abort_requested = false AND NEW.abort_requested = true AND NEW.status = 'doing')
+      EXECUTE FUNCTION procrastinate_notify_queue_abort_job_v1();
+
+    CREATE TRIGGER procrastinate_trigger_status_events_update_v1
+      AFTER UPDATE OF status ON procrastinate_jobs
+      FOR EACH ROW
+      EXECUTE FUNCTION procrastinate_trigger_function_status_events_update_v1();
+
+    CREATE TRIGGER procrastinate_trigger_status_events_insert_v1
+      AFTER INSERT ON procrastinate_jobs
+      FOR EACH ROW WHEN (NEW.status = 'todo')
+      EXECUTE FUNCTION procrastinate_trigger_function_status_events_insert_v1();
+
+    CREATE TRIGGER procrastinate_trigger_scheduled_events_v1
+      AFTER INSERT OR UPDATE ON procrastinate_jobs
+      FOR EACH ROW WHEN (NEW.scheduled_at IS NOT NULL AND NEW.status = 'todo')
+      EXECUTE FUNCTION procrastinate_trigger_function_scheduled_events_v1();
+
+    CREATE TRIGGER procrastinate_trigger_abort_requested_events_v1
+      AFTER UPDATE OF abort_requested ON procrastinate_jobs
+      FOR EACH ROW WHEN (NEW.abort_requested = true)
+      EXECUTE FUNCTION procrastinate_trigger_abort_requested_events_procedure_v1();
+
+    CREATE TRIGGER procrastinate_trigger_delete_jobs_v1
+      BEFORE DELETE ON procrastinate_jobs
+      FOR EACH ROW
+      EXECUTE FUNCTION procrastinate_unlink_periodic_defers_v1();
+    """#
+
+  // MARK: - What the contract requires, for `schema --check`
+
+  static let tables: [String: [String]] = [
+    "procrastinate_workers": ["id", "last_heartbeat"],
+    "procrastinate_jobs": [
+      "id", "queue_name", "task_name", "priority", "lock", "queueing_lock", "args", "status",
+      "scheduled_at", "attempts", "abort_requested", "worker_id",
+    ],
+    "procrastinate_periodic_defers": [
+      "id", "task_name", "defer_timestamp", "job_id", "periodic_id",
+    ],
+    "procrastinate_events": ["id", "job_id", "type", "at"],
+  ]
+
+  static let enums: [String: [String]] = [
+    "procrastinate_job_status": [
+      "todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted",
+    ],
+    "procrastinate_job_event_type": [
+      "deferred", "started", "deferred_for_retry", "failed", "succeeded", "cancelled",
+      "abort_requested",
+      "aborted", "scheduled", "retried",
+    ],
+  ]
+
+  static let compositeTypes = ["procrastinate_job_to_defer_v1"]
+
+  static let indexes = [
+    "procrastinate_jobs_queueing_lock_idx_v1", "procrastinate_jobs_lock_idx_v1",
+    "idx_procrastinate_jobs_worker_not_null", "procrastinate_jobs_queue_name_idx_v1",
+    "procrastinate_jobs_id_lock_idx_v1", "procrastinate_jobs_priority_idx_v1",
+    "procrastinate_events_job_id_fkey_v1", "procrastinate_periodic_defers_job_id_fkey_v1",
+    "idx_procrastinate_workers_last_heartbeat",
+  ]
+
+  static let constraints = [
+    ("procrastinate_jobs", "check_not_todo_abort_requested"),
+    ("procrastinate_periodic_defers", "procrastinate_periodic_defers_unique"),
+  ]
+
+  static let triggers = [
+    "procrastinate_jobs_notify_queue_job_inserted_v1",
+    "procrastinate_jobs_notify_queue_job_aborted_v1",
+    "procrastinate_trigger_status_events_update_v1",
+    "procrastinate_trigger_status_events_insert_v1",
+    "procrastinate_trigger_scheduled_events_v1", "procrastinate_trigger_abort_requested_events_v1",
+    "procrastinate_trigger_delete_jobs_v1",
+  ]
+
+  /// Signatures as `oidvectortypes` prints the argument types (`to_regprocedure` would
+  /// raise, not return NULL, when an argument type is missing).
+  static let functions = [
+    "procrastinate_defer_jobs_v1(procrastinate_job_to_defer_v1[])",
+    "procrastinate_defer_periodic_job_v2(character varying, character varying, character varying, character varying, integer, character varying, bigint, jsonb)",
+    "procrastinate_fetch_job_v2(character varying[], bigint)",
+    "procrastinate_finish_job_v1(bigint, procrastinate_job_status, boolean)",
+    "procrastinate_cancel_job_v1(bigint, boolean, boolean)",
+    "procrastinate_retry_job_v1(bigint, timestamp with time zone, integer, character varying, character varying)",
+    "procrastinate_retry_job_v2(bigint, timestamp with time zone, integer, character varying, character varying)",
+    "procrastinate_register_worker_v1()",
+    "procrastinate_unregister_worker_v1(bigint)",
+    "procrastinate_update_heartbeat_v1(bigint)",
+    "procrastinate_prune_stalled_workers_v1(double precision)",
+    "procrastinate_notify_queue_job_inserted_v1()",
+    "procrastinate_notify_queue_abort_job_v1()",
+    "procrastinate_trigger_function_status_events_insert_v1()",
+    "procrastinate_trigger_function_status_events_update_v1()",
+    "procrastinate_trigger_function_scheduled_events_v1()",
+    "procrastinate_trigger_abort_requested_events_procedure_v1()",
+    "procrastinate_unlink_periodic_defers_v1()",
+  ]
+
+  /// One row per required object: `(object text, present boolean)`, in a stable order.
+  /// Names resolve through the connection's `search_path`, as Python's queries do.
+  package static let presenceCheck: String = {
+    func literal(_ text: String) -> String {
+      "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+    var rows: [String] = []
+    for (table, columns) in tables.sorted(by: { $0.key < $1.key }) {
+      rows.append("(\(literal("table " + table)), to_regclass(\(literal(table))) IS NOT NULL)")
+      for column in columns {
+        rows.append(
+          "(\(literal("column \(table).\(column)")), EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(\(literal(table))) AND attname = \(literal(column)) AND NOT attisdropped))"
+        )
+      }
+    }
+    for (type, labels) in enums.sorted(by: { $0.key < $1.key }) {
+      rows.append("(\(literal("enum " + type)), to_regtype(\(literal(type))) IS NOT NULL)")
+      for label in labels {
+        rows.append(
+          "(\(literal("enum label \(type).\(label)")), EXISTS (SELECT FROM pg_enum WHERE enumtypid = to_regtype(\(literal(type))) AND enumlabel = \(literal(label))))"
+        )
+      }
+    }
+    for type in compositeTypes {
+      rows.append("(\(literal("type " + type)), to_regtype(\(literal(type))) IS NOT NULL)")
+    }
+    for index in indexes {
+      rows.append("(\(literal("index " + index)), to_regclass(\(literal(index))) IS NOT NULL)")
+    }
+    for (table, constraint) in constraints {
+      rows.append(
+        "(\(literal("constraint " + constraint)), EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass(\(literal(table))) AND conname = \(literal(constraint))))"
+      )
+    }
+    for trigger in triggers {
+      rows.append(
+        "(\(literal("trigger " + trigger)), EXISTS (SELECT FROM pg_trigger WHERE tgrelid = to_regclass('procrastinate_jobs') AND tgname = \(literal(trigger))))"
+      )
+    }
+    for function in functions {
+      rows.append(
+        "(\(literal("function " + function)), EXISTS (SELECT FROM pg_proc WHERE pg_function_is_visible(oid) AND proname || '(' || oidvectortypes(proargtypes) || ')' = \(literal(function))))"
+      )
+    }
+    return "SELECT object, present FROM (VALUES\n  " + rows.joined(separator: ",\n  ")
+      + "\n) AS contract(object, present)"
+  }()
 }

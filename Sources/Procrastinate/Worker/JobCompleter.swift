@@ -87,7 +87,9 @@ actor JobCompleter {
     guard outcome.statement == JobSQL.finishMany else { return }
     let ended = Set(result.rows.compactMap { $0.int64(0) })
     for id in outcome.jobIDs where !ended.contains(id) {
-      logger.error("could not record the outcome of job \(id): it was not found or not in \"doing\" or \"todo\" status")
+      logger.error(
+        "could not record the outcome of job \(id): it was not found or not in \"doing\" or \"todo\" status"
+      )
     }
   }
 
@@ -99,7 +101,9 @@ actor JobCompleter {
     while true {
       do {
         let result = try await pool.execute(outcome.statement, outcome.parameters)
-        if attempt > 0 { logger.info("wrote the outcome of job(s) \(jobs) after the database came back") }
+        if attempt > 0 {
+          logger.info("wrote the outcome of job(s) \(jobs) after the database came back")
+        }
         return result
       } catch let error as DatabaseError where error.kind == .statement {
         logger.error("could not record the outcome of job(s) \(jobs): \(error)")

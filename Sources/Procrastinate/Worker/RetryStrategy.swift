@@ -35,7 +35,8 @@ public struct RetryStrategy: Sendable {
   ) {
     let identifiers = Set(errorTypes.map { ObjectIdentifier($0) })
     self.init(
-      maxAttempts: maxAttempts, wait: wait, linearWait: linearWait, exponentialWait: exponentialWait,
+      maxAttempts: maxAttempts, wait: wait, linearWait: linearWait,
+      exponentialWait: exponentialWait,
       retryIf: { identifiers.contains(ObjectIdentifier(type(of: $0))) })
   }
 

@@ -35,7 +35,8 @@ public struct JobContext: Sendable {
 /// ```
 public struct TaskRegistry: Sendable {
   /// Runs one job. Throwing fails the job (or retries it, per the task's strategy).
-  public typealias Handler = @Sendable (_ arguments: JobArguments, _ context: JobContext) async throws -> Void
+  public typealias Handler =
+    @Sendable (_ arguments: JobArguments, _ context: JobContext) async throws -> Void
 
   struct Entry: Sendable {
     var retry: RetryStrategy?
@@ -49,7 +50,9 @@ public struct TaskRegistry: Sendable {
   /// Registers `handler` for jobs whose `task_name` is `name`.
   ///
   /// - Throws: ``TaskRegistryError/duplicateTask(_:)`` when `name` is already registered.
-  public mutating func register(_ name: String, retry: RetryStrategy? = nil, handler: @escaping Handler) throws {
+  public mutating func register(
+    _ name: String, retry: RetryStrategy? = nil, handler: @escaping Handler
+  ) throws {
     guard entries[name] == nil else { throw TaskRegistryError.duplicateTask(name) }
     entries[name] = Entry(retry: retry, handler: handler)
   }
@@ -66,7 +69,8 @@ public enum TaskRegistryError: Error, Sendable, Equatable, CustomStringConvertib
 
   public var description: String {
     switch self {
-    case .duplicateTask(let name): "task '\(name)' is already registered; each task name can have one handler"
+    case .duplicateTask(let name):
+      "task '\(name)' is already registered; each task name can have one handler"
     }
   }
 }

@@ -69,7 +69,8 @@ public final class Worker: Sendable {
   /// A running job ended, or its outcome waits to be written.
   private let jobEnded: Wakeup
 
-  public init(app: ProcrastinateApp, tasks: TaskRegistry, options: WorkerOptions = WorkerOptions()) {
+  public init(app: ProcrastinateApp, tasks: TaskRegistry, options: WorkerOptions = WorkerOptions())
+  {
     self.app = app
     self.tasks = tasks
     self.options = options
@@ -172,7 +173,9 @@ public final class Worker: Sendable {
   private func register() async throws -> Int64 {
     let result = try await pool.execute(WorkerSQL.register)
     guard let id = result.rows.first?.int64(0) else {
-      throw DatabaseError(kind: .statement, message: "procrastinate_register_worker_v1 returned no id", context: "register_worker")
+      throw DatabaseError(
+        kind: .statement, message: "procrastinate_register_worker_v1 returned no id",
+        context: "register_worker")
     }
     state.withLock { $0.workerID = id }
     return id
@@ -224,7 +227,9 @@ public final class Worker: Sendable {
     guard let workerID = self.workerID else { return nil }
     let writes = JobSQL.outcomeWrites(outcomes.map(\.completion))
     var steps = writes.map { ($0.statement, $0.parameters) }
-    if limit > 0 { steps.append((JobSQL.fetchMany, [queuesParameter, String(workerID), String(limit)])) }
+    if limit > 0 {
+      steps.append((JobSQL.fetchMany, [queuesParameter, String(workerID), String(limit)]))
+    }
     do {
       let statements = steps
       let results = try await pool.withConnection { try await $0.transaction(statements) }
@@ -357,7 +362,9 @@ public final class Worker: Sendable {
         for task in tasks { task.cancel() }
         cancelled = true
       }
-      let wait = deadline.map { max(.milliseconds(10), min($0 - ContinuousClock.now, .seconds(1))) } ?? .seconds(1)
+      let wait =
+        deadline.map { max(.milliseconds(10), min($0 - ContinuousClock.now, .seconds(1))) }
+        ?? .seconds(1)
       await jobEnded.wait(timeout: cancelled ? .seconds(1) : wait)
     }
   }
@@ -380,14 +387,16 @@ public final class Worker: Sendable {
   /// When the connection is lost it reconnects and wakes the loop once, since
   /// notifications may have been missed meanwhile.
   private func listenLoop() async {
-    let channels = options.queues.map { $0.map(WorkerSQL.queueChannel) } ?? [WorkerSQL.anyQueueChannel]
+    let channels =
+      options.queues.map { $0.map(WorkerSQL.queueChannel) } ?? [WorkerSQL.anyQueueChannel]
     while !Task.isCancelled {
       var connection: PostgresConnection?
       do {
         let listener = try await PostgresConnection.connect(app.database)
         connection = listener
         for channel in channels {
-          try await listener.query("LISTEN \(PostgresConnection.quoteIdentifier(channel))", context: "listen")
+          try await listener.query(
+            "LISTEN \(PostgresConnection.quoteIdentifier(channel))", context: "listen")
         }
         jobAvailable.signal()
         var quiet = Duration.zero
@@ -402,11 +411,14 @@ public final class Worker: Sendable {
             continue
           }
           quiet = .zero
-          if received.contains(where: { $0.payload.contains("job_inserted") }) { jobAvailable.signal() }
+          if received.contains(where: { $0.payload.contains("job_inserted") }) {
+            jobAvailable.signal()
+          }
         }
       } catch {
         if Task.isCancelled { break }
-        logger.warning("listening for new jobs failed, reconnecting in \(options.reconnectDelay): \(error)")
+        logger.warning(
+          "listening for new jobs failed, reconnecting in \(options.reconnectDelay): \(error)")
         jobAvailable.signal()
         try? await Task.sleep(for: options.reconnectDelay)
       }

@@ -20,7 +20,8 @@ extension WorkerOptions {
     queues: [String]? = nil, concurrency: Int = 1, oneShot: Bool = true,
     strategy: FetchStrategy = .batched, _ configure: (inout WorkerOptions) -> Void = { _ in }
   ) -> WorkerOptions {
-    var options = WorkerOptions(queues: queues, concurrency: concurrency, oneShot: oneShot, fetchStrategy: strategy)
+    var options = WorkerOptions(
+      queues: queues, concurrency: concurrency, oneShot: oneShot, fetchStrategy: strategy)
     options.installSignalHandlers = false
     options.pollingInterval = .milliseconds(100)
     options.reconnectDelay = .milliseconds(100)

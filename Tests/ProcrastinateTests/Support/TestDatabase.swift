@@ -12,7 +12,8 @@ enum TestDatabase {
   /// A new, empty database's URL.
   static func emptyDatabaseURL() async throws -> String {
     let number = counter.add(1, ordering: .relaxed).newValue
-    return try await server.value.createDatabase("test_\(ProcessInfo.processInfo.processIdentifier)_\(number)")
+    return try await server.value.createDatabase(
+      "test_\(ProcessInfo.processInfo.processIdentifier)_\(number)")
   }
 
   /// An app on a new database that carries the schema.
@@ -32,7 +33,8 @@ enum TestDatabase {
 /// Runs SQL through psql and returns the rows, `|`-separated, for assertions.
 @discardableResult
 func psql(_ url: String, _ sql: String) throws -> [String] {
-  let output = try runProcess("/usr/bin/psql", [url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+  let output = try runProcess(
+    "/usr/bin/psql", [url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
   return output.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
 }
 
@@ -50,13 +52,17 @@ struct ProcessOutput {
 /// `allowFailure`.
 @discardableResult
 func runProcess(
-  _ executable: String, _ arguments: [String], environment: [String: String] = [:], allowFailure: Bool = false
+  _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+  allowFailure: Bool = false
 ) throws -> String {
-  try runProcessCapturing(executable, arguments, environment: environment, allowFailure: allowFailure).stdout
+  try runProcessCapturing(
+    executable, arguments, environment: environment, allowFailure: allowFailure
+  ).stdout
 }
 
 func runProcessCapturing(
-  _ executable: String, _ arguments: [String], environment: [String: String] = [:], allowFailure: Bool = false
+  _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+  allowFailure: Bool = false
 ) throws -> ProcessOutput {
   let child = try ChildProcess.run(executable, arguments, environment: environment)
   let result = ProcessOutput(status: child.status, stdout: child.output, stderr: child.errorOutput)
