@@ -72,7 +72,8 @@ package enum ChildProcess {
         "could not create a temporary file: \(String(cString: strerror(errno)))")
     }
     close(descriptor)
-    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return String(
+      decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 }
 

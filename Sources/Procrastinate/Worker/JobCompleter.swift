@@ -45,13 +45,18 @@ actor JobCompleter {
   }
 
   /// Returns once the outcome is committed (or the job turned out to be gone).
-  func complete(_ completion: Completion) async {
+  ///
+  /// `queued` runs as soon as the outcome is known to the completer, before it is written:
+  /// from then on the next fetch writes it first, so the job's slot can be given back.
+  func complete(_ completion: Completion, queued: @Sendable () -> Void) async {
     guard batched else {
+      queued()
       await persist([completion])
       return
     }
     await withCheckedContinuation { continuation in
       pending.append((completion, continuation))
+      queued()
       onPending()
     }
   }

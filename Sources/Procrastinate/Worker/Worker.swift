@@ -211,7 +211,7 @@ public final class Worker: Sendable {
       let jobs = await fetchAndFinish(limit: reserved, outcomes: outcomes)
       start(jobs ?? [], releasing: reserved)
       if reserved > 0 && jobs?.isEmpty == true {
-        if options.oneShot {
+        if options.oneShot && nothingInFlight() {
           if !isStopping { logger.info("no job left to fetch; stopping (one-shot)") }
           stop()
           break
@@ -253,16 +253,22 @@ public final class Worker: Sendable {
 
   private func perJobSlotLoop() async {
     while !isStopping {
-      guard let jobs = await fetch(JobSQL.fetchOne, extra: []) else { continue }
-      guard let job = jobs.first else {
-        if options.oneShot {
+      // The slot is reserved while its fetch is in flight, so a one-shot sibling that
+      // finds nothing meanwhile does not take this job for "nothing left".
+      state.withLock { $0.reserved += 1 }
+      let jobs = await fetch(JobSQL.fetchOne, extra: [])
+      guard let job = jobs?.first else {
+        state.withLock { $0.reserved -= 1 }
+        guard jobs != nil else { continue }
+        if options.oneShot && nothingInFlight() {
+          if !isStopping { logger.info("no job left to fetch; stopping (one-shot)") }
           stop()
           break
         }
         await jobAvailable.wait(timeout: options.pollingInterval)
         continue
       }
-      await start(job).value
+      for task in start([job], releasing: 1) { await task.value }
     }
   }
 
@@ -286,34 +292,37 @@ public final class Worker: Sendable {
 
   // MARK: - Running
 
-  @discardableResult
-  private func start(_ job: FetchedJob) -> Task<Void, Never> {
-    state.withLock { state in
-      let task = Task { await self.process(job) }
-      state.running[job.id] = task
-      state.executing += 1
-      return task
-    }
-  }
-
   /// Starts fetched jobs and gives back the slots reserved for the fetch, in one step.
-  private func start(_ jobs: [FetchedJob], releasing reserved: Int) {
+  @discardableResult
+  private func start(_ jobs: [FetchedJob], releasing reserved: Int) -> [Task<Void, Never>] {
     state.withLock { state in
       state.reserved -= reserved
-      for job in jobs {
-        state.running[job.id] = Task { await self.process(job) }
+      return jobs.map { job in
+        let task = Task { await self.process(job) }
+        state.running[job.id] = task
         state.executing += 1
+        return task
       }
     }
   }
 
   private func process(_ job: FetchedJob) async {
     let completion = await execute(job)
-    state.withLock { $0.executing -= 1 }
-    jobEnded.signal()
-    await completer.complete(completion)
+    await completer.complete(completion) {
+      self.state.withLock { $0.executing -= 1 }
+      self.jobEnded.signal()
+    }
     state.withLock { _ = $0.running.removeValue(forKey: job.id) }
     jobEnded.signal()
+    // A one-shot worker decides to stop only when nothing of its own is in flight.
+    if options.oneShot { jobAvailable.signal() }
+  }
+
+  /// One-shot: a fetch found nothing. Stop when no job of this worker is running, waiting
+  /// to be written, or being fetched by the other loop: a job that is retried now can be
+  /// fetched again, so "nothing left" means nothing left at all.
+  private func nothingInFlight() -> Bool {
+    state.withLock { $0.running.isEmpty && $0.reserved == 0 }
   }
 
   /// Runs the job's task and decides its outcome.
