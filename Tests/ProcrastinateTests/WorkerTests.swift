@@ -352,3 +352,30 @@ struct WorkerTests {
 extension Recorder {
   func append(contentsOf values: [Value]) { for value in values { append(value) } }
 }
+
+@Suite("Worker signals", .serialized)
+struct WorkerSignalTests {
+  @Test("SIGTERM stops fetching, lets the running job finish, and the worker unregisters")
+  func sigterm() async throws {
+    let app = try await TestDatabase.app()
+    let first = try await app.defer(task: "slow")
+    let started = Recorder<Int64>()
+    var tasks = TaskRegistry()
+    try tasks.register("slow") { _, context in
+      started.append(context.jobID)
+      try await Task.sleep(for: .milliseconds(500))
+    }
+    var options = WorkerOptions.test(oneShot: false)
+    options.installSignalHandlers = true
+    let worker = Worker(app: app, tasks: tasks, options: options)
+    let run = Task { try await worker.run() }
+    try await eventually("the job to start") { started.values == [first] }
+    // A job deferred now must not be fetched once the signal has arrived.
+    kill(getpid(), SIGTERM)
+    try await eventually("the worker to stop fetching") { worker.isStopRequested }
+    let second = try await app.defer(task: "slow")
+    try await run.value
+    #expect(try app.jobRows() == ["\(first)|succeeded|1", "\(second)|todo|0"])
+    #expect(try psql(app.databaseURL, "SELECT count(*) FROM procrastinate_workers") == ["0"])
+  }
+}

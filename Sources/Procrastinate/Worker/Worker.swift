@@ -124,6 +124,9 @@ public final class Worker: Sendable {
     jobEnded.signal()
   }
 
+  /// Whether `stop()` was called or a stop signal arrived.
+  public var isStopRequested: Bool { isStopping }
+
   private var isStopping: Bool { state.withLock { $0.stopping } }
 
   /// Runs until stopped. Throws only when the worker cannot start (bad configuration, no
