@@ -12,6 +12,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+    .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
   ],
   targets: [
     .systemLibrary(
@@ -24,6 +26,8 @@ let package = Package(
       dependencies: [
         "CLibPQ",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
+        .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
       ]
     ),
     .target(

@@ -1,0 +1,167 @@
+import Logging
+import Synchronization
+
+/// How many spans a processor exported, dropped and failed to export.
+public struct SpanExportStatistics: Sendable, Equatable {
+  /// Spans the exporter accepted.
+  public var exported = 0
+  /// Spans dropped because the queue was full (a slow or down collector).
+  public var dropped = 0
+  /// Spans the exporter failed to send, after its own retries.
+  public var failed = 0
+
+  public init(exported: Int = 0, dropped: Int = 0, failed: Int = 0) {
+    self.exported = exported
+    self.dropped = dropped
+    self.failed = failed
+  }
+}
+
+/// Queues finished spans and exports them in batches, off the caller's path.
+///
+/// `onEnd` never blocks and never waits for the exporter: when the queue is full the span
+/// is dropped and counted. A batch is exported as soon as `maximumBatchSize` spans are
+/// queued, and whatever is queued when `scheduledDelay` passes; as many batches as are
+/// ready go out back to back, so the processor keeps up with bursts instead of sending one
+/// batch per tick. `forceFlush` and `shutdown` export everything queued, within `exportTimeout`.
+public final class BatchSpanProcessor: SpanProcessor {
+  /// The `OTEL_BSP_*` settings.
+  public struct Configuration: Sendable {
+    public var maximumQueueSize = 2048
+    public var scheduledDelay: Duration = .seconds(5)
+    public var maximumBatchSize = 512
+    public var exportTimeout: Duration = .seconds(30)
+    public init() {}
+  }
+
+  private struct State {
+    var queue: [SpanRecord] = []
+    var statistics = SpanExportStatistics()
+    var shutDown = false
+  }
+
+  public let configuration: Configuration
+  private let exporter: any SpanExporter
+  private let logger: Logger
+  private let state = Mutex(State())
+  private let batchReady = Wakeup()
+  private let exports: ExportSerializer
+  private let loop = Mutex<Task<Void, Never>?>(nil)
+
+  public init(
+    exporter: any SpanExporter, configuration: Configuration = Configuration(),
+    logger: Logger = Logger(label: "procrastinate.tracing")
+  ) {
+    self.exporter = exporter
+    self.configuration = configuration
+    self.logger = logger
+    self.exports = ExportSerializer(exporter: exporter, timeout: configuration.exportTimeout)
+    let task = Task { [batchReady, configuration] in
+      while !Task.isCancelled {
+        await batchReady.wait(timeout: configuration.scheduledDelay)
+        await self.exportQueued(until: nil)
+      }
+    }
+    loop.withLock { $0 = task }
+  }
+
+  /// What was exported, dropped and failed so far.
+  public var statistics: SpanExportStatistics { state.withLock { $0.statistics } }
+
+  public func onEnd(_ span: SpanRecord) {
+    let full = state.withLock { state -> Bool in
+      guard !state.shutDown else {
+        state.statistics.dropped += 1
+        return false
+      }
+      guard state.queue.count < configuration.maximumQueueSize else {
+        state.statistics.dropped += 1
+        return false
+      }
+      state.queue.append(span)
+      return state.queue.count == configuration.maximumBatchSize
+    }
+    if full { batchReady.signal() }
+  }
+
+  /// Exports everything queued, giving up after `exportTimeout` in all.
+  public func forceFlush() async {
+    await exportQueued(until: .now + configuration.exportTimeout)
+  }
+
+  public func shutdown() async {
+    state.withLock { $0.shutDown = true }
+    loop.withLock { $0 }?.cancel()
+    await exportQueued(until: .now + configuration.exportTimeout)
+    // What the timeout left behind will never be exported: count it.
+    state.withLock { state in
+      state.statistics.dropped += state.queue.count
+      state.queue.removeAll()
+    }
+    await exporter.shutdown()
+    let statistics = self.statistics
+    if statistics.dropped > 0 || statistics.failed > 0 {
+      logger.warning(
+        "tracing lost spans: \(statistics.dropped) dropped (queue full), \(statistics.failed) failed to export; \(statistics.exported) exported"
+      )
+    }
+  }
+
+  /// Exports batches back to back until the queue is empty, or the deadline passes.
+  private func exportQueued(until deadline: ContinuousClock.Instant?) async {
+    while deadline.map({ ContinuousClock.now < $0 }) ?? true {
+      let batch = state.withLock { state -> [SpanRecord] in
+        let count = min(state.queue.count, configuration.maximumBatchSize)
+        if count == 0 { return [] }
+        defer { state.queue.removeFirst(count) }
+        return Array(state.queue.prefix(count))
+      }
+      if batch.isEmpty { return }
+      let succeeded = await exports.export(batch)
+      state.withLock { state in
+        if succeeded {
+          state.statistics.exported += batch.count
+        } else {
+          state.statistics.failed += batch.count
+        }
+      }
+    }
+  }
+}
+
+/// One export at a time, each bounded by the timeout.
+private actor ExportSerializer {
+  let exporter: any SpanExporter
+  let timeout: Duration
+
+  init(exporter: any SpanExporter, timeout: Duration) {
+    self.exporter = exporter
+    self.timeout = timeout
+  }
+
+  func export(_ batch: [SpanRecord]) async -> Bool {
+    let exporter = self.exporter
+    let timeout = self.timeout
+    return await withTaskGroup(of: Bool?.self) { group in
+      group.addTask {
+        do {
+          try await exporter.export(batch)
+          return true
+        } catch {
+          return false
+        }
+      }
+      group.addTask {
+        try? await Task.sleep(for: timeout)
+        return Task.isCancelled ? nil : false
+      }
+      while let result = await group.next() {
+        if let result {
+          group.cancelAll()
+          return result
+        }
+      }
+      return false
+    }
+  }
+}

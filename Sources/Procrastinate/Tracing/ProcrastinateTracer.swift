@@ -1,0 +1,82 @@
+import Tracing
+import W3CTraceContext
+
+/// A swift-distributed-tracing `Tracer` that samples, records and hands finished spans to a
+/// ``SpanProcessor``, and propagates W3C `traceparent` / `tracestate`.
+///
+/// Parent and child come from `ServiceContext` (task-local), so spans started by other
+/// libraries through `InstrumentationSystem.tracer` nest under ours and the other way round.
+public final class ProcrastinateTracer: Tracer, Sendable {
+  public typealias Span = RecordingSpan
+
+  public let sampler: any Sampler
+  public let processor: any SpanProcessor
+  public let limits: SpanLimits
+
+  public init(
+    sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler()),
+    processor: any SpanProcessor, limits: SpanLimits = SpanLimits()
+  ) {
+    self.sampler = sampler
+    self.processor = processor
+    self.limits = limits
+  }
+
+  public func startSpan<Instant: TracerInstant>(
+    _ operationName: String, context: @autoclosure () -> InstrumentationContext,
+    ofKind kind: SpanKind,
+    at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
+  ) -> RecordingSpan {
+    var spanServiceContext = context()
+    let parent = spanServiceContext.spanContext
+    let traceID = parent?.traceID ?? TraceID.random()
+    let sampled = sampler.shouldSample(
+      traceID: traceID, parent: parent, operationName: operationName, kind: kind)
+    var flags = parent?.flags ?? []
+    if sampled { flags.insert(.sampled) } else { flags.remove(.sampled) }
+    let spanContext = SpanContext(
+      traceID: traceID, spanID: SpanID.random(), flags: flags,
+      traceState: parent?.traceState ?? TraceState(),
+      isRemote: false)
+    spanServiceContext.spanContext = spanContext
+    return RecordingSpan(
+      name: operationName, kind: kind, context: spanServiceContext, spanContext: spanContext,
+      parentSpanID: parent?.spanID, startNanoseconds: instant().nanosecondsSinceEpoch,
+      isRecording: sampled,
+      limits: limits, processor: processor)
+  }
+
+  /// Exports what is queued (the protocol's synchronous form starts it and returns).
+  public func forceFlush() {
+    let processor = self.processor
+    Task { await processor.forceFlush() }
+  }
+
+  /// Exports what is queued and waits for it.
+  public func flush() async {
+    await processor.forceFlush()
+  }
+
+  public func inject<Carrier, Inject: Injector>(
+    _ context: InstrumentationContext, into carrier: inout Carrier, using injector: Inject
+  ) where Inject.Carrier == Carrier {
+    guard let spanContext = context.spanContext else { return }
+    injector.inject(spanContext.traceParent, forKey: TracingKeys.traceParent, into: &carrier)
+    if let state = spanContext.traceStateHeader {
+      injector.inject(state, forKey: TracingKeys.traceState, into: &carrier)
+    }
+  }
+
+  /// A missing or malformed `traceparent` leaves the context as it is: the next span
+  /// starts a new trace. Never throws.
+  public func extract<Carrier, Extract: Extractor>(
+    _ carrier: Carrier, into context: inout InstrumentationContext, using extractor: Extract
+  ) where Extract.Carrier == Carrier {
+    guard let parent = extractor.extract(key: TracingKeys.traceParent, from: carrier),
+      let spanContext = SpanContext(
+        traceParent: parent,
+        traceState: extractor.extract(key: TracingKeys.traceState, from: carrier))
+    else { return }
+    context.spanContext = spanContext
+  }
+}

@@ -1,0 +1,130 @@
+import Synchronization
+import Tracing
+import W3CTraceContext
+
+/// A span of ``ProcrastinateTracer``. Thread-safe; ends once.
+public final class RecordingSpan: Tracing.Span, Sendable {
+  private struct State {
+    var name: String
+    var attributes = SpanAttributes()
+    var events: [SpanEvent] = []
+    var links: [SpanRecord.Link] = []
+    var status: SpanStatus?
+    var droppedEvents = 0
+    var droppedLinks = 0
+    var ended = false
+  }
+
+  public let context: InstrumentationContext
+  public let kind: SpanKind
+  public let isRecording: Bool
+  private let spanContext: SpanContext
+  private let parentSpanID: SpanID?
+  private let startNanoseconds: UInt64
+  private let limits: SpanLimits
+  private let processor: any SpanProcessor
+  private let state: Mutex<State>
+
+  init(
+    name: String, kind: SpanKind, context: InstrumentationContext, spanContext: SpanContext,
+    parentSpanID: SpanID?,
+    startNanoseconds: UInt64, isRecording: Bool, limits: SpanLimits, processor: any SpanProcessor
+  ) {
+    self.context = context
+    self.kind = kind
+    self.spanContext = spanContext
+    self.parentSpanID = parentSpanID
+    self.startNanoseconds = startNanoseconds
+    self.isRecording = isRecording
+    self.limits = limits
+    self.processor = processor
+    self.state = Mutex(State(name: name))
+  }
+
+  public var operationName: String {
+    get { state.withLock { $0.name } }
+    set { state.withLock { $0.name = newValue } }
+  }
+
+  public var attributes: SpanAttributes {
+    get { state.withLock { $0.attributes } }
+    set {
+      guard isRecording else { return }
+      state.withLock { if !$0.ended { $0.attributes = newValue } }
+    }
+  }
+
+  public func setStatus(_ status: SpanStatus) {
+    guard isRecording else { return }
+    state.withLock { state in
+      // OK is final; ERROR is not overwritten by a later unset-like call.
+      if state.ended || state.status?.code == .ok { return }
+      state.status = status
+    }
+  }
+
+  public func addEvent(_ event: SpanEvent) {
+    guard isRecording else { return }
+    state.withLock { state in
+      guard !state.ended else { return }
+      if state.events.count >= limits.eventCount {
+        state.droppedEvents += 1
+      } else {
+        state.events.append(event)
+      }
+    }
+  }
+
+  /// Adds an `exception` event (`exception.type`, `exception.message`) and sets status ERROR.
+  public func recordError<Instant: TracerInstant>(
+    _ error: any Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant
+  ) {
+    guard isRecording else { return }
+    var eventAttributes = attributes
+    eventAttributes[TracingKeys.exceptionType] = String(reflecting: type(of: error))
+    eventAttributes[TracingKeys.exceptionMessage] = String(describing: error)
+    addEvent(
+      SpanEvent(name: TracingKeys.exceptionEvent, at: instant(), attributes: eventAttributes))
+    setStatus(SpanStatus(code: .error, message: String(describing: error)))
+  }
+
+  public func addLink(_ link: SpanLink) {
+    guard isRecording, let linked = link.context.spanContext else { return }
+    state.withLock { state in
+      guard !state.ended else { return }
+      if state.links.count >= limits.linkCount {
+        state.droppedLinks += 1
+      } else {
+        state.links.append(SpanRecord.Link(context: linked, attributes: link.attributes))
+      }
+    }
+  }
+
+  public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
+    let end = instant().nanosecondsSinceEpoch
+    let finished = state.withLock { state -> State? in
+      guard !state.ended else { return nil }
+      state.ended = true
+      return state
+    }
+    guard isRecording, let finished else { return }
+    let (attributes, droppedAttributes) = limits.limit(finished.attributes)
+    processor.onEnd(
+      SpanRecord(
+        context: spanContext, parentSpanID: parentSpanID, name: finished.name, kind: kind,
+        startNanoseconds: startNanoseconds, endNanoseconds: max(end, startNanoseconds),
+        attributes: attributes,
+        events: finished.events, links: finished.links, status: finished.status,
+        droppedAttributes: droppedAttributes, droppedEvents: finished.droppedEvents,
+        droppedLinks: finished.droppedLinks))
+  }
+}
+
+/// Span names, attribute keys and event names the runtime uses, in one place.
+public enum TracingKeys {
+  public static let exceptionEvent = "exception"
+  public static let exceptionType = "exception.type"
+  public static let exceptionMessage = "exception.message"
+  public static let traceParent = "traceparent"
+  public static let traceState = "tracestate"
+}

@@ -1,0 +1,78 @@
+import Tracing
+import W3CTraceContext
+
+/// Decides whether a new span is recorded and exported.
+public protocol Sampler: Sendable {
+  /// - Parameters:
+  ///   - traceID: the trace the span belongs to (new or inherited).
+  ///   - parent: the parent span's context, nil for a root span.
+  func shouldSample(traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind)
+    -> Bool
+  /// The name used in `OTEL_TRACES_SAMPLER`, for logs.
+  var description: String { get }
+}
+
+/// Records every span (`always_on`).
+public struct AlwaysOnSampler: Sampler {
+  public init() {}
+  public func shouldSample(
+    traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
+  ) -> Bool { true }
+  public var description: String { "always_on" }
+}
+
+/// Records no span (`always_off`).
+public struct AlwaysOffSampler: Sampler {
+  public init() {}
+  public func shouldSample(
+    traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
+  ) -> Bool { false }
+  public var description: String { "always_off" }
+}
+
+/// Records a fixed fraction of traces, decided from the trace id (`traceidratio`), so every
+/// service sampling at the same ratio keeps the same traces.
+public struct TraceIDRatioSampler: Sampler {
+  public let ratio: Double
+  private let bound: UInt64
+
+  /// - Parameter ratio: between 0 and 1; values outside are clamped.
+  public init(ratio: Double) {
+    let clamped = min(max(ratio, 0), 1)
+    self.ratio = clamped
+    self.bound = clamped >= 1 ? UInt64.max : UInt64(clamped * 18_446_744_073_709_551_616.0)
+  }
+
+  public func shouldSample(
+    traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
+  ) -> Bool {
+    if ratio >= 1 { return true }
+    if ratio <= 0 { return false }
+    // The low 8 bytes of the trace id, big-endian, as the OpenTelemetry SDKs read them.
+    let value = withUnsafeBytes(of: traceID.bytes) { raw in
+      raw.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+    return value < bound
+  }
+
+  public var description: String { "traceidratio(\(ratio))" }
+}
+
+/// Follows the parent's decision when there is a parent, and `root` otherwise (`parentbased_*`).
+public struct ParentBasedSampler: Sampler {
+  public let root: any Sampler
+
+  public init(root: any Sampler) { self.root = root }
+
+  public func shouldSample(
+    traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
+  ) -> Bool {
+    guard let parent else {
+      return root.shouldSample(
+        traceID: traceID, parent: nil, operationName: operationName, kind: kind)
+    }
+    return parent.isSampled
+  }
+
+  public var description: String { "parentbased(\(root.description))" }
+}

@@ -1,0 +1,70 @@
+import Tracing
+import W3CTraceContext
+
+/// The identity of a span as W3C trace context carries it: trace id, span id, flags and
+/// vendor state. It travels in `ServiceContext`, so spans of Hummingbird, Vapor or
+/// AsyncHTTPClient started under one of ours become its children.
+public struct SpanContext: Sendable {
+  public var traceID: TraceID
+  public var spanID: SpanID
+  public var flags: TraceFlags
+  public var traceState: TraceState
+  /// Whether the context came from another process (extracted from a carrier).
+  public var isRemote: Bool
+
+  public init(
+    traceID: TraceID, spanID: SpanID, flags: TraceFlags, traceState: TraceState = TraceState(),
+    isRemote: Bool
+  ) {
+    self.traceID = traceID
+    self.spanID = spanID
+    self.flags = flags
+    self.traceState = traceState
+    self.isRemote = isRemote
+  }
+
+  public var isSampled: Bool { flags.contains(.sampled) }
+
+  /// The `traceparent` header value.
+  public var traceParent: String {
+    TraceContext(traceID: traceID, spanID: spanID, flags: flags, state: traceState)
+      .traceParentHeaderValue
+  }
+
+  /// The `tracestate` header value, nil when empty.
+  public var traceStateHeader: String? {
+    TraceContext(traceID: traceID, spanID: spanID, flags: flags, state: traceState)
+      .traceStateHeaderValue
+  }
+
+  /// Parses W3C headers; nil when `traceparent` is malformed (callers start a new trace).
+  /// A malformed `tracestate` alone is dropped, keeping the parent.
+  public init?(traceParent: String, traceState: String?) {
+    let parsed: TraceContext
+    if let context = try? TraceContext(
+      traceParentHeaderValue: traceParent, traceStateHeaderValue: traceState)
+    {
+      parsed = context
+    } else if let context = try? TraceContext(traceParentHeaderValue: traceParent) {
+      parsed = context
+    } else {
+      return nil
+    }
+    self.init(
+      traceID: parsed.traceID, spanID: parsed.spanID, flags: parsed.flags, traceState: parsed.state,
+      isRemote: true)
+  }
+}
+
+private enum SpanContextKey: InstrumentationContextKey {
+  typealias Value = SpanContext
+  static let nameOverride: String? = "procrastinate.span-context"
+}
+
+extension InstrumentationContext {
+  /// The span context of the current span, if any.
+  public var spanContext: SpanContext? {
+    get { self[SpanContextKey.self] }
+    set { self[SpanContextKey.self] = newValue }
+  }
+}
