@@ -64,6 +64,31 @@ package enum ChildProcess {
       errorOutput: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
   }
 
+  /// Starts `executable` in the background, with its output going to `logPath`.
+  package static func spawn(_ executable: String, _ arguments: [String], logPath: String) throws
+    -> RunningChild
+  {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+      argv.forEach { free($0) }
+      envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    guard spawned == 0 else {
+      throw ChildProcessError(
+        "could not start \(executable): \(String(cString: strerror(spawned)))")
+    }
+    return RunningChild(pid: pid)
+  }
+
   private static func temporaryFile() throws -> String {
     var template = Array((NSTemporaryDirectory() + "procrastinate-child-XXXXXX").utf8CString)
     let descriptor = mkstemp(&template)
@@ -81,4 +106,17 @@ package enum ChildProcess {
 package struct ChildProcessError: Error, CustomStringConvertible {
   package let description: String
   init(_ description: String) { self.description = description }
+}
+
+/// A child process started with ``ChildProcess/spawn(_:_:logPath:)``.
+package struct RunningChild: Sendable {
+  package let pid: pid_t
+
+  /// Kills the process (SIGKILL: the child may have inherited an ignored SIGTERM) and
+  /// waits for it to end.
+  package func terminate() {
+    kill(pid, SIGKILL)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+  }
 }

@@ -38,6 +38,8 @@ public final class BatchSpanProcessor: SpanProcessor {
     var queue: [SpanRecord] = []
     var statistics = SpanExportStatistics()
     var shutDown = false
+    /// Spans taken from the queue whose export has not finished.
+    var inFlight = 0
   }
 
   public let configuration: Configuration
@@ -45,6 +47,7 @@ public final class BatchSpanProcessor: SpanProcessor {
   private let logger: Logger
   private let state = Mutex(State())
   private let batchReady = Wakeup()
+  private let exportFinished = Wakeup()
   private let exports: ExportSerializer
   private let loop = Mutex<Task<Void, Never>?>(nil)
 
@@ -84,15 +87,26 @@ public final class BatchSpanProcessor: SpanProcessor {
     if full { batchReady.signal() }
   }
 
-  /// Exports everything queued, giving up after `exportTimeout` in all.
+  /// Exports everything queued, and waits for exports already under way, giving up after
+  /// `exportTimeout` in all.
   public func forceFlush() async {
-    await exportQueued(until: .now + configuration.exportTimeout)
+    let deadline = ContinuousClock.now + configuration.exportTimeout
+    await exportQueued(until: deadline)
+    await waitForExports(until: deadline)
+  }
+
+  private func waitForExports(until deadline: ContinuousClock.Instant) async {
+    while state.withLock({ $0.inFlight > 0 }) && ContinuousClock.now < deadline {
+      await exportFinished.wait(timeout: min(deadline - .now, .milliseconds(100)))
+    }
   }
 
   public func shutdown() async {
     state.withLock { $0.shutDown = true }
     loop.withLock { $0 }?.cancel()
-    await exportQueued(until: .now + configuration.exportTimeout)
+    let deadline = ContinuousClock.now + configuration.exportTimeout
+    await exportQueued(until: deadline)
+    await waitForExports(until: deadline)
     // What the timeout left behind will never be exported: count it.
     state.withLock { state in
       state.statistics.dropped += state.queue.count
@@ -114,11 +128,14 @@ public final class BatchSpanProcessor: SpanProcessor {
         let count = min(state.queue.count, configuration.maximumBatchSize)
         if count == 0 { return [] }
         defer { state.queue.removeFirst(count) }
+        state.inFlight += count
         return Array(state.queue.prefix(count))
       }
       if batch.isEmpty { return }
       let succeeded = await exports.export(batch)
+      defer { exportFinished.signal() }
       state.withLock { state in
+        state.inFlight -= batch.count
         if succeeded {
           state.statistics.exported += batch.count
         } else {
@@ -129,7 +146,8 @@ public final class BatchSpanProcessor: SpanProcessor {
   }
 }
 
-/// One export at a time, each bounded by the timeout.
+/// Bounds each export by the timeout. (Exports of the timer loop and of a flush may
+/// overlap; the OTLP exporter's HTTP client serialises its requests on its own thread.)
 private actor ExportSerializer {
   let exporter: any SpanExporter
   let timeout: Duration

@@ -57,8 +57,10 @@ public final class RecordingSpan: Tracing.Span, Sendable {
   public func setStatus(_ status: SpanStatus) {
     guard isRecording else { return }
     state.withLock { state in
-      // OK is final; ERROR is not overwritten by a later unset-like call.
+      // OK is final. A later status without a message keeps the message of the same code
+      // (withSpan sets a bare ERROR after recordError has set one with the error's text).
       if state.ended || state.status?.code == .ok { return }
+      if status.message == nil, let current = state.status, current.code == status.code { return }
       state.status = status
     }
   }

@@ -1,0 +1,174 @@
+import Foundation
+import Procrastinate
+import ProcrastinateTesting
+import Testing
+import Tracing
+
+/// The Python OTLP receiver (official opentelemetry-proto classes), on loopback.
+final class OTLPReceiver {
+  let port: Int
+  let output: String
+  private let child: RunningChild
+
+  init(failFirst: Int = 0) async throws {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "otlp-\(UUID().uuidString)"
+    ).path
+    output = base + ".jsonl"
+    let portFile = base + ".port"
+    let script = Python.repository.appendingPathComponent("Tests/Interop/otlp_receiver.py").path
+    child = try ChildProcess.spawn(
+      Python.interpreter,
+      [script, "--port-file", portFile, "--output", output, "--fail-first", String(failFirst)],
+      logPath: base + ".log")
+    var found: Int?
+    try await eventually("the OTLP receiver to listen") {
+      found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
+      return found != nil
+    }
+    port = found ?? 0
+  }
+
+  var endpoint: String { "http://127.0.0.1:\(port)/v1/traces" }
+
+  /// One decoded request per element.
+  func requests() throws -> [[String: Any]] {
+    let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    return try text.split(separator: "\n").map {
+      try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+    }
+  }
+
+  func spans() throws -> [[String: Any]] {
+    try requests().flatMap { ($0["spans"] as? [[String: Any]]) ?? [] }
+  }
+
+  deinit { child.terminate() }
+}
+
+@Suite(
+  "OTLP/HTTP exporter", .enabled(if: Python.available, "run scripts/test to create the virtualenv"))
+struct OTLPExporterTests {
+  /// A parent and a child span with every kind of field.
+  static func sampleSpans() async throws -> [SpanRecord] {
+    let memory = InMemorySpanExporter()
+    let tracer = ProcrastinateTracer(processor: memory)
+    let other = tracer.startSpan("linked", ofKind: .internal)
+    other.end()
+    struct Boom: Error, CustomStringConvertible { var description: String { "boom \"quoted\"" } }
+    try? await tracer.withSpan("demo.parent", ofKind: .server) { parent in
+      parent.attributes["text"] = "héllo \"world\"\n"
+      parent.attributes["count"] = 42
+      parent.attributes["ratio"] = 0.25
+      parent.attributes["flag"] = true
+      parent.attributes["tags"] = ["a", "b"]
+      try tracer.withSpan("procrastinate.defer.task", ofKind: .producer) { child in
+        child.addEvent(SpanEvent(name: "queued", attributes: ["queue": "default"]))
+        child.addLink(SpanLink(context: other.context, attributes: ["reason": "batch"]))
+        throw Boom()
+      }
+    }
+    return memory.finishedSpans
+  }
+
+  static func check(_ received: [[String: Any]], against spans: [SpanRecord]) throws {
+    #expect(received.count == spans.count)
+    for span in spans {
+      let match = try #require(
+        received.first { $0["span_id"] as? String == "\(span.context.spanID)" })
+      #expect(match["trace_id"] as? String == "\(span.context.traceID)")
+      #expect(match["parent_span_id"] as? String == (span.parentSpanID.map { "\($0)" } ?? ""))
+      #expect(match["name"] as? String == span.name)
+      #expect(match["start"] as? UInt64 == span.startNanoseconds)
+    }
+    let parent = try #require(received.first { $0["name"] as? String == "demo.parent" })
+    #expect(parent["kind"] as? Int == 2)  // SERVER
+    let attributes = try #require(parent["attributes"] as? [String: Any])
+    #expect(attributes["text"] as? String == "héllo \"world\"\n")
+    #expect(attributes["count"] as? Int == 42)
+    #expect(attributes["ratio"] as? Double == 0.25)
+    #expect(attributes["flag"] as? Bool == true)
+    #expect(attributes["tags"] as? [String] == ["a", "b"])
+    let child = try #require(received.first { $0["name"] as? String == "procrastinate.defer.task" })
+    #expect(child["kind"] as? Int == 4)  // PRODUCER
+    let status = try #require(child["status"] as? [String: Any])
+    #expect(status["code"] as? Int == 2)  // ERROR
+    #expect(status["message"] as? String == "boom \"quoted\"")
+    let events = try #require(child["events"] as? [[String: Any]])
+    #expect(events.map { $0["name"] as? String } == ["queued", "exception"])
+    #expect(
+      (events[1]["attributes"] as? [String: Any])?["exception.message"] as? String
+        == "boom \"quoted\"")
+    let links = try #require(child["links"] as? [[String: Any]])
+    let linked = try #require(spans.first { $0.name == "linked" })
+    #expect(links.first?["span_id"] as? String == "\(linked.context.spanID)")
+    #expect((links.first?["attributes"] as? [String: Any])?["reason"] as? String == "batch")
+  }
+
+  @Test(
+    "what we send decodes with the official classes: protobuf and JSON, plain and gzip",
+    arguments: [OTLPHTTPExporter.WireProtocol.protobuf, .json], [false, true])
+  func roundTrip(wireProtocol: OTLPHTTPExporter.WireProtocol, gzip: Bool) async throws {
+    let receiver = try await OTLPReceiver()
+    var configuration = OTLPHTTPExporter.Configuration(endpoint: receiver.endpoint)
+    configuration.wireProtocol = wireProtocol
+    configuration.gzip = gzip
+    configuration.headers = [("x-team", "queue")]
+    let exporter = OTLPHTTPExporter(
+      configuration: configuration,
+      resource: TracingResource(
+        serviceName: "simple-example", attributes: [("deployment.environment", .string("test"))]))
+    let spans = try await Self.sampleSpans()
+    #expect(try await exporter.send(spans) == 200)
+    let requests = try receiver.requests()
+    #expect(requests.count == 1)
+    let request = try #require(requests.first)
+    #expect(request["path"] as? String == "/v1/traces")
+    #expect(request["encoding"] as? String == (gzip ? "gzip" : ""))
+    #expect((request["headers"] as? [String: Any])?["x-team"] as? String == "queue")
+    let resource = try #require(request["resource"] as? [String: Any])
+    #expect(resource["service.name"] as? String == "simple-example")
+    #expect(resource["telemetry.sdk.language"] as? String == "swift")
+    #expect(resource["deployment.environment"] as? String == "test")
+    try Self.check(try receiver.spans(), against: spans)
+  }
+
+  @Test("a collector answering 503 then 200 gets every span exactly once")
+  func retries() async throws {
+    let receiver = try await OTLPReceiver(failFirst: 2)
+    var configuration = OTLPHTTPExporter.Configuration(endpoint: receiver.endpoint)
+    configuration.initialBackoff = .milliseconds(10)
+    let exporter = OTLPHTTPExporter(
+      configuration: configuration, resource: TracingResource(serviceName: "retry"))
+    var batchConfiguration = BatchSpanProcessor.Configuration()
+    batchConfiguration.maximumBatchSize = 50
+    let processor = BatchSpanProcessor(exporter: exporter, configuration: batchConfiguration)
+    let tracer = ProcrastinateTracer(processor: processor)
+    for index in 0..<200 { tracer.startSpan("span-\(index)").end() }
+    await processor.forceFlush()
+    let names = try receiver.spans().compactMap { $0["name"] as? String }
+    #expect(names.count == 200)
+    #expect(Set(names).count == 200)
+    #expect(processor.statistics == SpanExportStatistics(exported: 200, dropped: 0, failed: 0))
+  }
+
+  @Test("a collector that is down costs no crash; the lost spans are counted")
+  func collectorDown() async throws {
+    var configuration = OTLPHTTPExporter.Configuration(endpoint: "http://127.0.0.1:1/v1/traces")
+    configuration.maximumRetries = 1
+    configuration.initialBackoff = .milliseconds(10)
+    let exporter = OTLPHTTPExporter(
+      configuration: configuration, resource: TracingResource(serviceName: "down"))
+    do {
+      try await exporter.send([])
+      Issue.record("sending to a closed port succeeded")
+    } catch let error as OTLPHTTPExporter.ExportError {
+      #expect(error.transportError?.code == 7)  // CURLE_COULDNT_CONNECT
+    }
+    let processor = BatchSpanProcessor(exporter: exporter)
+    let tracer = ProcrastinateTracer(processor: processor)
+    for _ in 0..<30 { tracer.startSpan("lost").end() }
+    await processor.shutdown()
+    #expect(processor.statistics == SpanExportStatistics(exported: 0, dropped: 0, failed: 30))
+  }
+}
