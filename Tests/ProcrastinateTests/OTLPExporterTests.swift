@@ -56,7 +56,7 @@ struct OTLPExporterTests {
     let other = tracer.startSpan("linked", ofKind: .internal)
     other.end()
     struct Boom: Error, CustomStringConvertible { var description: String { "boom \"quoted\"" } }
-    try? await tracer.withSpan("demo.parent", ofKind: .server) { parent in
+    try? tracer.withSpan("demo.parent", ofKind: .server) { parent in
       parent.attributes["text"] = "héllo \"world\"\n"
       parent.attributes["count"] = 42
       parent.attributes["ratio"] = 0.25

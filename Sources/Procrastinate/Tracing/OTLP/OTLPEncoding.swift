@@ -213,6 +213,17 @@ enum AttributeValue {
   case double(Double)
   case array([AttributeValue])
 
+  /// The value as a person reads it: strings as they are, arrays in brackets.
+  var display: String {
+    switch self {
+    case .string(let text): text.contains(" ") ? "\"\(text)\"" : text
+    case .bool(let flag): String(flag)
+    case .int(let number): String(number)
+    case .double(let number): String(number)
+    case .array(let values): "[" + values.map(\.display).joined(separator: ",") + "]"
+    }
+  }
+
   init(_ attribute: SpanAttribute) {
     switch attribute {
     case .int32(let value): self = .int(Int64(value))

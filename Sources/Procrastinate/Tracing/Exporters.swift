@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+import Tracing
+
+/// Fans finished spans out to several processors.
+public struct MultiSpanProcessor: SpanProcessor {
+  public let processors: [any SpanProcessor]
+  public init(_ processors: [any SpanProcessor]) { self.processors = processors }
+  public func onEnd(_ span: SpanRecord) { for processor in processors { processor.onEnd(span) } }
+  public func forceFlush() async { for processor in processors { await processor.forceFlush() } }
+  public func shutdown() async { for processor in processors { await processor.shutdown() } }
+}
+
+/// Prints one readable line per finished span (`OTEL_CONSOLE_ENABLED=true`):
+///
+///     [trace 0af7651916cd43dd] procrastinate.job.fetch_joke CONSUMER 12.4 ms OK parent=b7ad6b7169203331 job.id=42
+public final class ConsoleSpanExporter: SpanExporter, SpanProcessor {
+  private let write: @Sendable (String) -> Void
+
+  /// - Parameter write: where lines go; standard error by default, so program output stays clean.
+  public init(
+    write: @escaping @Sendable (String) -> Void = {
+      FileHandle.standardError.write(Data(($0 + "\n").utf8))
+    }
+  ) {
+    self.write = write
+  }
+
+  public static func line(_ span: SpanRecord) -> String {
+    let milliseconds = Double(span.endNanoseconds - span.startNanoseconds) / 1_000_000
+    var parts = [
+      "[trace \(String(span.context.traceID.description.prefix(16)))]", span.name,
+      "\(span.kind)".uppercased(),
+      String(format: "%.1f ms", milliseconds),
+    ]
+    switch span.status?.code {
+    case .error: parts.append("ERROR" + (span.status?.message.map { " (\($0))" } ?? ""))
+    case .ok: parts.append("OK")
+    case nil: parts.append("UNSET")
+    }
+    if let parent = span.parentSpanID { parts.append("parent=\(parent)") }
+    var attributes: [String] = []
+    span.attributes.forEach { key, value in
+      attributes.append("\(key)=\(AttributeValue(value).display)")
+    }
+    parts.append(contentsOf: attributes.sorted())
+    for event in span.events { parts.append("event=\(event.name)") }
+    return parts.joined(separator: " ")
+  }
+
+  public func export(_ spans: [SpanRecord]) async throws {
+    for span in spans { write(Self.line(span)) }
+  }
+  public func onEnd(_ span: SpanRecord) { write(Self.line(span)) }
+  public func forceFlush() async {}
+  public func shutdown() async {}
+}
+
+/// Appends each export request as one line of OTLP/JSON to a file: traces with no
+/// infrastructure at all, readable by `procrastinate-swift traces show` and by any OTLP tool.
+public final class FileSpanExporter: SpanExporter {
+  public let path: String
+  public let resource: TracingResource
+  private let lock = Mutex(())
+
+  public init(path: String, resource: TracingResource) throws {
+    self.path = path
+    self.resource = resource
+    if !FileManager.default.fileExists(atPath: path) {
+      guard FileManager.default.createFile(atPath: path, contents: nil) else {
+        throw ConfigurationError("cannot create the trace file \(path)")
+      }
+    }
+  }
+
+  public func export(_ spans: [SpanRecord]) async throws {
+    guard !spans.isEmpty else { return }
+    let line = OTLPEncoding.json(spans, resource: resource) + "\n"
+    try lock.withLock { _ in
+      let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+      defer { try? handle.close() }
+      try handle.seekToEnd()
+      try handle.write(contentsOf: Data(line.utf8))
+    }
+  }
+
+  public func shutdown() async {}
+}

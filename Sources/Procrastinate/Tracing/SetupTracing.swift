@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import Synchronization
+import Tracing
+
+/// The tracer `setupTracing` installed, with what it needs at shutdown.
+public final class TracingSetup: Sendable {
+  public let tracer: ProcrastinateTracer
+  public let configuration: TracingConfiguration
+  /// The batch processors, for their export statistics.
+  public let batchProcessors: [BatchSpanProcessor]
+  /// Where spans go, for messages such as "traces went to …".
+  public let destinations: [String]
+
+  init(
+    tracer: ProcrastinateTracer, configuration: TracingConfiguration,
+    batchProcessors: [BatchSpanProcessor], destinations: [String]
+  ) {
+    self.tracer = tracer
+    self.configuration = configuration
+    self.batchProcessors = batchProcessors
+    self.destinations = destinations
+  }
+
+  /// Exported, dropped and failed spans, summed over the exporters.
+  public var statistics: SpanExportStatistics {
+    batchProcessors.reduce(into: SpanExportStatistics()) { total, processor in
+      let statistics = processor.statistics
+      total.exported += statistics.exported
+      total.dropped += statistics.dropped
+      total.failed += statistics.failed
+    }
+  }
+
+  /// Exports what is queued (call it before the process exits) and logs what was lost.
+  public func shutdown() async {
+    await tracer.processor.shutdown()
+  }
+}
+
+private let bootstrapped = Mutex(false)
+
+/// Builds the tracer from the environment (see ``TracingConfiguration``) and makes it the
+/// process's tracer, as the Python guide's `setup_tracing` does:
+///
+/// ```swift
+/// let tracing = try setupTracing(serviceName: "simple-example")
+/// defer { Task { await tracing.shutdown() } }
+/// ```
+///
+/// - Parameters:
+///   - endpoint: an OTLP/HTTP base URL (`/v1/traces` is appended), overriding the environment.
+///   - enableConsole: print span lines, as `OTEL_CONSOLE_ENABLED=true` does.
+///   - bootstrap: install it with `InstrumentationSystem.bootstrap` (only the first call
+///     in a process can; later calls return a tracer you pass around yourself).
+@discardableResult
+public func setupTracing(
+  serviceName: String, endpoint: String? = nil, enableConsole: Bool? = nil, bootstrap: Bool = true,
+  environment: [String: String] = ProcessInfo.processInfo.environment,
+  logger: Logger = Logger(label: "procrastinate.tracing")
+) throws -> TracingSetup {
+  var configuration = TracingConfiguration.fromEnvironment(
+    defaultServiceName: serviceName, environment)
+  if environment["OTEL_SERVICE_NAME"] == nil { configuration.serviceName = serviceName }
+  if let endpoint {
+    let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+    var otlp = configuration.otlp ?? OTLPHTTPExporter.Configuration(endpoint: base + "/v1/traces")
+    otlp.endpoint = base.hasSuffix("/v1/traces") ? base : base + "/v1/traces"
+    configuration.otlp = otlp
+  }
+  if let enableConsole { configuration.console = enableConsole }
+  for warning in configuration.warnings { logger.warning("\(warning)") }
+
+  let resource = TracingResource(
+    serviceName: configuration.serviceName, attributes: configuration.resourceAttributes)
+  var processors: [any SpanProcessor] = []
+  var batches: [BatchSpanProcessor] = []
+  var destinations: [String] = []
+  if !configuration.disabled {
+    if let otlp = configuration.otlp {
+      let batch = BatchSpanProcessor(
+        exporter: OTLPHTTPExporter(configuration: otlp, resource: resource),
+        configuration: configuration.batch,
+        logger: logger)
+      batches.append(batch)
+      processors.append(batch)
+      destinations.append("OTLP \(otlp.wireProtocol.rawValue) \(otlp.endpoint)")
+    }
+    if let file = configuration.file {
+      let batch = BatchSpanProcessor(
+        exporter: try FileSpanExporter(path: file, resource: resource),
+        configuration: configuration.batch,
+        logger: logger)
+      batches.append(batch)
+      processors.append(batch)
+      destinations.append("file \(file)")
+    }
+    if configuration.console {
+      processors.append(ConsoleSpanExporter())
+      destinations.append("console")
+    }
+  }
+  let sampler: any Sampler = configuration.disabled ? AlwaysOffSampler() : configuration.sampler
+  let tracer = ProcrastinateTracer(sampler: sampler, processor: MultiSpanProcessor(processors))
+  if bootstrap {
+    let first = bootstrapped.withLock { done -> Bool in
+      defer { done = true }
+      return !done
+    }
+    if first {
+      InstrumentationSystem.bootstrap(tracer)
+    } else {
+      logger.warning(
+        "tracing was already set up in this process; the new tracer is not the global one")
+    }
+  }
+  return TracingSetup(
+    tracer: tracer, configuration: configuration, batchProcessors: batches,
+    destinations: destinations)
+}
+
+extension Logger.MetadataProvider {
+  /// Adds `trace_id` and `span_id` of the current span to every log line, so logs and
+  /// traces can be joined:
+  ///
+  /// ```swift
+  /// LoggingSystem.bootstrap(StreamLogHandler.standardError, metadataProvider: .procrastinateTracing)
+  /// ```
+  public static let procrastinateTracing = Logger.MetadataProvider {
+    guard let span = InstrumentationContext.current?.spanContext else { return [:] }
+    return ["trace_id": "\(span.traceID)", "span_id": "\(span.spanID)"]
+  }
+}
