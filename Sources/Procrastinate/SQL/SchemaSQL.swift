@@ -6,7 +6,9 @@
 /// Nothing is schema-qualified: objects land in the first schema of the connection's
 /// `search_path`, as with Python.
 package enum SchemaSQL {
-  /// Creates the whole contract. Run inside a transaction, on a database that has none of it.
+  /// Creates the whole contract, as one multi-statement script (no BEGIN/COMMIT: the caller
+  /// wraps it in a transaction). It fails on a database that already has any of it, like
+  /// `procrastinate schema --apply` does, so check ``anyPresent`` / ``presenceCheck`` first.
   package static let create = #"""
     -- plpgsql ships with PostgreSQL, but managed servers may refuse CREATE EXTENSION.
     DO $$
@@ -387,7 +389,7 @@ package enum SchemaSQL {
       event procrastinate_job_event_type;
     BEGIN
       event := CASE
-        WHEN OLD.status = 'todo' AND NEW.status = 'doing' THEN 'started'
+        WHEN OLD.status = 'todo' AND NEW.status = 'doing' THEN 'started'::procrastinate_job_event_type
         WHEN OLD.status = 'doing' AND NEW.status = 'todo' THEN 'deferred_for_retry'
         WHEN OLD.status = 'doing' AND NEW.status = 'failed' THEN 'failed'
         WHEN OLD.status = 'doing' AND NEW.status = 'succeeded' THEN 'succeeded'
@@ -465,123 +467,167 @@ package enum SchemaSQL {
       EXECUTE FUNCTION procrastinate_unlink_periodic_defers_v1();
     """#
 
-  // MARK: - What the contract requires, for `schema --check`
+  /// One row per object the 3.10 contract requires, `(object text, present boolean)`, in a
+  /// fixed order: tables, columns, enum types, enum labels, the composite type, indexes,
+  /// constraints, triggers, functions. Names resolve through the connection's `search_path`,
+  /// as Python's queries do.
+  ///
+  /// On PostgreSQL 15 `to_regprocedure` raises (rather than returning NULL) when one of the
+  /// argument types is missing, so signatures that use a procrastinate type are only looked
+  /// up once that type exists.
+  package static let presenceCheck = #"""
+    SELECT object, present FROM (
+      SELECT 1 AS kind, t.n, 'table ' || t.name AS object, to_regclass(t.name) IS NOT NULL AS present
+      FROM unnest(ARRAY[
+        'procrastinate_workers', 'procrastinate_jobs', 'procrastinate_periodic_defers',
+        'procrastinate_events'
+      ]) WITH ORDINALITY AS t(name, n)
+      UNION ALL
+      SELECT 2, c.n, 'column ' || c.name, EXISTS (
+        SELECT FROM pg_attribute AS a
+        WHERE a.attrelid = to_regclass(split_part(c.name, '.', 1))
+          AND a.attname = split_part(c.name, '.', 2) AND a.attnum > 0 AND NOT a.attisdropped)
+      FROM unnest(ARRAY[
+        'procrastinate_workers.id', 'procrastinate_workers.last_heartbeat',
+        'procrastinate_jobs.id', 'procrastinate_jobs.queue_name', 'procrastinate_jobs.task_name',
+        'procrastinate_jobs.priority', 'procrastinate_jobs.lock', 'procrastinate_jobs.queueing_lock',
+        'procrastinate_jobs.args', 'procrastinate_jobs.status', 'procrastinate_jobs.scheduled_at',
+        'procrastinate_jobs.attempts', 'procrastinate_jobs.abort_requested',
+        'procrastinate_jobs.worker_id',
+        'procrastinate_periodic_defers.id', 'procrastinate_periodic_defers.task_name',
+        'procrastinate_periodic_defers.defer_timestamp', 'procrastinate_periodic_defers.job_id',
+        'procrastinate_periodic_defers.periodic_id',
+        'procrastinate_events.id', 'procrastinate_events.job_id', 'procrastinate_events.type',
+        'procrastinate_events.at'
+      ]) WITH ORDINALITY AS c(name, n)
+      UNION ALL
+      SELECT 3, e.n, 'enum ' || e.name, to_regtype(e.name) IS NOT NULL
+      FROM unnest(ARRAY['procrastinate_job_status', 'procrastinate_job_event_type'])
+        WITH ORDINALITY AS e(name, n)
+      UNION ALL
+      SELECT 4, l.n, 'enum label ' || l.name, EXISTS (
+        SELECT FROM pg_enum AS v
+        WHERE v.enumtypid = to_regtype(split_part(l.name, '.', 1))
+          AND v.enumlabel = split_part(l.name, '.', 2))
+      FROM unnest(ARRAY[
+        'procrastinate_job_status.todo', 'procrastinate_job_status.doing',
+        'procrastinate_job_status.succeeded', 'procrastinate_job_status.failed',
+        'procrastinate_job_status.cancelled', 'procrastinate_job_status.aborting',
+        'procrastinate_job_status.aborted',
+        'procrastinate_job_event_type.deferred', 'procrastinate_job_event_type.started',
+        'procrastinate_job_event_type.deferred_for_retry', 'procrastinate_job_event_type.failed',
+        'procrastinate_job_event_type.succeeded', 'procrastinate_job_event_type.cancelled',
+        'procrastinate_job_event_type.abort_requested', 'procrastinate_job_event_type.aborted',
+        'procrastinate_job_event_type.scheduled', 'procrastinate_job_event_type.retried'
+      ]) WITH ORDINALITY AS l(name, n)
+      UNION ALL
+      SELECT 5, 1, 'type procrastinate_job_to_defer_v1', EXISTS (
+        SELECT FROM pg_type AS ct
+        WHERE ct.oid = to_regtype('procrastinate_job_to_defer_v1') AND ct.typtype = 'c')
+      UNION ALL
+      SELECT 6, i.n, 'index ' || i.name, to_regclass(i.name) IS NOT NULL
+      FROM unnest(ARRAY[
+        'procrastinate_jobs_queueing_lock_idx_v1', 'procrastinate_jobs_lock_idx_v1',
+        'idx_procrastinate_jobs_worker_not_null', 'procrastinate_jobs_queue_name_idx_v1',
+        'procrastinate_jobs_id_lock_idx_v1', 'procrastinate_jobs_priority_idx_v1',
+        'procrastinate_events_job_id_fkey_v1', 'procrastinate_periodic_defers_job_id_fkey_v1',
+        'idx_procrastinate_workers_last_heartbeat'
+      ]) WITH ORDINALITY AS i(name, n)
+      UNION ALL
+      SELECT 7, k.n, 'constraint ' || k.name, EXISTS (
+        SELECT FROM pg_constraint AS pc
+        WHERE pc.conrelid = to_regclass(split_part(k.name, '.', 1))
+          AND pc.conname = split_part(k.name, '.', 2))
+      FROM unnest(ARRAY[
+        'procrastinate_jobs.check_not_todo_abort_requested',
+        'procrastinate_periodic_defers.procrastinate_periodic_defers_unique'
+      ]) WITH ORDINALITY AS k(name, n)
+      UNION ALL
+      SELECT 8, g.n, 'trigger ' || g.name, EXISTS (
+        SELECT FROM pg_trigger AS tg
+        WHERE tg.tgrelid = to_regclass('procrastinate_jobs') AND tg.tgname = g.name)
+      FROM unnest(ARRAY[
+        'procrastinate_jobs_notify_queue_job_inserted_v1',
+        'procrastinate_jobs_notify_queue_job_aborted_v1',
+        'procrastinate_trigger_status_events_insert_v1',
+        'procrastinate_trigger_status_events_update_v1',
+        'procrastinate_trigger_scheduled_events_v1',
+        'procrastinate_trigger_abort_requested_events_v1',
+        'procrastinate_trigger_delete_jobs_v1'
+      ]) WITH ORDINALITY AS g(name, n)
+      UNION ALL
+      SELECT 9, f.n, 'function ' || f.signature,
+        CASE
+          WHEN f.needs_type IS NOT NULL AND to_regtype(f.needs_type) IS NULL THEN false
+          ELSE to_regprocedure(f.signature) IS NOT NULL
+        END
+      FROM (VALUES
+        (1, 'procrastinate_defer_jobs_v1(procrastinate_job_to_defer_v1[])',
+          'procrastinate_job_to_defer_v1'),
+        (2, 'procrastinate_defer_periodic_job_v2(character varying, character varying, character varying, character varying, integer, character varying, bigint, jsonb)',
+          NULL),
+        (3, 'procrastinate_fetch_job_v2(character varying[], bigint)', NULL),
+        (4, 'procrastinate_finish_job_v1(bigint, procrastinate_job_status, boolean)',
+          'procrastinate_job_status'),
+        (5, 'procrastinate_cancel_job_v1(bigint, boolean, boolean)', NULL),
+        (6, 'procrastinate_retry_job_v1(bigint, timestamp with time zone, integer, character varying, character varying)',
+          NULL),
+        (7, 'procrastinate_retry_job_v2(bigint, timestamp with time zone, integer, character varying, character varying)',
+          NULL),
+        (8, 'procrastinate_register_worker_v1()', NULL),
+        (9, 'procrastinate_unregister_worker_v1(bigint)', NULL),
+        (10, 'procrastinate_update_heartbeat_v1(bigint)', NULL),
+        (11, 'procrastinate_prune_stalled_workers_v1(double precision)', NULL),
+        (12, 'procrastinate_notify_queue_job_inserted_v1()', NULL),
+        (13, 'procrastinate_notify_queue_abort_job_v1()', NULL),
+        (14, 'procrastinate_trigger_function_status_events_insert_v1()', NULL),
+        (15, 'procrastinate_trigger_function_status_events_update_v1()', NULL),
+        (16, 'procrastinate_trigger_function_scheduled_events_v1()', NULL),
+        (17, 'procrastinate_trigger_abort_requested_events_procedure_v1()', NULL),
+        (18, 'procrastinate_unlink_periodic_defers_v1()', NULL)
+      ) AS f(n, signature, needs_type)
+    ) AS contract
+    ORDER BY kind, n
+    """#
 
-  static let tables: [String: [String]] = [
-    "procrastinate_workers": ["id", "last_heartbeat"],
-    "procrastinate_jobs": [
-      "id", "queue_name", "task_name", "priority", "lock", "queueing_lock", "args", "status",
-      "scheduled_at", "attempts", "abort_requested", "worker_id",
-    ],
-    "procrastinate_periodic_defers": [
-      "id", "task_name", "defer_timestamp", "job_id", "periodic_id",
-    ],
-    "procrastinate_events": ["id", "job_id", "type", "at"],
-  ]
-
-  static let enums: [String: [String]] = [
-    "procrastinate_job_status": [
-      "todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted",
-    ],
-    "procrastinate_job_event_type": [
-      "deferred", "started", "deferred_for_retry", "failed", "succeeded", "cancelled",
-      "abort_requested",
-      "aborted", "scheduled", "retried",
-    ],
-  ]
-
-  static let compositeTypes = ["procrastinate_job_to_defer_v1"]
-
-  static let indexes = [
-    "procrastinate_jobs_queueing_lock_idx_v1", "procrastinate_jobs_lock_idx_v1",
-    "idx_procrastinate_jobs_worker_not_null", "procrastinate_jobs_queue_name_idx_v1",
-    "procrastinate_jobs_id_lock_idx_v1", "procrastinate_jobs_priority_idx_v1",
-    "procrastinate_events_job_id_fkey_v1", "procrastinate_periodic_defers_job_id_fkey_v1",
-    "idx_procrastinate_workers_last_heartbeat",
-  ]
-
-  static let constraints = [
-    ("procrastinate_jobs", "check_not_todo_abort_requested"),
-    ("procrastinate_periodic_defers", "procrastinate_periodic_defers_unique"),
-  ]
-
-  static let triggers = [
-    "procrastinate_jobs_notify_queue_job_inserted_v1",
-    "procrastinate_jobs_notify_queue_job_aborted_v1",
-    "procrastinate_trigger_status_events_update_v1",
-    "procrastinate_trigger_status_events_insert_v1",
-    "procrastinate_trigger_scheduled_events_v1", "procrastinate_trigger_abort_requested_events_v1",
-    "procrastinate_trigger_delete_jobs_v1",
-  ]
-
-  /// Signatures as `oidvectortypes` prints the argument types (`to_regprocedure` would
-  /// raise, not return NULL, when an argument type is missing).
-  static let functions = [
-    "procrastinate_defer_jobs_v1(procrastinate_job_to_defer_v1[])",
-    "procrastinate_defer_periodic_job_v2(character varying, character varying, character varying, character varying, integer, character varying, bigint, jsonb)",
-    "procrastinate_fetch_job_v2(character varying[], bigint)",
-    "procrastinate_finish_job_v1(bigint, procrastinate_job_status, boolean)",
-    "procrastinate_cancel_job_v1(bigint, boolean, boolean)",
-    "procrastinate_retry_job_v1(bigint, timestamp with time zone, integer, character varying, character varying)",
-    "procrastinate_retry_job_v2(bigint, timestamp with time zone, integer, character varying, character varying)",
-    "procrastinate_register_worker_v1()",
-    "procrastinate_unregister_worker_v1(bigint)",
-    "procrastinate_update_heartbeat_v1(bigint)",
-    "procrastinate_prune_stalled_workers_v1(double precision)",
-    "procrastinate_notify_queue_job_inserted_v1()",
-    "procrastinate_notify_queue_abort_job_v1()",
-    "procrastinate_trigger_function_status_events_insert_v1()",
-    "procrastinate_trigger_function_status_events_update_v1()",
-    "procrastinate_trigger_function_scheduled_events_v1()",
-    "procrastinate_trigger_abort_requested_events_procedure_v1()",
-    "procrastinate_unlink_periodic_defers_v1()",
-  ]
-
-  /// One row per required object: `(object text, present boolean)`, in a stable order.
-  /// Names resolve through the connection's `search_path`, as Python's queries do.
-  package static let presenceCheck: String = {
-    func literal(_ text: String) -> String {
-      "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
-    }
-    var rows: [String] = []
-    for (table, columns) in tables.sorted(by: { $0.key < $1.key }) {
-      rows.append("(\(literal("table " + table)), to_regclass(\(literal(table))) IS NOT NULL)")
-      for column in columns {
-        rows.append(
-          "(\(literal("column \(table).\(column)")), EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(\(literal(table))) AND attname = \(literal(column)) AND NOT attisdropped))"
-        )
-      }
-    }
-    for (type, labels) in enums.sorted(by: { $0.key < $1.key }) {
-      rows.append("(\(literal("enum " + type)), to_regtype(\(literal(type))) IS NOT NULL)")
-      for label in labels {
-        rows.append(
-          "(\(literal("enum label \(type).\(label)")), EXISTS (SELECT FROM pg_enum WHERE enumtypid = to_regtype(\(literal(type))) AND enumlabel = \(literal(label))))"
-        )
-      }
-    }
-    for type in compositeTypes {
-      rows.append("(\(literal("type " + type)), to_regtype(\(literal(type))) IS NOT NULL)")
-    }
-    for index in indexes {
-      rows.append("(\(literal("index " + index)), to_regclass(\(literal(index))) IS NOT NULL)")
-    }
-    for (table, constraint) in constraints {
-      rows.append(
-        "(\(literal("constraint " + constraint)), EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass(\(literal(table))) AND conname = \(literal(constraint))))"
-      )
-    }
-    for trigger in triggers {
-      rows.append(
-        "(\(literal("trigger " + trigger)), EXISTS (SELECT FROM pg_trigger WHERE tgrelid = to_regclass('procrastinate_jobs') AND tgname = \(literal(trigger))))"
-      )
-    }
-    for function in functions {
-      rows.append(
-        "(\(literal("function " + function)), EXISTS (SELECT FROM pg_proc WHERE pg_function_is_visible(oid) AND proname || '(' || oidvectortypes(proargtypes) || ')' = \(literal(function))))"
-      )
-    }
-    return "SELECT object, present FROM (VALUES\n  " + rows.joined(separator: ",\n  ")
-      + "\n) AS contract(object, present)"
-  }()
+  /// A single boolean: does any object that ``create`` makes already exist on the
+  /// `search_path` (a table, index, type or function of the contract, under any signature)?
+  /// When true, ``create`` must not be run.
+  package static let anyPresent = #"""
+    SELECT EXISTS (
+        SELECT FROM unnest(ARRAY[
+          'procrastinate_workers', 'procrastinate_jobs', 'procrastinate_periodic_defers',
+          'procrastinate_events',
+          'procrastinate_jobs_queueing_lock_idx_v1', 'procrastinate_jobs_lock_idx_v1',
+          'idx_procrastinate_jobs_worker_not_null', 'procrastinate_jobs_queue_name_idx_v1',
+          'procrastinate_jobs_id_lock_idx_v1', 'procrastinate_jobs_priority_idx_v1',
+          'procrastinate_events_job_id_fkey_v1', 'procrastinate_periodic_defers_job_id_fkey_v1',
+          'idx_procrastinate_workers_last_heartbeat'
+        ]) AS r(name)
+        WHERE to_regclass(r.name) IS NOT NULL)
+      OR EXISTS (
+        SELECT FROM unnest(ARRAY[
+          'procrastinate_job_status', 'procrastinate_job_event_type',
+          'procrastinate_job_to_defer_v1'
+        ]) AS t(name)
+        WHERE to_regtype(t.name) IS NOT NULL)
+      OR EXISTS (
+        SELECT FROM pg_proc AS p
+        WHERE pg_function_is_visible(p.oid)
+          AND p.proname = ANY (ARRAY[
+            'procrastinate_defer_jobs_v1', 'procrastinate_defer_periodic_job_v2',
+            'procrastinate_fetch_job_v2', 'procrastinate_finish_job_v1',
+            'procrastinate_cancel_job_v1', 'procrastinate_retry_job_v1',
+            'procrastinate_retry_job_v2', 'procrastinate_register_worker_v1',
+            'procrastinate_unregister_worker_v1', 'procrastinate_update_heartbeat_v1',
+            'procrastinate_prune_stalled_workers_v1',
+            'procrastinate_notify_queue_job_inserted_v1', 'procrastinate_notify_queue_abort_job_v1',
+            'procrastinate_trigger_function_status_events_insert_v1',
+            'procrastinate_trigger_function_status_events_update_v1',
+            'procrastinate_trigger_function_scheduled_events_v1',
+            'procrastinate_trigger_abort_requested_events_procedure_v1',
+            'procrastinate_unlink_periodic_defers_v1'
+          ]::name[]))
+      AS any_present
+    """#
 }
