@@ -44,6 +44,7 @@ let package = Package(
       name: "ProcrastinateCLI",
       dependencies: [
         "Procrastinate",
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
 import Procrastinate
+import Synchronization
+import Tracing
 
 @main
 struct ProcrastinateCLI: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "procrastinate-swift",
     abstract: "Operate a procrastinate 3.10 job queue from Swift.",
-    subcommands: [SchemaCommand.self]
+    subcommands: [SchemaCommand.self, TracesCommand.self]
   )
 }
 
@@ -76,4 +78,92 @@ struct SchemaCommand: AsyncParsableCommand {
     }
     throw ExitCode(1)
   }
+}
+
+struct TracesCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "traces",
+    abstract: "Check where traces go.",
+    subcommands: [PingCommand.self]
+  )
+}
+
+struct PingCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "ping",
+    abstract: "Send a small test trace to the OTLP collector and say whether it was accepted.",
+    discussion: """
+      Sends a parent and a child span (with an attribute, an event and a link) through the \
+      OTLP/HTTP exporter configured by OTEL_EXPORTER_OTLP_* (or --endpoint), once, without \
+      retries, and prints the HTTP status or the connection error.
+      """
+  )
+
+  @Option(help: "OTLP/HTTP base URL, e.g. http://localhost:4318 (/v1/traces is appended).")
+  var endpoint: String?
+
+  @Option(
+    help: "Service name on the test spans (default: OTEL_SERVICE_NAME or procrastinate-ping).")
+  var serviceName: String?
+
+  func run() async throws {
+    var environment = ProcessInfo.processInfo.environment
+    if let endpoint {
+      environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] =
+        (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint)
+        + (endpoint.hasSuffix("/v1/traces") ? "" : "/v1/traces")
+    }
+    let configuration = TracingConfiguration.fromEnvironment(
+      defaultServiceName: "procrastinate-ping", environment)
+    for warning in configuration.warnings { print("warning: \(warning)") }
+    guard var otlp = configuration.otlp else {
+      throw ValidationError(
+        "no OTLP endpoint configured: set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://localhost:4318) or pass --endpoint"
+      )
+    }
+    otlp.maximumRetries = 0
+    let resource = TracingResource(
+      serviceName: serviceName ?? configuration.serviceName,
+      attributes: configuration.resourceAttributes)
+    let memory = CollectingProcessor()
+    let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: memory)
+    let linked = tracer.startSpan("procrastinate.ping.linked")
+    linked.end()
+    tracer.withSpan("procrastinate.ping", ofKind: .server) { parent in
+      parent.attributes["ping.attribute"] = "hello"
+      tracer.withSpan("procrastinate.ping.child") { child in
+        child.addEvent(SpanEvent(name: "ping.event", attributes: ["ping.step": 1]))
+        child.addLink(SpanLink(context: linked.context, attributes: [:]))
+      }
+    }
+    let spans = memory.spans
+    let exporter = OTLPHTTPExporter(configuration: otlp, resource: resource)
+    print(
+      "Sending \(spans.count) spans (trace \(spans.first?.context.traceID.description ?? "?")) to \(otlp.endpoint) as \(otlp.wireProtocol.rawValue)…"
+    )
+    do {
+      let status = try await exporter.send(spans)
+      print("OK: the collector accepted them (HTTP \(status)).")
+    } catch let error as OTLPHTTPExporter.ExportError {
+      if let transport = error.transportError {
+        print(
+          "FAILED: could not reach the collector: \(transport). Is it running and listening on that address?"
+        )
+      } else {
+        print(
+          "FAILED: the collector answered HTTP \(error.status ?? 0)\(error.body.isEmpty ? "" : ": \(error.body.prefix(200))")."
+        )
+      }
+      throw ExitCode(1)
+    }
+  }
+}
+
+/// Keeps the ping's spans to send them in one request.
+final class CollectingProcessor: SpanProcessor {
+  private let storage = Mutex<[SpanRecord]>([])
+  var spans: [SpanRecord] { storage.withLock { $0 } }
+  func onEnd(_ span: SpanRecord) { storage.withLock { $0.append(span) } }
+  func forceFlush() async {}
+  func shutdown() async {}
 }

@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 arguments = None
 lock = threading.Lock()
 failures_left = 0
+span_count = 0
 
 
 def any_value(value):
@@ -128,6 +129,21 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(message)
             return
+        if arguments.count_only:
+            global span_count
+            spans = sum(
+                len(scope.spans)
+                for resource_spans in request.resource_spans
+                for scope in resource_spans.scope_spans
+            )
+            with lock:
+                span_count += spans
+                with open(arguments.output, "w") as output:
+                    output.write(str(span_count))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         record = normalise(request, content_type, encoding)
         record["path"] = self.path
         record["headers"] = {k.lower(): v for k, v in self.headers.items()}
@@ -147,6 +163,11 @@ def main():
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument(
+        "--count-only",
+        action="store_true",
+        help="decode each request but only keep the running span count in --output",
+    )
     arguments = parser.parse_args()
     failures_left = arguments.fail_first
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -4,22 +4,24 @@ import ProcrastinateTesting
 import Testing
 import Tracing
 
-/// The Python OTLP receiver (official opentelemetry-proto classes), on loopback.
+/// A Python receiver on loopback: OTLP (official opentelemetry-proto classes) by default,
+/// or the Jaeger Thrift one.
 final class OTLPReceiver {
   let port: Int
   let output: String
   private let child: RunningChild
 
-  init(failFirst: Int = 0) async throws {
+  init(failFirst: Int = 0, script: String = "otlp_receiver.py") async throws {
     let base = FileManager.default.temporaryDirectory.appendingPathComponent(
       "otlp-\(UUID().uuidString)"
     ).path
     output = base + ".jsonl"
     let portFile = base + ".port"
-    let script = Python.repository.appendingPathComponent("Tests/Interop/otlp_receiver.py").path
+    let path = Python.repository.appendingPathComponent("Tests/Interop/\(script)").path
+    let options = script == "otlp_receiver.py" ? ["--fail-first", String(failFirst)] : []
     child = try ChildProcess.spawn(
       Python.interpreter,
-      [script, "--port-file", portFile, "--output", output, "--fail-first", String(failFirst)],
+      [path, "--port-file", portFile, "--output", output] + options,
       logPath: base + ".log")
     var found: Int?
     try await eventually("the OTLP receiver to listen") {
@@ -170,5 +172,105 @@ struct OTLPExporterTests {
     for _ in 0..<30 { tracer.startSpan("lost").end() }
     await processor.shutdown()
     #expect(processor.statistics == SpanExportStatistics(exported: 0, dropped: 0, failed: 30))
+  }
+}
+
+@Suite("traces ping", .enabled(if: Python.available, "run scripts/test to create the virtualenv"))
+struct TracesPingTests {
+  static let binary = Python.repository.appendingPathComponent(".build/debug/procrastinate-swift")
+    .path
+
+  @Test("ping sends a parent, a child and a linked span, and reports the HTTP status")
+  func accepted() async throws {
+    let receiver = try await OTLPReceiver()
+    let result = try runProcessCapturing(
+      Self.binary, ["traces", "ping"],
+      environment: [
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)",
+        "OTEL_SERVICE_NAME": "ping-test",
+      ])
+    #expect(result.stdout.contains("OK: the collector accepted them (HTTP 200)"))
+    let spans = try receiver.spans()
+    #expect(
+      Set(spans.compactMap { $0["name"] as? String }) == [
+        "procrastinate.ping", "procrastinate.ping.child", "procrastinate.ping.linked",
+      ])
+    let child = try #require(spans.first { $0["name"] as? String == "procrastinate.ping.child" })
+    #expect((child["events"] as? [[String: Any]])?.first?["name"] as? String == "ping.event")
+    #expect((child["links"] as? [[String: Any]])?.count == 1)
+    #expect(
+      (try receiver.requests().first?["resource"] as? [String: Any])?["service.name"] as? String
+        == "ping-test")
+  }
+
+  @Test("ping to a collector that is down says so and exits 1")
+  func down() throws {
+    let result = try runProcessCapturing(
+      Self.binary, ["traces", "ping", "--endpoint", "http://127.0.0.1:1"], allowFailure: true)
+    #expect(result.status == 1)
+    #expect(result.stdout.contains("could not reach the collector: curl error 7"))
+    let unconfigured = try runProcessCapturing(
+      Self.binary, ["traces", "ping"], environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": ""],
+      allowFailure: true)
+    #expect(unconfigured.status != 0 && unconfigured.stderr.contains("no OTLP endpoint configured"))
+  }
+}
+
+@Suite(
+  "Jaeger exporter", .enabled(if: Python.available, "run scripts/test to create the virtualenv"))
+struct JaegerExporterTests {
+  @Test(
+    "JAEGER_ENDPOINT gets Thrift batches that Jaeger's IDL decodes, with parents, tags, logs and links"
+  )
+  func thrift() async throws {
+    let receiver = try await OTLPReceiver(script: "jaeger_receiver.py")
+    let endpoint = "http://127.0.0.1:\(receiver.port)/api/traces"
+    let tracing = try setupTracing(
+      serviceName: "simple-example", bootstrap: false,
+      environment: [
+        "JAEGER_ENDPOINT": endpoint, "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test",
+      ])
+    #expect(tracing.destinations == ["Jaeger \(endpoint)"])
+    let spans = try await OTLPExporterTests.sampleSpans()
+    for span in spans { tracing.tracer.processor.onEnd(span) }
+    await tracing.shutdown()
+    #expect(
+      tracing.statistics == SpanExportStatistics(exported: spans.count, dropped: 0, failed: 0))
+    let request = try #require(try receiver.requests().first)
+    #expect(request["path"] as? String == "/api/traces")
+    #expect(request["content_type"] as? String == "application/x-thrift")
+    #expect(request["service"] as? String == "simple-example")
+    #expect(
+      (request["process_tags"] as? [String: Any])?["deployment.environment"] as? String == "test")
+    let received = try #require(request["spans"] as? [[String: Any]])
+    #expect(received.count == spans.count)
+    for span in spans {
+      let match = try #require(
+        received.first { $0["span_id"] as? String == "\(span.context.spanID)" })
+      #expect(match["trace_id"] as? String == "\(span.context.traceID)")
+      #expect(
+        match["parent_span_id"] as? String
+          == (span.parentSpanID.map { "\($0)" } ?? "0000000000000000"))
+      #expect(match["name"] as? String == span.name)
+      #expect(match["start"] as? UInt64 == span.startNanoseconds / 1_000)
+      #expect(match["flags"] as? Int == 1)
+    }
+    let parent = try #require(received.first { $0["name"] as? String == "demo.parent" })
+    let parentTags = try #require(parent["tags"] as? [String: Any])
+    #expect(parentTags["span.kind"] as? String == "server")
+    #expect(parentTags["count"] as? Int == 42)
+    #expect(parentTags["ratio"] as? Double == 0.25)
+    #expect(parentTags["flag"] as? Bool == true)
+    #expect(parentTags["text"] as? String == "héllo \"world\"\n")
+    let child = try #require(received.first { $0["name"] as? String == "procrastinate.defer.task" })
+    let childTags = try #require(child["tags"] as? [String: Any])
+    #expect(childTags["error"] as? Bool == true)
+    #expect(childTags["otel.status_description"] as? String == "boom \"quoted\"")
+    let logs = try #require(child["logs"] as? [[String: Any]])
+    #expect(logs.compactMap { $0["event"] as? String } == ["queued", "exception"])
+    let references = try #require(child["references"] as? [[String: Any]])
+    let linked = try #require(spans.first { $0.name == "linked" })
+    #expect(references.first?["span_id"] as? String == "\(linked.context.spanID)")
+    #expect(references.first?["type"] as? Int == 1)
   }
 }

@@ -13,6 +13,9 @@ public struct TracingConfiguration: Sendable {
   public var batch = BatchSpanProcessor.Configuration()
   /// OTLP/HTTP export, when an endpoint is configured.
   public var otlp: OTLPHTTPExporter.Configuration?
+  /// Jaeger's Thrift-over-HTTP collector URL (`JAEGER_ENDPOINT`, as in the Python guide),
+  /// e.g. `http://localhost:14268/api/traces`.
+  public var jaeger: String?
   /// Readable span lines on standard error.
   public var console = false
   /// OTLP/JSON lines appended to this file (`PROCRASTINATE_TRACES_FILE`).
@@ -157,11 +160,7 @@ public struct TracingConfiguration: Sendable {
       milliseconds("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", into: &otlp.timeout)
       configuration.otlp = otlp
     }
-    if let jaeger = value("JAEGER_ENDPOINT") {
-      warnings.append(
-        "JAEGER_ENDPOINT=\(jaeger): Jaeger's Thrift format is not implemented yet; point OTEL_EXPORTER_OTLP_ENDPOINT at Jaeger's OTLP port instead (http://localhost:4318)"
-      )
-    }
+    configuration.jaeger = value("JAEGER_ENDPOINT")
     configuration.console = flag("OTEL_CONSOLE_ENABLED")
     configuration.file = value("PROCRASTINATE_TRACES_FILE")
     configuration.warnings = warnings

@@ -86,6 +86,15 @@ public func setupTracing(
       processors.append(batch)
       destinations.append("OTLP \(otlp.wireProtocol.rawValue) \(otlp.endpoint)")
     }
+    if let jaeger = configuration.jaeger {
+      let batch = BatchSpanProcessor(
+        exporter: JaegerThriftExporter(endpoint: jaeger, resource: resource),
+        configuration: configuration.batch,
+        logger: logger)
+      batches.append(batch)
+      processors.append(batch)
+      destinations.append("Jaeger \(jaeger)")
+    }
     if let file = configuration.file {
       let batch = BatchSpanProcessor(
         exporter: try FileSpanExporter(path: file, resource: resource),
