@@ -342,8 +342,9 @@ struct WorkerTests {
         app.databaseURL, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'") == [
           "400"
         ])
-    // A job interrupted by the restart may have been left `doing` and be run by the stalled-job
-    // recovery later; none may run twice here, and none may be lost.
+    // A fetch whose commit reached the server but whose answer was lost in the restart left
+    // its jobs `doing`; the worker gives them back once reconnected. None may run twice,
+    // and none may be lost.
     #expect(Set(calls.values) == Set(first + second))
     #expect(calls.count == 400)
   }

@@ -125,6 +125,12 @@ package enum JobSQL {
       $1::bigint, to_timestamp($2::float8), $3::integer, $4::varchar, $5::varchar)
     """)
 
+  /// The jobs a worker holds in `doing`, to find those fetched by a transaction whose
+  /// answer was lost with the connection.
+  static let doingJobsOfWorker = Statement(
+    "procrastinate_swift_doing_jobs_of_worker",
+    "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = $1::bigint")
+
   /// One statement that writes job outcomes, with the jobs it concerns.
   struct OutcomeWrite: Sendable {
     var statement: Statement

@@ -55,6 +55,10 @@ public final class Worker: Sendable {
     var executing = 0
     /// Slots reserved by fetches in flight.
     var reserved = 0
+    /// Counts fetches started, so an orphan check knows no fetch overlapped it.
+    var fetchGeneration = 0
+    /// A fetch failed on the connection: it may have committed without us seeing its jobs.
+    var orphanCheckPending = false
   }
 
   public let app: ProcrastinateApp
@@ -109,6 +113,7 @@ public final class Worker: Sendable {
         2 * options.concurrency - state.running.count - state.reserved)
       let granted = max(0, min(free, limit))
       state.reserved += granted
+      if granted > 0 { state.fetchGeneration += 1 }
       return granted
     }
   }
@@ -205,6 +210,7 @@ public final class Worker: Sendable {
       // Jobs that end together are fetched for together: let handlers that are ready to
       // return do so before counting free slots, rather than fetching one job per wake-up.
       await Task.yield()
+      await recoverOrphansIfNeeded()
       let reserved = reserveSlots(limit: share)
       let outcomes = await completer.takePending()
       if reserved == 0 && outcomes.isEmpty {
@@ -248,6 +254,7 @@ public final class Worker: Sendable {
         // An outcome could not be written with the fetch; it was written on its own above.
       } else {
         logger.error("fetching jobs failed, retrying in \(options.reconnectDelay): \(error)")
+        state.withLock { $0.orphanCheckPending = true }
         await jobAvailable.wait(timeout: options.reconnectDelay)
       }
       return nil
@@ -258,7 +265,11 @@ public final class Worker: Sendable {
     while !isStopping {
       // The slot is reserved while its fetch is in flight, so a one-shot sibling that
       // finds nothing meanwhile does not take this job for "nothing left".
-      state.withLock { $0.reserved += 1 }
+      await recoverOrphansIfNeeded()
+      state.withLock {
+        $0.reserved += 1
+        $0.fetchGeneration += 1
+      }
       let jobs = await fetch(JobSQL.fetchOne, extra: [])
       guard let job = jobs?.first else {
         state.withLock { $0.reserved -= 1 }
@@ -288,8 +299,49 @@ public final class Worker: Sendable {
       return nil
     } catch {
       logger.error("fetching jobs failed, retrying in \(options.reconnectDelay): \(error)")
+      state.withLock { $0.orphanCheckPending = true }
       await jobAvailable.wait(timeout: options.reconnectDelay)
       return nil
+    }
+  }
+
+  /// After a fetch failed on the connection, its transaction may still have committed: its
+  /// jobs are `doing` with our worker id, and nobody would ever run them. Once no other
+  /// fetch is in flight, jobs `doing` under our id that we do not hold go back to `todo`
+  /// (`procrastinate_retry_job_v2`, as stalled-job recovery does). The fetch generation
+  /// proves no fetch started meanwhile; a job that finished meanwhile is no longer `doing`
+  /// and its retry is refused by the database, harmlessly.
+  private func recoverOrphansIfNeeded() async {
+    guard let workerID,
+      let generation = state.withLock({ state -> Int? in
+        state.orphanCheckPending && state.reserved == 0 ? state.fetchGeneration : nil
+      })
+    else { return }
+    let doing: [Int64]
+    do {
+      doing = try await pool.execute(JobSQL.doingJobsOfWorker, [String(workerID)]).rows
+        .compactMap { $0.int64(0) }
+    } catch {
+      return  // still unreachable: try again on the next round
+    }
+    let orphans = state.withLock { state -> [Int64]? in
+      guard state.reserved == 0, state.fetchGeneration == generation else { return nil }
+      state.orphanCheckPending = false
+      return doing.filter { state.running[$0] == nil }
+    }
+    for id in orphans ?? [] {
+      do {
+        try await pool.execute(
+          JobSQL.retry, [String(id), String(Date().timeIntervalSince1970), nil, nil, nil])
+        logger.warning(
+          "job \(id) was fetched by a transaction whose answer was lost with the connection; it is back in todo"
+        )
+      } catch let error as DatabaseError where error.kind == .statement {
+        continue  // it finished meanwhile
+      } catch {
+        state.withLock { $0.orphanCheckPending = true }
+        return
+      }
     }
   }
 
