@@ -121,12 +121,3 @@ public final class RecordingSpan: Tracing.Span, Sendable {
         droppedLinks: finished.droppedLinks))
   }
 }
-
-/// Span names, attribute keys and event names the runtime uses, in one place.
-public enum TracingKeys {
-  public static let exceptionEvent = "exception"
-  public static let exceptionType = "exception.type"
-  public static let exceptionMessage = "exception.message"
-  public static let traceParent = "traceparent"
-  public static let traceState = "tracestate"
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Tracing
 
 /// What a task handler knows about the job it runs.
 public struct JobContext: Sendable {
@@ -20,6 +21,14 @@ public struct JobContext: Sendable {
   public let queueingLock: String?
   /// A logger with `job_id` and `task` metadata.
   public let logger: Logger
+  /// The job's `procrastinate.job.<task>` span when the task is traced (generated and
+  /// ``TaskRegistry/register(_:arguments:handler:)`` tasks); it is also the current span,
+  /// so `withSpan` inside the handler nests under it.
+  public internal(set) var span: (any Span)? = nil
+
+  /// The tracer for nested spans: the bootstrapped one (``setupTracing(serviceName:endpoint:enableConsole:bootstrap:environment:logger:)``
+  /// or any other swift-distributed-tracing backend).
+  public var tracer: any Tracer { InstrumentationSystem.tracer }
 }
 
 /// The tasks a worker can run, by name.

@@ -1,0 +1,159 @@
+import Foundation
+
+/// How a job's span relates to the span that deferred it.
+public enum TraceRelation: String, Sendable, CaseIterable {
+  /// The job span is a child of the producer span: one trace from request to job.
+  case child
+  /// The job span starts a new trace and links to the producer span.
+  case link
+  /// The job span starts a new trace; the carried context is ignored.
+  case none
+}
+
+/// What a task declares about tracing.
+public struct TaskTraceOptions: Sendable {
+  /// How the job span relates to the producer span.
+  public var relation: TraceRelation
+  /// The args key that carries `{"traceparent": …, "tracestate": …}`; `nil` sends and reads none.
+  public var carrier: String?
+  /// Arguments copied onto both spans as `procrastinate.task.args.<name>` (none by default:
+  /// arguments may hold personal data).
+  public var recordedArguments: [String]
+
+  public init(
+    relation: TraceRelation = .child, carrier: String? = TracingKeys.defaultCarrier,
+    recordedArguments: [String] = []
+  ) {
+    self.relation = relation
+    self.carrier = carrier
+    self.recordedArguments = recordedArguments
+  }
+}
+
+/// A task as a spec declares it: its name, default defer options, retry strategy and
+/// tracing. Generated code holds one per task; you can declare one by hand too.
+public struct TaskDefinition: Sendable {
+  /// The name stored in `procrastinate_jobs.task_name`, exactly as written in the spec.
+  public let name: String
+  /// Queue, priority and locks used when a defer does not override them.
+  public let defaults: DeferOptions
+  public let retry: RetryStrategy?
+  public let trace: TaskTraceOptions
+
+  public init(
+    name: String, defaults: DeferOptions = DeferOptions(), retry: RetryStrategy? = nil,
+    trace: TaskTraceOptions = TaskTraceOptions()
+  ) {
+    self.name = name
+    self.defaults = defaults
+    self.retry = retry
+    self.trace = trace
+  }
+}
+
+/// Per-defer changes to a task's declared options; what is left `nil` keeps the spec's value.
+public struct DeferOverrides: Sendable {
+  public var queue: String?
+  public var priority: Int32?
+  public var lock: String?
+  public var queueingLock: String?
+  public var schedule: DeferOptions.Schedule?
+
+  public init(
+    queue: String? = nil, priority: Int32? = nil, lock: String? = nil, queueingLock: String? = nil,
+    schedule: DeferOptions.Schedule? = nil
+  ) {
+    self.queue = queue
+    self.priority = priority
+    self.lock = lock
+    self.queueingLock = queueingLock
+    self.schedule = schedule
+  }
+
+  /// Runs the job no earlier than `date`.
+  public init(
+    queue: String? = nil, priority: Int32? = nil, lock: String? = nil, queueingLock: String? = nil,
+    scheduledAt date: Date
+  ) {
+    self.init(
+      queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: .at(date))
+  }
+
+  /// Runs the job after `delay`.
+  public init(
+    queue: String? = nil, priority: Int32? = nil, lock: String? = nil, queueingLock: String? = nil,
+    scheduleIn delay: Duration
+  ) {
+    self.init(
+      queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: .in(delay)
+    )
+  }
+
+  /// The options of a job: these overrides over `defaults`.
+  public func applied(to defaults: DeferOptions) -> DeferOptions {
+    DeferOptions(
+      queue: queue ?? defaults.queue, priority: priority ?? defaults.priority,
+      lock: lock ?? defaults.lock, queueingLock: queueingLock ?? defaults.queueingLock,
+      schedule: schedule ?? defaults.schedule)
+  }
+}
+
+/// The arguments of a job did not decode into the task's argument type.
+public struct TaskArgumentsError: Error, Sendable, Equatable, CustomStringConvertible {
+  public let task: String
+  /// The argument (JSON key path) at fault; empty when the whole object is.
+  public let field: String
+  public let problem: String
+
+  public init(task: String, field: String, problem: String) {
+    self.task = task
+    self.field = field
+    self.problem = problem
+  }
+
+  public var description: String {
+    field.isEmpty
+      ? "task '\(task)': its arguments do not decode: \(problem)"
+      : "task '\(task)': argument '\(field)' \(problem)"
+  }
+
+  init(task: String, decoding error: any Error) {
+    func path(_ context: DecodingError.Context) -> String {
+      context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+        .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
+    switch error {
+    case DecodingError.keyNotFound(let key, let context):
+      let parent = path(context)
+      self.init(
+        task: task, field: parent.isEmpty ? key.stringValue : "\(parent).\(key.stringValue)",
+        problem: "is missing")
+    case DecodingError.typeMismatch(let type, let context):
+      self.init(task: task, field: path(context), problem: "is not a valid \(type)")
+    case DecodingError.valueNotFound(let type, let context):
+      self.init(task: task, field: path(context), problem: "is null, expected \(type)")
+    case DecodingError.dataCorrupted(let context):
+      self.init(
+        task: task, field: path(context), problem: "is invalid: \(context.debugDescription)")
+    default:
+      self.init(task: task, field: "", problem: "\(error)")
+    }
+  }
+}
+
+/// The JSON coding of typed task arguments: dates as ISO 8601 strings, which Python reads
+/// with `datetime.fromisoformat`.
+package enum TaskArgumentCoding {
+  static func encoder() -> JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.dateEncodingStrategy = .iso8601
+    encoder.outputFormatting = .sortedKeys
+    return encoder
+  }
+
+  static func decoder() -> JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .iso8601
+    return decoder
+  }
+}
