@@ -7,13 +7,18 @@ let package = Package(
   products: [
     .library(name: "Procrastinate", targets: ["Procrastinate"]),
     .library(name: "ProcrastinateTesting", targets: ["ProcrastinateTesting"]),
+    .library(name: "ProcrastinateGenerator", targets: ["ProcrastinateGenerator"]),
     .executable(name: "procrastinate-swift", targets: ["ProcrastinateCLI"]),
+    .executable(name: "procrastinate-generate", targets: ["ProcrastinateGenerate"]),
+    .plugin(name: "ProcrastinateTasks", targets: ["ProcrastinateTasks"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
+    .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
   ],
   targets: [
     .systemLibrary(
@@ -48,9 +53,28 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    .target(
+      name: "ProcrastinateGenerator",
+      dependencies: [
+        .product(name: "Yams", package: "Yams"),
+        .product(name: "Mustache", package: "swift-mustache"),
+      ]
+    ),
+    .executableTarget(
+      name: "ProcrastinateGenerate",
+      dependencies: [
+        "ProcrastinateGenerator",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .plugin(
+      name: "ProcrastinateTasks",
+      capability: .buildTool(),
+      dependencies: ["ProcrastinateGenerate"]
+    ),
     .testTarget(
       name: "ProcrastinateTests",
-      dependencies: ["Procrastinate", "ProcrastinateTesting"]
+      dependencies: ["Procrastinate", "ProcrastinateTesting", "ProcrastinateGenerator"]
     ),
   ]
 )

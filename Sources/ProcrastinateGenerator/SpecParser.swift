@@ -1,0 +1,418 @@
+import Foundation
+import Yams
+
+/// Reads a `*.tasks.yaml` file into a ``SpecFile``, collecting every problem with its
+/// position instead of stopping at the first.
+public struct SpecParser {
+  public static let fileSuffix = ".tasks.yaml"
+  /// procrastinate's NOTIFY channel `procrastinate_queue_v1#<queue>` must fit in 63 bytes.
+  static let maximumQueueBytes = 40
+
+  let path: String
+  private var diagnostics: [Diagnostic] = []
+
+  /// Parses `text`, the contents of the spec at `path`.
+  public static func parse(_ text: String, path: String) throws(SpecErrors) -> SpecFile {
+    var parser = SpecParser(path: path)
+    let spec = parser.file(text)
+    if !parser.diagnostics.isEmpty || spec == nil {
+      throw SpecErrors(diagnostics: parser.diagnostics)
+    }
+    return spec!
+  }
+
+  private init(path: String) { self.path = path }
+
+  // MARK: - Reporting
+
+  private mutating func error(_ node: Node?, _ message: String) {
+    let mark = node?.mark
+    diagnostics.append(
+      Diagnostic(path: path, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
+  }
+
+  private mutating func error(line: Int, column: Int, _ message: String) {
+    diagnostics.append(Diagnostic(path: path, line: line, column: column, message: message))
+  }
+
+  // MARK: - File
+
+  private mutating func file(_ text: String) -> SpecFile? {
+    let fileName = (path as NSString).lastPathComponent
+    var base = fileName
+    if base.hasSuffix(Self.fileSuffix) { base.removeLast(Self.fileSuffix.count) }
+    let protocolName = Naming.typeName(base) + "Tasks"
+    if !Naming.isIdentifier(protocolName) {
+      error(
+        line: 1, column: 1,
+        "file name '\(fileName)' gives the protocol name '\(protocolName)', which is not a Swift identifier; name the file with letters, digits and '_', e.g. 'jokes.tasks.yaml'"
+      )
+    }
+    let root: Node
+    do {
+      guard let node = try Yams.compose(yaml: text) else {
+        error(line: 1, column: 1, "the spec is empty; write 'tasks:' followed by at least one task")
+        return nil
+      }
+      root = node
+    } catch {
+      yamlError(error)
+      return nil
+    }
+    guard let top = mapping(root, "the spec") else { return nil }
+    checkKeys(top, allowed: ["tasks"], in: "the spec")
+    guard let tasksNode = value(top, "tasks") else {
+      error(root, "the spec has no 'tasks:' key; write 'tasks:' followed by one entry per task")
+      return nil
+    }
+    guard let taskMap = mapping(tasksNode, "'tasks'") else { return nil }
+    if taskMap.isEmpty { error(tasksNode, "'tasks' is empty; declare at least one task") }
+    var tasks: [TaskSpec] = []
+    var typeNames: [String: String] = [:]
+    for (key, node) in taskMap {
+      guard let name = scalarString(key, "a task name") else { continue }
+      guard let task = task(name: name, key: key, node: node) else { continue }
+      if let other = typeNames[task.typeName] {
+        error(
+          key,
+          "task '\(name)' and task '\(other)' both become the Swift name '\(task.typeName)'; rename one of them"
+        )
+        continue
+      }
+      typeNames[task.typeName] = name
+      tasks.append(task)
+    }
+    return SpecFile(baseName: base, protocolName: protocolName, tasks: tasks)
+  }
+
+  private mutating func yamlError(_ error: any Error) {
+    switch error {
+    case YamlError.scanner(_, let problem, let mark, _),
+      YamlError.parser(_, let problem, let mark, _),
+      YamlError.composer(_, let problem, let mark, _):
+      self.error(line: mark.line, column: mark.column, "invalid YAML: \(problem)")
+    case YamlError.duplicatedKeysInMapping(let duplicates, let context):
+      self.error(
+        line: context.mark.line, column: context.mark.column,
+        "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")): each task and each argument can be declared once"
+      )
+    default:
+      self.error(line: 1, column: 1, "invalid YAML: \(error)")
+    }
+  }
+
+  // MARK: - Task
+
+  static let taskKeys = [
+    "doc", "queue", "priority", "lock", "queueing_lock", "retry", "args", "trace",
+  ]
+
+  private mutating func task(name: String, key: Node, node: Node) -> TaskSpec? {
+    let before = diagnostics.count
+    if !Naming.isTaskName(name) {
+      error(
+        key,
+        "invalid task name '\(name)': use letters, digits, '_' and '.', starting with a letter, e.g. 'fetch_joke' or 'reports.send'"
+      )
+    } else if name.count > 128 {
+      error(key, "task name '\(name)' is longer than 128 characters (procrastinate_jobs.task_name)")
+    }
+    let typeName = Naming.typeName(name)
+    var task = TaskSpec(
+      name: name, typeName: typeName, methodName: Naming.memberName(name), doc: nil,
+      queue: "default", priority: 0, lock: nil, queueingLock: nil, retry: nil, arguments: [],
+      relation: "child", carrier: "trace_context", recordedArguments: [])
+    if Self.isNull(node) {
+      return diagnostics.count == before ? task : nil
+    }
+    guard let fields = mapping(node, "task '\(name)'") else { return nil }
+    checkKeys(fields, allowed: Self.taskKeys, in: "task '\(name)'")
+    if let doc = value(fields, "doc") { task.doc = scalarString(doc, "'doc'") }
+    if let queue = value(fields, "queue"), let text = scalarString(queue, "'queue'") {
+      if text.isEmpty {
+        error(queue, "task '\(name)': 'queue' is empty; leave it out for 'default'")
+      } else if text.utf8.count > Self.maximumQueueBytes {
+        error(
+          queue,
+          "task '\(name)': queue '\(text)' is \(text.utf8.count) bytes; procrastinate's NOTIFY channel limits queue names to \(Self.maximumQueueBytes) bytes, use a shorter name"
+        )
+      }
+      task.queue = text
+    }
+    if let priority = value(fields, "priority") {
+      task.priority =
+        integer(priority, "task '\(name)': 'priority'", range: -2_147_483_648...2_147_483_647) ?? 0
+    }
+    if let lock = value(fields, "lock") { task.lock = scalarString(lock, "'lock'") }
+    if let lock = value(fields, "queueing_lock") {
+      task.queueingLock = scalarString(lock, "'queueing_lock'")
+    }
+    if let retry = value(fields, "retry") { task.retry = self.retry(retry, task: name) }
+    if let args = value(fields, "args") { task.arguments = arguments(args, task: name) }
+    if let trace = value(fields, "trace") { self.trace(trace, into: &task) }
+    if let carrier = task.carrier,
+      let argument = task.arguments.first(where: { $0.name == carrier })
+    {
+      error(
+        value(fields, "args"),
+        "task '\(name)': argument '\(argument.name)' has the name of the trace carrier; rename it or set 'trace: { carrier: other_key }'"
+      )
+    }
+    return diagnostics.count == before ? task : nil
+  }
+
+  private mutating func retry(_ node: Node, task: String) -> RetrySpec? {
+    let what = "task '\(task)': 'retry'"
+    if case .scalar(let scalar) = node {
+      if scalar.style == .plain, scalar.string == "true" || scalar.string == "false" {
+        return scalar.string == "true"
+          ? RetrySpec(maxAttempts: nil, wait: 0, linearWait: 0, exponentialWait: 0) : nil
+      }
+      if let attempts = integer(node, what, range: 0...1_000_000) {
+        return RetrySpec(maxAttempts: attempts, wait: 0, linearWait: 0, exponentialWait: 0)
+      }
+      return nil
+    }
+    guard let fields = mapping(node, what) else { return nil }
+    checkKeys(
+      fields, allowed: ["max_attempts", "wait", "linear_wait", "exponential_wait"], in: what)
+    var spec = RetrySpec(maxAttempts: nil, wait: 0, linearWait: 0, exponentialWait: 0)
+    if let node = value(fields, "max_attempts") {
+      spec.maxAttempts = integer(node, "\(what).max_attempts", range: 0...1_000_000)
+    }
+    if let node = value(fields, "wait") { spec.wait = seconds(node, "\(what).wait") }
+    if let node = value(fields, "linear_wait") {
+      spec.linearWait = seconds(node, "\(what).linear_wait")
+    }
+    if let node = value(fields, "exponential_wait") {
+      spec.exponentialWait = seconds(node, "\(what).exponential_wait")
+    }
+    return spec
+  }
+
+  private mutating func arguments(_ node: Node, task: String) -> [ArgumentSpec] {
+    guard let fields = mapping(node, "task '\(task)': 'args'") else { return [] }
+    var result: [ArgumentSpec] = []
+    var swiftNames: [String: String] = [:]
+    for (key, value) in fields {
+      guard let name = scalarString(key, "an argument name") else { continue }
+      let what = "task '\(task)': argument '\(name)'"
+      if !Naming.isArgumentName(name) {
+        error(
+          key,
+          "\(what): not a valid name; use letters, digits and '_', starting with a letter, e.g. 'user_id'"
+        )
+        continue
+      }
+      let swiftName = Naming.memberName(name)
+      if Naming.reservedArguments.contains(swiftName) || Naming.keywords.contains(swiftName)
+        || Naming.keywords.contains(name)
+      {
+        error(
+          key,
+          "\(what): '\(name)' is reserved (a Swift or Python keyword, or a parameter of the generated functions: \(Naming.reservedArguments.sorted().joined(separator: ", "))); choose another name"
+        )
+        continue
+      }
+      if let other = swiftNames[swiftName] {
+        error(
+          key, "\(what) and argument '\(other)' both become '\(swiftName)' in Swift; rename one")
+        continue
+      }
+      swiftNames[swiftName] = name
+      var typeNode = value
+      var argument = ArgumentSpec(name: name, swiftName: swiftName, type: .string)
+      var defaultNode: Node?
+      if case .mapping(let mapping) = value {
+        let details = mapping.map { ($0.key, $0.value) }
+        checkKeys(details, allowed: ["type", "default", "doc"], in: what)
+        guard let type = self.value(details, "type") else {
+          error(value, "\(what): no 'type'; write e.g. '{ type: Int, default: 5 }'")
+          continue
+        }
+        typeNode = type
+        defaultNode = self.value(details, "default")
+        if let doc = self.value(details, "doc") { argument.doc = scalarString(doc, "'doc'") }
+      }
+      guard let typeText = scalarString(typeNode, "\(what): the type") else { continue }
+      guard let type = ArgumentType.parse(typeText) else {
+        error(
+          typeNode,
+          "\(what): unknown type '\(typeText)'; use one of \(ArgumentType.names), e.g. '[String]?'"
+        )
+        continue
+      }
+      argument.type = type
+      if let defaultNode {
+        argument.defaultLiteral = defaultLiteral(defaultNode, type: type, what: what)
+      } else if type.isOptional {
+        argument.defaultLiteral = "nil"
+      }
+      result.append(argument)
+    }
+    return result
+  }
+
+  private mutating func trace(_ node: Node, into task: inout TaskSpec) {
+    let what = "task '\(task.name)': 'trace'"
+    guard let fields = mapping(node, what) else { return }
+    checkKeys(fields, allowed: ["relation", "record_args", "carrier"], in: what)
+    if let node = value(fields, "relation"), let relation = scalarString(node, "'relation'") {
+      if ["child", "link", "none"].contains(relation) {
+        task.relation = relation
+      } else {
+        error(node, "\(what).relation: unknown value '\(relation)'; use child, link or none")
+      }
+    }
+    if let node = value(fields, "carrier"), let carrier = scalarString(node, "'carrier'") {
+      if carrier == "none" || carrier.isEmpty {
+        task.carrier = nil
+      } else if !Naming.isArgumentName(carrier) {
+        error(
+          node,
+          "\(what).carrier: '\(carrier)' is not a valid args key; write e.g. 'trace_context', or 'none'"
+        )
+      } else {
+        task.carrier = carrier
+      }
+    }
+    if let node = value(fields, "record_args") {
+      guard case .sequence(let items) = node else {
+        error(node, "\(what).record_args: expected a list of argument names, e.g. [category]")
+        return
+      }
+      for item in items {
+        guard let name = scalarString(item, "an argument name") else { continue }
+        if task.arguments.contains(where: { $0.name == name }) {
+          task.recordedArguments.append(name)
+        } else {
+          error(
+            item,
+            "\(what).record_args: '\(name)' is not an argument of the task; known: \(task.arguments.map(\.name).joined(separator: ", "))"
+          )
+        }
+      }
+    }
+  }
+
+  // MARK: - Values
+
+  private mutating func defaultLiteral(_ node: Node, type: ArgumentType, what: String) -> String? {
+    if Self.isNull(node) {
+      if type.isOptional { return "nil" }
+      error(node, "\(what): default null needs an optional type, e.g. '\(type)?'")
+      return nil
+    }
+    switch type.unwrapped {
+    case .string:
+      guard case .scalar(let scalar) = node else { break }
+      return Naming.stringLiteral(scalar.string)
+    case .int:
+      if let number = integer(node, "\(what): default", range: Int.min...Int.max) {
+        return String(number)
+      }
+      return nil
+    case .double:
+      if case .scalar(let scalar) = node, let number = Double(scalar.string), number.isFinite {
+        return scalar.string.contains(where: { ".eE".contains($0) })
+          ? scalar.string : "\(scalar.string).0"
+      }
+    case .bool:
+      if case .scalar(let scalar) = node, ["true", "false"].contains(scalar.string) {
+        return scalar.string
+      }
+    case .array(let element):
+      guard case .sequence(let items) = node else { break }
+      var literals: [String] = []
+      for item in items {
+        guard let literal = defaultLiteral(item, type: element, what: what) else { return nil }
+        literals.append(literal)
+      }
+      return "[" + literals.joined(separator: ", ") + "]"
+    case .date, .json:
+      error(
+        node,
+        "\(what): defaults are not supported for \(type.unwrapped) arguments; make it optional ('\(type.unwrapped)?') instead"
+      )
+      return nil
+    case .optional:
+      break
+    }
+    error(node, "\(what): default '\(node.string ?? "…")' is not a valid \(type)")
+    return nil
+  }
+
+  private mutating func integer(_ node: Node, _ what: String, range: ClosedRange<Int>) -> Int? {
+    guard case .scalar(let scalar) = node, let number = Int(scalar.string) else {
+      error(node, "\(what): expected an integer, found '\(node.string ?? "a \(kind(node))")'")
+      return nil
+    }
+    guard range.contains(number) else {
+      error(node, "\(what): \(number) is out of range (\(range.lowerBound)…\(range.upperBound))")
+      return nil
+    }
+    return number
+  }
+
+  private mutating func seconds(_ node: Node, _ what: String) -> Double {
+    guard case .scalar(let scalar) = node, let number = Double(scalar.string), number.isFinite
+    else {
+      error(
+        node, "\(what): expected a number of seconds, found '\(node.string ?? "a \(kind(node))")'")
+      return 0
+    }
+    guard number >= 0 else {
+      error(node, "\(what): \(scalar.string) is negative; write 0 or more seconds")
+      return 0
+    }
+    return number
+  }
+
+  // MARK: - Nodes
+
+  /// A plain `null`, `~` or nothing.
+  static func isNull(_ node: Node) -> Bool {
+    guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
+    return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+  }
+
+  private mutating func mapping(_ node: Node, _ what: String) -> [(Node, Node)]? {
+    guard case .mapping(let mapping) = node else {
+      error(node, "\(what): expected a mapping of 'key: value' lines, found \(kind(node))")
+      return nil
+    }
+    return mapping.map { ($0.key, $0.value) }
+  }
+
+  private func value(_ pairs: [(Node, Node)], _ key: String) -> Node? {
+    pairs.first { $0.0.string == key }?.1
+  }
+
+  private mutating func checkKeys(_ pairs: [(Node, Node)], allowed: [String], in what: String) {
+    for (key, _) in pairs where !allowed.contains(key.string ?? "") {
+      let suggestion =
+        Naming.closest(to: key.string ?? "", in: allowed).map { "did you mean '\($0)'? " } ?? ""
+      error(
+        key,
+        "\(what): unknown key '\(key.string ?? "?")'; \(suggestion)known keys: \(allowed.joined(separator: ", "))"
+      )
+    }
+  }
+
+  private mutating func scalarString(_ node: Node, _ what: String) -> String? {
+    guard case .scalar(let scalar) = node else {
+      error(node, "\(what): expected a single value, found \(kind(node))")
+      return nil
+    }
+    return scalar.string
+  }
+
+  private func kind(_ node: Node) -> String {
+    switch node {
+    case .scalar: "a value"
+    case .mapping: "a mapping"
+    case .sequence: "a list"
+    case .alias: "an alias"
+    }
+  }
+}

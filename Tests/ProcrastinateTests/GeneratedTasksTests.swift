@@ -1,0 +1,314 @@
+import Foundation
+import Procrastinate
+import ProcrastinateTesting
+import Synchronization
+import Testing
+import Tracing
+
+/// Our tracer, bootstrapped once for the test process, recording into memory. Tests tell
+/// their spans apart by trace id and job id.
+enum TestTracing {
+  static let exporter: InMemorySpanExporter = {
+    let exporter = InMemorySpanExporter()
+    InstrumentationSystem.bootstrap(ProcrastinateTracer(processor: exporter))
+    return exporter
+  }()
+
+  static func spans(inTrace trace: String) -> [SpanRecord] {
+    exporter.finishedSpans.filter { "\($0.context.traceID)" == trace }
+  }
+
+  /// The job spans of `queue`; every test uses its own queue, since job ids repeat across
+  /// the tests' databases.
+  static func jobSpans(queue: String) -> [SpanRecord] {
+    exporter.finishedSpans.filter {
+      $0.kind == .consumer && $0.string(TracingKeys.messagingDestinationName) == queue
+    }.sorted { $0.startNanoseconds < $1.startNanoseconds }
+  }
+
+  static func uniqueQueue() -> String { "q" + UUID().uuidString.prefix(12).lowercased() }
+}
+
+extension SpanRecord {
+  func string(_ key: String) -> String? {
+    if case .string(let value) = attributes[key]?.toSpanAttribute() { return value }
+    return nil
+  }
+
+  func int(_ key: String) -> Int? {
+    if case .int64(let value) = attributes[key]?.toSpanAttribute() { return Int(value) }
+    return nil
+  }
+}
+
+/// Implements the golden file's `EverythingTasks`, recording what each handler received.
+struct EverythingHandlers: EverythingTasks {
+  let jokes = Recorder<FetchJoke.Arguments>()
+  let reports = Recorder<Int>()
+  let nestedTracer = Recorder<Bool>()
+
+  func fetchJoke(
+    category: String, limit: Int, tags: [String]?, ratio: Double, safe: Bool, notBefore: Date?,
+    extra: JSONValue?, matrix: [[Int]], label: String, context: JobContext
+  ) async throws {
+    jokes.append(
+      FetchJoke.Arguments(
+        category: category, limit: limit, tags: tags, ratio: ratio, safe: safe,
+        notBefore: notBefore, extra: extra, matrix: matrix, label: label))
+    // Nested spans join the job's trace, as in the guide's "Custom Instrumentation".
+    withSpan("joke.nested") { _ in }
+    nestedTracer.append(context.span != nil)
+  }
+
+  func linkedReport(reportId: Int, context: JobContext) async throws { reports.append(reportId) }
+
+  func untracedCleanup(context: JobContext) async throws {}
+
+  func pythonSendReport(reportId: Int, when: Date, context: JobContext) async throws {}
+
+  func alwaysFails(reason: String, context: JobContext) async throws {
+    struct Refused: Error, CustomStringConvertible { var description: String }
+    throw Refused(description: "refused: \(reason)")
+  }
+}
+
+@Suite("Generated tasks, end to end")
+struct GeneratedTasksTests {
+  static func run(_ app: ProcrastinateApp, _ handlers: EverythingHandlers) async throws {
+    var tasks = TaskRegistry()
+    try tasks.register(handlers)
+    try await Worker(app: app, tasks: tasks, options: .test(concurrency: 2)).run()
+  }
+
+  @Test("a defer inside a span: the job span is the producer's child, nested spans inside it")
+  func child() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let handlers = EverythingHandlers()
+    let (trace, id) = try await withSpan("test.request") { span in
+      let id = try await FetchJoke.defer(category: "dev", tags: ["a"], on: app)
+      return ("\(span.context.spanContext!.traceID)", id)
+    }
+    let stored = try psql(
+      app.databaseURL, "SELECT args->'trace_context'->>'traceparent' FROM procrastinate_jobs")
+    try await Self.run(app, handlers)
+
+    let spans = TestTracing.spans(inTrace: trace)
+    let root = try #require(spans.first { $0.name == "test.request" })
+    let producer = try #require(spans.first { $0.name == "procrastinate.defer.fetch_joke" })
+    let job = try #require(spans.first { $0.name == "procrastinate.job.fetch_joke" })
+    let nested = try #require(spans.first { $0.name == "joke.nested" })
+    #expect(producer.kind == .producer && producer.parentSpanID == root.context.spanID)
+    #expect(job.kind == .consumer && job.parentSpanID == producer.context.spanID)
+    #expect(nested.parentSpanID == job.context.spanID)
+    #expect(stored == ["00-\(trace)-\(producer.context.spanID)-01"])
+    #expect(producer.int(TracingKeys.jobID) == Int(id))
+    #expect(producer.string(TracingKeys.messagingOperationType) == "send")
+    #expect(producer.string(TracingKeys.messagingDestinationName) == "default")
+    #expect(producer.string("procrastinate.task.args.category") == "dev")
+    #expect(producer.int("procrastinate.task.args.limit") == 5)
+    #expect(job.string(TracingKeys.messagingSystem) == "procrastinate")
+    #expect(job.string(TracingKeys.messagingOperationType) == "process")
+    #expect(job.string(TracingKeys.messagingMessageID) == String(id))
+    #expect(job.string(TracingKeys.taskName) == "fetch_joke")
+    #expect(job.int(TracingKeys.jobAttempts) == 0)
+    #expect(job.int(TracingKeys.jobPriority) == 5)
+    #expect(job.string(TracingKeys.jobOutcome) == "succeeded")
+    #expect(job.string("procrastinate.task.args.category") == "dev")
+    #expect(job.string(TracingKeys.traceContextError) == nil)
+    let received = try #require(handlers.jokes.values.first)
+    #expect(received.category == "dev" && received.limit == 5 && received.tags == ["a"])
+    #expect(received.ratio == 0.5 && received.safe && received.matrix == [[1, 2], [3]])
+    #expect(received.label == "say \"hi\"" && received.notBefore == nil && received.extra == nil)
+    #expect(handlers.nestedTracer.values == [true])
+  }
+
+  @Test("relation link starts a new trace linked to the producer; none ignores the context")
+  func linkAndNone() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let queue = TestTracing.uniqueQueue()
+    let (trace, ids) = try await withSpan("test.request") { span in
+      let linked = try await LinkedReport.defer(
+        reportId: 7, on: app, overrides: DeferOverrides(queue: queue))
+      let untraced = try await UntracedCleanup.defer(
+        on: app, overrides: DeferOverrides(queue: queue))
+      return ("\(span.context.spanContext!.traceID)", [linked, untraced])
+    }
+    #expect(
+      try psql(app.databaseURL, "SELECT args::text FROM procrastinate_jobs WHERE id = \(ids[1])")
+        == ["{}"])
+    try await Self.run(app, EverythingHandlers())
+
+    let producer = try #require(
+      TestTracing.spans(inTrace: trace).first { $0.name == "procrastinate.defer.linked_report" })
+    let jobs = TestTracing.jobSpans(queue: queue)
+    let linked = try #require(jobs.first { $0.name == "procrastinate.job.linked_report" })
+    let untraced = try #require(jobs.first { $0.name == "procrastinate.job.untraced_cleanup" })
+    #expect("\(linked.context.traceID)" != trace && linked.parentSpanID == nil)
+    #expect(linked.links.map(\.context.spanID) == [producer.context.spanID])
+    #expect(linked.string(TracingKeys.jobLock) == "reports")
+    #expect(linked.string(TracingKeys.jobQueueingLock) == "one_report")
+    #expect("\(untraced.context.traceID)" != trace && untraced.parentSpanID == nil)
+    #expect(untraced.links.isEmpty && untraced.string(TracingKeys.traceContextError) == nil)
+  }
+
+  @Test("a failing task: one span per attempt, same trace, status ERROR and an exception event")
+  func failingWithRetry() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let queue = TestTracing.uniqueQueue()
+    let (trace, id) = try await withSpan("test.request") { span in
+      (
+        "\(span.context.spanContext!.traceID)",
+        try await AlwaysFails.defer(reason: "no", on: app, overrides: DeferOverrides(queue: queue))
+      )
+    }
+    try await Self.run(app, EverythingHandlers())
+
+    let attempts = TestTracing.jobSpans(queue: queue)
+    #expect(attempts.map { $0.int(TracingKeys.jobAttempts) } == [0, 1])
+    #expect(attempts.map { $0.string(TracingKeys.jobOutcome) } == ["retried", "failed"])
+    #expect(attempts.allSatisfy { "\($0.context.traceID)" == trace && $0.status?.code == .error })
+    for span in attempts {
+      let exception = try #require(span.events.first { $0.name == TracingKeys.exceptionEvent })
+      #expect(
+        exception.attributes[TracingKeys.exceptionMessage]?.toSpanAttribute()
+          == .string("refused: no"))
+      #expect(span.string(TracingKeys.errorType)?.hasSuffix("Refused") == true)
+    }
+    #expect(try await app.jobStatus(id: id)?.status == .failed)
+  }
+
+  @Test("batch defer: one producer span with the message count, every job its child")
+  func batch() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let queue = TestTracing.uniqueQueue()
+    let (trace, ids) = try await withSpan("test.request") { span in
+      let ids = try await FetchJoke.deferBatch(
+        [.init(category: "a"), .init(category: "b"), .init(category: "c")], on: app,
+        overrides: DeferOverrides(queue: queue))
+      return ("\(span.context.spanContext!.traceID)", ids)
+    }
+    let handlers = EverythingHandlers()
+    try await Self.run(app, handlers)
+    let producer = try #require(
+      TestTracing.spans(inTrace: trace).first { $0.name == "procrastinate.defer.fetch_joke" })
+    #expect(producer.int(TracingKeys.messagingBatchMessageCount) == 3)
+    #expect(producer.string(TracingKeys.messagingDestinationName) == queue)
+    let jobs = TestTracing.jobSpans(queue: queue)
+    #expect(Set(jobs.compactMap { $0.int(TracingKeys.jobID) }) == Set(ids.map { Int($0) }))
+    #expect(jobs.allSatisfy { $0.parentSpanID == producer.context.spanID })
+    #expect(handlers.jokes.values.map(\.category).sorted() == ["a", "b", "c"])
+  }
+
+  @Test("arguments that do not decode fail the job with the task and the field named")
+  func argumentMismatch() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let queue = DeferOptions(queue: TestTracing.uniqueQueue())
+    try await app.defer(
+      task: "fetch_joke", arguments: JobArguments(json: #"{"category": 5}"#), options: queue)
+    try await app.defer(task: "linked_report", options: queue)
+    try await Self.run(app, EverythingHandlers())
+    let spans = TestTracing.jobSpans(queue: queue.queue)
+    let messages = spans.compactMap {
+      $0.events.first?.attributes[TracingKeys.exceptionMessage]?.toSpanAttribute()
+    }
+    #expect(
+      messages.contains(.string("task 'fetch_joke': argument 'category' is not a valid String")))
+    #expect(messages.contains(.string("task 'linked_report': argument 'report_id' is missing")))
+  }
+
+  @Test("a malformed or missing trace_context never fails the job; the span says why")
+  func badCarrier() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let queue = DeferOptions(queue: TestTracing.uniqueQueue())
+    for json in [
+      #"{"category": "x", "trace_context": {"traceparent": "00-zz"}}"#,
+      #"{"category": "x", "trace_context": 3}"#, #"{"category": "x"}"#,
+    ] {
+      try await app.defer(task: "fetch_joke", arguments: JobArguments(json: json), options: queue)
+    }
+    try await Self.run(app, EverythingHandlers())
+    let spans = TestTracing.jobSpans(queue: queue.queue)
+    #expect(spans.count == 3)
+    #expect(
+      spans.allSatisfy {
+        $0.parentSpanID == nil && $0.string(TracingKeys.jobOutcome) == "succeeded"
+      })
+    let reasons = Set(spans.compactMap { $0.string(TracingKeys.traceContextError) })
+    #expect(
+      reasons == [
+        "'trace_context'.traceparent '00-zz' is not a valid W3C traceparent",
+        "'trace_context' is a number, not an object with a traceparent",
+        "no 'trace_context' in the job's arguments",
+      ])
+    #expect(try app.jobRows("status") == ["succeeded", "succeeded", "succeeded"])
+  }
+}
+
+/// Python written the guide's way (`Tests/Interop/traced_app.py`, procrastinate 3.10 and
+/// opentelemetry-sdk) on one side, generated Swift on the other: one trace either way.
+@Suite(
+  "Generated tasks with Python producers and workers",
+  .enabled(if: Python.available, "run scripts/test to create the virtualenv"))
+struct GeneratedTasksPythonTests {
+  static let script = Python.repository.appendingPathComponent("Tests/Interop/traced_app.py").path
+
+  static func python(_ arguments: [String], database: String, output: String = "/dev/null")
+    throws -> String
+  {
+    try runProcess(
+      Python.interpreter, [script] + arguments,
+      environment: ["PROCR_DSN": database, "PROCR_OUT": output])
+  }
+
+  @Test("a Python producer's span is the parent of the Swift job span")
+  func pythonProducer() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let queue = TestTracing.uniqueQueue()
+    let printed = try Self.python(
+      ["defer", "fetch_joke", queue, #"{"category": "from-python", "limit": 2}"#],
+      database: app.databaseURL)
+    let producer = try JSONDecoder().decode([String: JSONValue].self, from: Data(printed.utf8))
+    let handlers = EverythingHandlers()
+    try await GeneratedTasksTests.run(app, handlers)
+
+    let job = try #require(TestTracing.jobSpans(queue: queue).first)
+    #expect("\(job.context.traceID)" == producer["trace_id"]?.stringValue)
+    #expect(job.parentSpanID.map { "\($0)" } == producer["span_id"]?.stringValue)
+    #expect(job.string(TracingKeys.traceContextError) == nil)
+    #expect(handlers.jokes.values.map(\.category) == ["from-python"])
+    #expect(handlers.jokes.values.map(\.limit) == [2])
+  }
+
+  @Test("a Swift defer's producer span is the parent of the Python task's span")
+  func pythonWorker() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let when = Date(timeIntervalSince1970: 1_790_000_000)
+    let (trace, id) = try await withSpan("test.request") { span in
+      (
+        "\(span.context.spanContext!.traceID)",
+        try await PythonSendReport.defer(reportId: 12, when: when, on: app)
+      )
+    }
+    let output = Python.temporaryFile()
+    _ = try Self.python(["worker", "python"], database: app.databaseURL, output: output)
+
+    let producer = try #require(
+      TestTracing.spans(inTrace: trace).first { $0.name == "procrastinate.defer.python.send_report" })
+    let record = try #require(try Python.records(output).first)
+    #expect(record["job_id"] == .int(id))
+    #expect(record["trace_id"]?.stringValue == trace)
+    #expect(record["parent_span_id"]?.stringValue == "\(producer.context.spanID)")
+    #expect(
+      record["args"]
+        == .object(["report_id": .int(12), "when": .string(when.ISO8601Format())]))
+    #expect(try await app.jobStatus(id: id)?.status == .succeeded)
+  }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import ProcrastinateGenerator
+import ProcrastinateTesting
+import Testing
+
+@Suite("Generator")
+struct GeneratorTests {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+  static let templates = root.appendingPathComponent("Templates").path
+  static let fixture = root.appendingPathComponent("Tests/Fixtures/everything.tasks.yaml").path
+  static let golden = root.appendingPathComponent(
+    "Tests/ProcrastinateTests/Generated/everything.tasks.swift"
+  ).path
+
+  /// The golden file is compiled into this test target and exercised end to end by
+  /// `GeneratedTasksTests`. `UPDATE_GOLDEN=1 swift test --filter Generator` rewrites it.
+  @Test("the spec using every feature renders exactly the golden file")
+  func golden() throws {
+    let generated = try Generator(templatesDirectory: Self.templates).generate(path: Self.fixture)
+    if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+      try generated.write(toFile: Self.golden, atomically: true, encoding: .utf8)
+    }
+    let expected = try String(contentsOfFile: Self.golden, encoding: .utf8)
+    #expect(generated == expected)
+  }
+
+  static func diagnostics(_ yaml: String, file: String = "jokes.tasks.yaml") -> [String] {
+    do {
+      _ = try SpecParser.parse(yaml, path: "Sources/App/\(file)")
+      return []
+    } catch {
+      return error.diagnostics.map(\.description)
+    }
+  }
+
+  @Test(
+    "every bad spec is an error at its line and column that says what to write instead",
+    arguments: [
+      (
+        "tasks:\n  a: [\n", "3:1: error: invalid YAML: did not find expected node content"
+      ),
+      (
+        "tasks:\n  fetch:\n    args:\n      n: Integer\n",
+        "4:10: error: task 'fetch': argument 'n': unknown type 'Integer'; use one of String, Int, Double, Bool, Date, JSON, [T] and T?, e.g. '[String]?'"
+      ),
+      (
+        "tasks:\n  fetch: {}\n  fetch: {}\n",
+        "2:3: error: duplicate key 'fetch': each task and each argument can be declared once"
+      ),
+      (
+        "tasks:\n  fetch:\n    args:\n      n: Int\n      n: String\n",
+        "4:7: error: duplicate key 'n': each task and each argument can be declared once"
+      ),
+      (
+        "tasks:\n  fetch:\n    args:\n      user_id: Int\n      userId: Int\n",
+        "5:7: error: task 'fetch': argument 'userId' and argument 'user_id' both become 'userId' in Swift; rename one"
+      ),
+      (
+        "tasks:\n  2fetch: {}\n",
+        "2:3: error: invalid task name '2fetch': use letters, digits, '_' and '.', starting with a letter, e.g. 'fetch_joke' or 'reports.send'"
+      ),
+      (
+        "tasks:\n  fetch:\n    args: { user-id: Int }\n",
+        "3:13: error: task 'fetch': argument 'user-id': not a valid name; use letters, digits and '_', starting with a letter, e.g. 'user_id'"
+      ),
+      (
+        "tasks:\n  fetch:\n    args: { class: Int }\n",
+        "3:13: error: task 'fetch': argument 'class': 'class' is reserved (a Swift or Python keyword, or a parameter of the generated functions: context, on, overrides); choose another name"
+      ),
+      (
+        "tasks:\n  fetch:\n    queu: default\n",
+        "3:5: error: task 'fetch': unknown key 'queu'; did you mean 'queue'? known keys: doc, queue, priority, lock, queueing_lock, retry, args, trace"
+      ),
+      (
+        "tasks:\n  fetch:\n    queue: \(String(repeating: "q", count: 41))\n",
+        "3:12: error: task 'fetch': queue '\(String(repeating: "q", count: 41))' is 41 bytes; procrastinate's NOTIFY channel limits queue names to 40 bytes, use a shorter name"
+      ),
+      (
+        "tasks:\n  fetch:\n    retry: { max_attempts: many }\n",
+        "3:28: error: task 'fetch': 'retry'.max_attempts: expected an integer, found 'many'"
+      ),
+      (
+        "tasks:\n  fetch:\n    retry: { wait: -1 }\n",
+        "3:20: error: task 'fetch': 'retry'.wait: -1 is negative; write 0 or more seconds"
+      ),
+      (
+        "tasks:\n  fetch:\n    args: { n: { type: Int, default: five } }\n",
+        "3:38: error: task 'fetch': argument 'n': default: expected an integer, found 'five'"
+      ),
+      (
+        "tasks:\n  fetch:\n    trace: { relation: parent }\n",
+        "3:24: error: task 'fetch': 'trace'.relation: unknown value 'parent'; use child, link or none"
+      ),
+      (
+        "tasks:\n  fetch:\n    args: { trace_context: JSON }\n",
+        "3:11: error: task 'fetch': argument 'trace_context' has the name of the trace carrier; rename it or set 'trace: { carrier: other_key }'"
+      ),
+      (
+        "tasks:\n  fetch:\n    args: { n: Int }\n    trace: { record_args: [m] }\n",
+        "4:28: error: task 'fetch': 'trace'.record_args: 'm' is not an argument of the task; known: n"
+      ),
+      ("jobs: {}\n", "1:1: error: the spec: unknown key 'jobs'; known keys: tasks"),
+    ])
+  func diagnostic(yaml: String, expected: String) {
+    let found = Self.diagnostics(yaml)
+    #expect(found.contains("Sources/App/jokes.tasks.yaml:\(expected)"), "\(found)")
+  }
+
+  @Test("a file name that is not an identifier is refused")
+  func fileName() {
+    #expect(
+      Self.diagnostics("tasks: { a: {} }\n", file: "2fast.tasks.yaml").first?.contains(
+        "file name '2fast.tasks.yaml' gives the protocol name '2fastTasks'") == true)
+  }
+
+  @Test("procrastinate-generate prints diagnostics, exits 1, and rewrites only what changed")
+  func cli() throws {
+    let binary = TracesPingTests.binary.replacingOccurrences(
+      of: "procrastinate-swift", with: "procrastinate-generate")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "gen-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let bad = directory.appendingPathComponent("bad.tasks.yaml").path
+    try "tasks:\n  fetch:\n    args: { n: Integer }\n".write(
+      toFile: bad, atomically: true, encoding: .utf8)
+    let failed = try runProcessCapturing(
+      binary, [bad, "--output-directory", directory.path], allowFailure: true)
+    #expect(failed.status == 1)
+    #expect(failed.stderr.contains("\(bad):3:16: error: task 'fetch': argument 'n': unknown type"))
+
+    let output = directory.appendingPathComponent("everything.tasks.swift").path
+    _ = try runProcessCapturing(binary, [Self.fixture, "--output-directory", directory.path])
+    #expect(
+      try String(contentsOfFile: output, encoding: .utf8)
+        == String(contentsOfFile: Self.golden, encoding: .utf8))
+    let old = Date(timeIntervalSince1970: 1_000_000)
+    try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: output)
+    _ = try runProcessCapturing(binary, [Self.fixture, "--output-file", output])
+    let modified = try FileManager.default.attributesOfItem(atPath: output)[.modificationDate]
+    #expect(modified as? Date == old)
+  }
+}
