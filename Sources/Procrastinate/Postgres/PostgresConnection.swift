@@ -329,12 +329,16 @@ package final class PostgresConnection: Sendable {
       }
       return QueryResult(columns: columns, rows: rows)
     default:
-      if PQstatus(conn) != CONNECTION_OK {
-        state.broken = true
-        state.prepared = []
-      }
       func field(_ code: Int32) -> String? {
         PQresultErrorField(result, code).map { String(cString: $0) }
+      }
+      // A server shutting down (class 57P: admin or crash shutdown, cannot connect now) or a
+      // connection exception (class 08) ends the session even while libpq still reports
+      // the connection as OK: treat it as lost, so callers retry instead of giving up.
+      let code = field(Int32(UInt8(ascii: "C"))) ?? ""
+      if PQstatus(conn) != CONNECTION_OK || code.hasPrefix("57P") || code.hasPrefix("08") {
+        state.broken = true
+        state.prepared = []
       }
       let message = field(Int32(UInt8(ascii: "M"))) ?? trimmed(PQresultErrorMessage(result))
       throw DatabaseError(

@@ -131,6 +131,17 @@ package enum JobSQL {
     "procrastinate_swift_doing_jobs_of_worker",
     "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = $1::bigint")
 
+  /// Gives back such a job (`$1`) at `$2` (epoch seconds), only while it is still `doing`
+  /// under worker `$3`: `procrastinate_retry_job_v2` alone would also revive a `failed` job.
+  static let retryOrphan = Statement(
+    "procrastinate_swift_retry_orphan",
+    """
+    SELECT procrastinate_retry_job_v2(id, to_timestamp($2::float8), NULL, NULL, NULL)
+    FROM procrastinate_jobs
+    WHERE id = $1::bigint AND status = 'doing' AND worker_id = $3::bigint
+    FOR UPDATE
+    """)
+
   /// One statement that writes job outcomes, with the jobs it concerns.
   struct OutcomeWrite: Sendable {
     var statement: Statement

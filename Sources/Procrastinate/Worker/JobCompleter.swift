@@ -32,6 +32,9 @@ actor JobCompleter {
   private let logger: Logger
   private let onPending: @Sendable () -> Void
   private var pending: [Waiting] = []
+  /// Jobs whose outcome could not be recorded (a statement error): they ran, so orphan
+  /// recovery must never run them again, even if they are still `doing`.
+  private(set) var unrecorded: Set<Int64> = []
 
   init(
     pool: ConnectionPool, batched: Bool, retryDelay: Duration, logger: Logger,
@@ -112,6 +115,7 @@ actor JobCompleter {
         return result
       } catch let error as DatabaseError where error.kind == .statement {
         logger.error("could not record the outcome of job(s) \(jobs): \(error)")
+        unrecorded.formUnion(jobs)
         return nil
       } catch {
         attempt += 1

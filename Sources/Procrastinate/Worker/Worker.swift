@@ -59,6 +59,8 @@ public final class Worker: Sendable {
     var fetchGeneration = 0
     /// A fetch failed on the connection: it may have committed without us seeing its jobs.
     var orphanCheckPending = false
+    /// One loop is giving orphans back; the others do not start the same check.
+    var orphanCheckRunning = false
   }
 
   public let app: ProcrastinateApp
@@ -307,16 +309,21 @@ public final class Worker: Sendable {
 
   /// After a fetch failed on the connection, its transaction may still have committed: its
   /// jobs are `doing` with our worker id, and nobody would ever run them. Once no other
-  /// fetch is in flight, jobs `doing` under our id that we do not hold go back to `todo`
-  /// (`procrastinate_retry_job_v2`, as stalled-job recovery does). The fetch generation
-  /// proves no fetch started meanwhile; a job that finished meanwhile is no longer `doing`
-  /// and its retry is refused by the database, harmlessly.
+  /// fetch is in flight, one loop lists the jobs `doing` under our id; if no fetch started
+  /// meanwhile (the fetch generation is unchanged), those we do not hold are orphans and go
+  /// back to `todo` (`procrastinate_retry_job_v2`, as stalled-job recovery does), each only
+  /// while it is still `doing` under our id. A job that finished meanwhile is left alone.
   private func recoverOrphansIfNeeded() async {
     guard let workerID,
       let generation = state.withLock({ state -> Int? in
-        state.orphanCheckPending && state.reserved == 0 ? state.fetchGeneration : nil
+        guard state.orphanCheckPending, !state.orphanCheckRunning, state.reserved == 0 else {
+          return nil
+        }
+        state.orphanCheckRunning = true
+        return state.fetchGeneration
       })
     else { return }
+    defer { state.withLock { $0.orphanCheckRunning = false } }
     let doing: [Int64]
     do {
       doing = try await pool.execute(JobSQL.doingJobsOfWorker, [String(workerID)]).rows
@@ -324,20 +331,23 @@ public final class Worker: Sendable {
     } catch {
       return  // still unreachable: try again on the next round
     }
+    let unrecorded = await completer.unrecorded
     let orphans = state.withLock { state -> [Int64]? in
       guard state.reserved == 0, state.fetchGeneration == generation else { return nil }
       state.orphanCheckPending = false
-      return doing.filter { state.running[$0] == nil }
+      return doing.filter { state.running[$0] == nil && !unrecorded.contains($0) }
     }
     for id in orphans ?? [] {
+      // Its outcome may have failed to record since the list was made: it ran, leave it.
+      if await completer.unrecorded.contains(id) { continue }
       do {
-        try await pool.execute(
-          JobSQL.retry, [String(id), String(Date().timeIntervalSince1970), nil, nil, nil])
-        logger.warning(
-          "job \(id) was fetched by a transaction whose answer was lost with the connection; it is back in todo"
-        )
-      } catch let error as DatabaseError where error.kind == .statement {
-        continue  // it finished meanwhile
+        let result = try await pool.execute(
+          JobSQL.retryOrphan, [String(id), String(Date().timeIntervalSince1970), String(workerID)])
+        if !result.rows.isEmpty {
+          logger.warning(
+            "job \(id) was fetched by a transaction whose answer was lost with the connection; it is back in todo"
+          )
+        }
       } catch {
         state.withLock { $0.orphanCheckPending = true }
         return
