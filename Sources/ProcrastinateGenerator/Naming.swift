@@ -39,8 +39,20 @@ enum Naming {
 
   private static func isDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
 
-  /// Parameters of the generated `defer` and handler functions.
-  static let reservedArguments: Set<String> = ["on", "overrides", "context"]
+  /// Parameters and locals of the generated functions.
+  static let reservedArguments: Set<String> = [
+    "app", "overrides", "context", "container", "decoder",
+  ]
+
+  /// Type names a task cannot take: they would hide a type the generated code, Swift or
+  /// Foundation uses in the same module.
+  static let reservedTypeNames: Set<String> = [
+    "Self", "Any", "Type", "Protocol", "Task", "Date", "Data", "URL", "String", "Int", "Double",
+    "Bool", "Array", "Dictionary", "Optional", "Error", "Duration", "Codable", "Decodable",
+    "Encodable", "Sendable", "CodingKey", "CodingKeys", "Arguments", "JSONValue",
+    "TaskRegistry", "TaskDefinition", "TaskTraceOptions", "RetryStrategy", "DeferOptions",
+    "DeferOverrides", "JobContext", "ProcrastinateApp", "Procrastinate", "Foundation",
+  ]
 
   /// Swift and Python keywords, which cannot name an argument in one language or the other.
   static let keywords: Set<String> = [

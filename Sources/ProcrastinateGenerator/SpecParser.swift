@@ -71,7 +71,8 @@ public struct SpecParser {
     var typeNames: [String: String] = [:]
     for (key, node) in taskMap {
       guard let name = scalarString(key, "a task name") else { continue }
-      guard let task = task(name: name, key: key, node: node) else { continue }
+      guard let task = task(name: name, key: key, node: node, protocolName: protocolName)
+      else { continue }
       if let other = typeNames[task.typeName] {
         error(
           key,
@@ -107,7 +108,9 @@ public struct SpecParser {
     "doc", "queue", "priority", "lock", "queueing_lock", "retry", "args", "trace",
   ]
 
-  private mutating func task(name: String, key: Node, node: Node) -> TaskSpec? {
+  private mutating func task(name: String, key: Node, node: Node, protocolName: String)
+    -> TaskSpec?
+  {
     let before = diagnostics.count
     if !Naming.isTaskName(name) {
       error(
@@ -118,6 +121,19 @@ public struct SpecParser {
       error(key, "task name '\(name)' is longer than 128 characters (procrastinate_jobs.task_name)")
     }
     let typeName = Naming.typeName(name)
+    if Naming.isTaskName(name) {
+      if Naming.reservedTypeNames.contains(typeName) || typeName == protocolName {
+        error(
+          key,
+          "task '\(name)' would be the Swift type '\(typeName)', which \(typeName == protocolName ? "is the spec's protocol" : "hides a type the generated code or Foundation uses"); rename the task, e.g. '\(name)_job'"
+        )
+      } else if Naming.keywords.contains(Naming.memberName(name)) {
+        error(
+          key,
+          "task '\(name)' would be the Swift method '\(Naming.memberName(name))', a keyword; rename the task, e.g. '\(name)_job'"
+        )
+      }
+    }
     var task = TaskSpec(
       name: name, typeName: typeName, methodName: Naming.memberName(name), doc: nil,
       queue: "default", priority: 0, lock: nil, queueingLock: nil, retry: nil, arguments: [],
@@ -127,9 +143,9 @@ public struct SpecParser {
     }
     guard let fields = mapping(node, "task '\(name)'") else { return nil }
     checkKeys(fields, allowed: Self.taskKeys, in: "task '\(name)'")
-    if let doc = value(fields, "doc") { task.doc = scalarString(doc, "'doc'") }
+    if let doc = value(fields, "doc"), !Self.isNull(doc) { task.doc = scalarString(doc, "'doc'") }
     if let queue = value(fields, "queue"), let text = scalarString(queue, "'queue'") {
-      if text.isEmpty {
+      if Self.isNull(queue) || text.isEmpty {
         error(queue, "task '\(name)': 'queue' is empty; leave it out for 'default'")
       } else if text.utf8.count > Self.maximumQueueBytes {
         error(
@@ -137,15 +153,24 @@ public struct SpecParser {
           "task '\(name)': queue '\(text)' is \(text.utf8.count) bytes; procrastinate's NOTIFY channel limits queue names to \(Self.maximumQueueBytes) bytes, use a shorter name"
         )
       }
+      checkPrintable(queue, text, "task '\(name)': 'queue'")
       task.queue = text
     }
     if let priority = value(fields, "priority") {
       task.priority =
         integer(priority, "task '\(name)': 'priority'", range: -2_147_483_648...2_147_483_647) ?? 0
     }
-    if let lock = value(fields, "lock") { task.lock = scalarString(lock, "'lock'") }
-    if let lock = value(fields, "queueing_lock") {
-      task.queueingLock = scalarString(lock, "'queueing_lock'")
+    if let lock = value(fields, "lock"), !Self.isNull(lock),
+      let text = scalarString(lock, "task '\(name)': 'lock'")
+    {
+      checkPrintable(lock, text, "task '\(name)': 'lock'")
+      task.lock = text
+    }
+    if let lock = value(fields, "queueing_lock"), !Self.isNull(lock),
+      let text = scalarString(lock, "task '\(name)': 'queueing_lock'")
+    {
+      checkPrintable(lock, text, "task '\(name)': 'queueing_lock'")
+      task.queueingLock = text
     }
     if let retry = value(fields, "retry") { task.retry = self.retry(retry, task: name) }
     if let args = value(fields, "args") { task.arguments = arguments(args, task: name) }
@@ -232,7 +257,9 @@ public struct SpecParser {
         }
         typeNode = type
         defaultNode = self.value(details, "default")
-        if let doc = self.value(details, "doc") { argument.doc = scalarString(doc, "'doc'") }
+        if let doc = self.value(details, "doc"), !Self.isNull(doc) {
+          argument.doc = scalarString(doc, "'doc'")
+        }
       }
       guard let typeText = scalarString(typeNode, "\(what): the type") else { continue }
       guard let type = ArgumentType.parse(typeText) else {
@@ -243,7 +270,13 @@ public struct SpecParser {
         continue
       }
       argument.type = type
-      if let defaultNode {
+      if let defaultNode, type.isOptional, !Self.isNull(defaultNode) {
+        error(
+          defaultNode,
+          "\(what): an optional argument defaults to null; drop the default, or make the type '\(type.unwrapped)' to default to \(defaultNode.string ?? "it")"
+        )
+        continue
+      } else if let defaultNode {
         argument.defaultLiteral = defaultLiteral(defaultNode, type: type, what: what)
       } else if type.isOptional {
         argument.defaultLiteral = "nil"
@@ -265,7 +298,7 @@ public struct SpecParser {
       }
     }
     if let node = value(fields, "carrier"), let carrier = scalarString(node, "'carrier'") {
-      if carrier == "none" || carrier.isEmpty {
+      if carrier == "none" || carrier.isEmpty || Self.isNull(node) {
         task.carrier = nil
       } else if !Naming.isArgumentName(carrier) {
         error(
@@ -314,8 +347,7 @@ public struct SpecParser {
       return nil
     case .double:
       if case .scalar(let scalar) = node, let number = Double(scalar.string), number.isFinite {
-        return scalar.string.contains(where: { ".eE".contains($0) })
-          ? scalar.string : "\(scalar.string).0"
+        return "\(number)"
       }
     case .bool:
       if case .scalar(let scalar) = node, ["true", "false"].contains(scalar.string) {
@@ -366,6 +398,13 @@ public struct SpecParser {
       return 0
     }
     return number
+  }
+
+  /// Queue and lock names end up in comments and string literals: no control characters.
+  private mutating func checkPrintable(_ node: Node, _ text: String, _ what: String) {
+    if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+      error(node, "\(what): contains a control character (a newline or tab); use a plain name")
+    }
   }
 
   // MARK: - Nodes

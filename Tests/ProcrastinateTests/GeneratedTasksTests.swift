@@ -60,7 +60,9 @@ struct EverythingHandlers: EverythingTasks {
     nestedTracer.append(context.span != nil)
   }
 
-  func linkedReport(reportId: Int, context: JobContext) async throws { reports.append(reportId) }
+  func linkedReport(reportId: Int, definition: String, context: JobContext) async throws {
+    reports.append(reportId)
+  }
 
   func untracedCleanup(context: JobContext) async throws {}
 
@@ -203,7 +205,7 @@ struct GeneratedTasksTests {
     #expect(handlers.jokes.values.map(\.category).sorted() == ["a", "b", "c"])
   }
 
-  @Test("arguments that do not decode fail the job with the task and the field named")
+  @Test("arguments that do not decode fail the job, naming the task and the field, with no retry")
   func argumentMismatch() async throws {
     _ = TestTracing.exporter
     let app = try await TestDatabase.app()
@@ -219,6 +221,9 @@ struct GeneratedTasksTests {
     #expect(
       messages.contains(.string("task 'fetch_joke': argument 'category' is not a valid String")))
     #expect(messages.contains(.string("task 'linked_report': argument 'report_id' is missing")))
+    // Arguments that do not decode are not retried, whatever the task's retry strategy.
+    #expect(spans.count == 2)
+    #expect(try app.jobRows("status, attempts") == ["failed|1", "failed|1"])
   }
 
   @Test("a malformed or missing trace_context never fails the job; the span says why")
@@ -301,14 +306,47 @@ struct GeneratedTasksPythonTests {
     _ = try Self.python(["worker", "python"], database: app.databaseURL, output: output)
 
     let producer = try #require(
-      TestTracing.spans(inTrace: trace).first { $0.name == "procrastinate.defer.python.send_report" })
+      TestTracing.spans(inTrace: trace).first {
+        $0.name == "procrastinate.defer.python.send_report"
+      })
     let record = try #require(try Python.records(output).first)
     #expect(record["job_id"] == .int(id))
     #expect(record["trace_id"]?.stringValue == trace)
     #expect(record["parent_span_id"]?.stringValue == "\(producer.context.spanID)")
     #expect(
       record["args"]
-        == .object(["report_id": .int(12), "when": .string(when.ISO8601Format())]))
+        == .object([
+          "report_id": .int(12),
+          "when": .string(
+            when.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
+        ]))
     #expect(try await app.jobStatus(id: id)?.status == .succeeded)
+  }
+}
+
+@Suite("Task argument coding")
+struct TaskArgumentCodingTests {
+  @Test(
+    "dates in every ISO 8601 form Python writes decode; ours keep milliseconds",
+    arguments: [
+      ("2026-11-25T10:00:00Z", 0.0), ("2026-11-25T10:00:00.250Z", 0.25),
+      ("2026-11-25T10:00:00.250000+00:00", 0.25), ("2026-11-25T12:00:00+02:00", 0.0),
+      ("2026-11-25T10:00:00", 0.0), ("2026-11-25T10:00:00.5", 0.5),
+    ])
+  func dates(text: String, fraction: Double) throws {
+    let date = try #require(TaskArgumentCoding.parseDate(text), "\(text)")
+    #expect(date.timeIntervalSince1970 == 1_795_600_800 + fraction, "\(text)")
+  }
+
+  @Test("a date that is not ISO 8601 fails the job naming the field")
+  func badDate() throws {
+    let arguments = try JobArguments(json: #"{"report_id": 1, "when": "yesterday"}"#)
+    #expect(throws: DecodingError.self) {
+      try arguments.decode(PythonSendReport.Arguments.self, decoder: TaskArgumentCoding.decoder())
+    }
+    let encoded = try TaskArgumentCoding.encoder().encode(
+      PythonSendReport.Arguments(reportId: 1, when: Date(timeIntervalSince1970: 1_795_600_800.25)))
+    #expect(
+      String(decoding: encoded, as: UTF8.self).contains(#""when":"2026-11-25T10:00:00.250Z""#))
   }
 }

@@ -66,7 +66,7 @@ struct GeneratorTests {
       ),
       (
         "tasks:\n  fetch:\n    args: { class: Int }\n",
-        "3:13: error: task 'fetch': argument 'class': 'class' is reserved (a Swift or Python keyword, or a parameter of the generated functions: context, on, overrides); choose another name"
+        "3:13: error: task 'fetch': argument 'class': 'class' is reserved (a Swift or Python keyword, or a parameter of the generated functions: app, container, context, decoder, overrides); choose another name"
       ),
       (
         "tasks:\n  fetch:\n    queu: default\n",
@@ -101,6 +101,26 @@ struct GeneratorTests {
         "4:28: error: task 'fetch': 'trace'.record_args: 'm' is not an argument of the task; known: n"
       ),
       ("jobs: {}\n", "1:1: error: the spec: unknown key 'jobs'; known keys: tasks"),
+      (
+        "tasks:\n  date: {}\n",
+        "2:3: error: task 'date' would be the Swift type 'Date', which hides a type the generated code or Foundation uses; rename the task, e.g. 'date_job'"
+      ),
+      (
+        "tasks:\n  default: {}\n",
+        "2:3: error: task 'default' would be the Swift method 'default', a keyword; rename the task, e.g. 'default_job'"
+      ),
+      (
+        "tasks:\n  jokes_tasks: {}\n",
+        "2:3: error: task 'jokes_tasks' would be the Swift type 'JokesTasks', which is the spec's protocol; rename the task, e.g. 'jokes_tasks_job'"
+      ),
+      (
+        "tasks:\n  fetch:\n    args: { n: { type: Int?, default: 5 } }\n",
+        "3:39: error: task 'fetch': argument 'n': an optional argument defaults to null; drop the default, or make the type 'Int' to default to 5"
+      ),
+      (
+        "tasks:\n  fetch:\n    queue: \"a\\tb\"\n",
+        "3:12: error: task 'fetch': 'queue': contains a control character (a newline or tab); use a plain name"
+      ),
     ])
   func diagnostic(yaml: String, expected: String) {
     let found = Self.diagnostics(yaml)

@@ -141,19 +141,43 @@ public struct TaskArgumentsError: Error, Sendable, Equatable, CustomStringConver
   }
 }
 
-/// The JSON coding of typed task arguments: dates as ISO 8601 strings, which Python reads
-/// with `datetime.fromisoformat`.
+/// The JSON coding of typed task arguments. Dates are written as ISO 8601 with milliseconds
+/// and `Z` (Python 3.11's `datetime.fromisoformat` reads them) and read in any ISO 8601 form
+/// Python writes: with or without fractional seconds, `Z` or an offset, or naive (taken as UTC).
 package enum TaskArgumentCoding {
-  static func encoder() -> JSONEncoder {
+  package static func encoder() -> JSONEncoder {
     let encoder = JSONEncoder()
-    encoder.dateEncodingStrategy = .iso8601
+    encoder.dateEncodingStrategy = .custom { date, encoder in
+      var container = encoder.singleValueContainer()
+      try container.encode(
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+    }
     encoder.outputFormatting = .sortedKeys
     return encoder
   }
 
-  static func decoder() -> JSONDecoder {
+  package static func decoder() -> JSONDecoder {
     let decoder = JSONDecoder()
-    decoder.dateDecodingStrategy = .iso8601
+    decoder.dateDecodingStrategy = .custom { decoder in
+      let container = try decoder.singleValueContainer()
+      let text = try container.decode(String.self)
+      guard let date = parseDate(text) else {
+        throw DecodingError.dataCorruptedError(
+          in: container,
+          debugDescription: "'\(text)' is not an ISO 8601 date such as 2026-11-25T10:00:00Z")
+      }
+      return date
+    }
     return decoder
+  }
+
+  package static func parseDate(_ text: String) -> Date? {
+    let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    let withoutFraction = Date.ISO8601FormatStyle()
+    for candidate in [text, text + "Z"] {
+      if let date = try? withFraction.parse(candidate) { return date }
+      if let date = try? withoutFraction.parse(candidate) { return date }
+    }
+    return nil
   }
 }

@@ -19,7 +19,15 @@ extension TaskRegistry {
     _ task: TaskDefinition, arguments: Arguments.Type = Arguments.self,
     handler: @escaping @Sendable (Arguments, JobContext) async throws -> Void
   ) throws {
-    try register(task.name, retry: task.retry) { jobArguments, context in
+    var task = task
+    if var retry = task.retry {
+      // Arguments that do not decode will not decode on the next attempt either.
+      let chosen = retry.shouldRetry
+      retry.shouldRetry = { error in !(error is TaskArgumentsError) && (chosen?(error) ?? true) }
+      task = TaskDefinition(
+        name: task.name, defaults: task.defaults, retry: retry, trace: task.trace)
+    }
+    try register(task.name, retry: task.retry) { [task] jobArguments, context in
       try await TracedRun.run(task, jobArguments, context) { jobArguments, context in
         let arguments: Arguments
         do {

@@ -95,7 +95,7 @@ enum FetchJoke {
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> Int64 {
     try await app.defer(
-      definition,
+      Self.definition,
       arguments: Arguments(
         category: category,
         limit: limit,
@@ -116,7 +116,7 @@ enum FetchJoke {
     on app: ProcrastinateApp,
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> [Int64] {
-    try await app.deferBatch(definition, arguments: arguments, overrides: overrides)
+    try await app.deferBatch(Self.definition, arguments: arguments, overrides: overrides)
   }
 }
 
@@ -137,20 +137,25 @@ enum LinkedReport {
   /// The job's arguments, as stored in `procrastinate_jobs.args`.
   struct Arguments: Codable, Sendable {
     var reportId: Int
+    var definition: String
 
     init(
-      reportId: Int
+      reportId: Int,
+      definition: String = "full"
     ) {
       self.reportId = reportId
+      self.definition = definition
     }
 
     enum CodingKeys: String, CodingKey {
       case reportId = "report_id"
+      case definition
     }
 
     init(from decoder: any Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       reportId = try container.decode(Int.self, forKey: .reportId)
+      definition = try container.decodeIfPresent(String.self, forKey: .definition) ?? "full"
     }
   }
 
@@ -158,13 +163,15 @@ enum LinkedReport {
   @discardableResult
   static func `defer`(
     reportId: Int,
+    definition: String = "full",
     on app: ProcrastinateApp,
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> Int64 {
     try await app.defer(
-      definition,
+      Self.definition,
       arguments: Arguments(
-        reportId: reportId),
+        reportId: reportId,
+        definition: definition),
       overrides: overrides)
   }
 
@@ -175,7 +182,7 @@ enum LinkedReport {
     on app: ProcrastinateApp,
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> [Int64] {
-    try await app.deferBatch(definition, arguments: arguments, overrides: overrides)
+    try await app.deferBatch(Self.definition, arguments: arguments, overrides: overrides)
   }
 }
 
@@ -205,7 +212,7 @@ enum UntracedCleanup {
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> Int64 {
     try await app.defer(
-      definition,
+      Self.definition,
       arguments: Arguments(),
       overrides: overrides)
   }
@@ -217,7 +224,7 @@ enum UntracedCleanup {
     on app: ProcrastinateApp,
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> [Int64] {
-    try await app.deferBatch(definition, arguments: arguments, overrides: overrides)
+    try await app.deferBatch(Self.definition, arguments: arguments, overrides: overrides)
   }
 }
 
@@ -269,7 +276,7 @@ enum PythonSendReport {
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> Int64 {
     try await app.defer(
-      definition,
+      Self.definition,
       arguments: Arguments(
         reportId: reportId,
         when: when),
@@ -283,7 +290,7 @@ enum PythonSendReport {
     on app: ProcrastinateApp,
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> [Int64] {
-    try await app.deferBatch(definition, arguments: arguments, overrides: overrides)
+    try await app.deferBatch(Self.definition, arguments: arguments, overrides: overrides)
   }
 }
 
@@ -329,7 +336,7 @@ enum AlwaysFails {
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> Int64 {
     try await app.defer(
-      definition,
+      Self.definition,
       arguments: Arguments(
         reason: reason),
       overrides: overrides)
@@ -342,7 +349,7 @@ enum AlwaysFails {
     on app: ProcrastinateApp,
     overrides: DeferOverrides = DeferOverrides()
   ) async throws -> [Int64] {
-    try await app.deferBatch(definition, arguments: arguments, overrides: overrides)
+    try await app.deferBatch(Self.definition, arguments: arguments, overrides: overrides)
   }
 }
 
@@ -366,6 +373,7 @@ protocol EverythingTasks: Sendable {
   /// Build a report in a new trace linked to the request that asked for it.
   func linkedReport(
     reportId: Int,
+    definition: String,
     context: JobContext
   ) async throws
   func untracedCleanup(context: JobContext) async throws
@@ -401,6 +409,7 @@ extension TaskRegistry {
       arguments, context in
       try await tasks.linkedReport(
         reportId: arguments.reportId,
+        definition: arguments.definition,
         context: context)
     }
     try register(UntracedCleanup.definition, arguments: UntracedCleanup.Arguments.self) { _, context in
