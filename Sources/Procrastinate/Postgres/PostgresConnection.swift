@@ -30,6 +30,11 @@ package final class PostgresConnection: Sendable {
 
   private let thread: BlockingThread
   private let state: Mutex<State>
+  /// A pipe that ends a `notifications(timeout:)` wait early: its read end is polled with
+  /// the socket, ``interruptWait()`` writes to it. Plain descriptors, outside the mutex
+  /// the waiting thread holds.
+  private let wakeRead: Int32
+  private let wakeWrite: Int32
   /// The redacted connection description used in errors and logs.
   package let target: String
 
@@ -37,6 +42,19 @@ package final class PostgresConnection: Sendable {
     self.thread = BlockingThread(name: "procrastinate.postgres")
     self.state = Mutex(State(conn: conn))
     self.target = target
+    var fds: [Int32] = [-1, -1]
+    if pipe(&fds) == 0 {
+      for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+    }
+    self.wakeRead = fds[0]
+    self.wakeWrite = fds[1]
+  }
+
+  /// Ends the current (or next) `notifications(timeout:)` wait at once, e.g. when the
+  /// listening task is cancelled, so a stopping worker does not wait out the poll.
+  package func interruptWait() {
+    var byte: UInt8 = 1
+    _ = write(wakeWrite, &byte, 1)
   }
 
   /// Opens a connection. The blocking `PQconnectdb` runs on a dispatch queue, off the
@@ -88,6 +106,8 @@ package final class PostgresConnection: Sendable {
       state.conn = nil
     }
     thread.stop()
+    if wakeRead >= 0 { Glibc.close(wakeRead) }
+    if wakeWrite >= 0 { Glibc.close(wakeWrite) }
   }
 
   // MARK: - Statements
@@ -226,8 +246,15 @@ package final class PostgresConnection: Sendable {
       let conn = try Self.live(&state, context: "listen")
       var received = try Self.drainNotifications(conn, state: &state)
       if !received.isEmpty { return received }
-      var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
-      let ready = poll(&descriptor, 1, milliseconds)
+      var descriptors = [
+        pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0),
+        pollfd(fd: self.wakeRead, events: Int16(POLLIN), revents: 0),
+      ]
+      let ready = poll(&descriptors, 2, milliseconds)
+      if descriptors[1].revents & Int16(POLLIN) != 0 {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(self.wakeRead, &buffer, buffer.count) > 0 {}
+      }
       if ready < 0 && errno != EINTR {
         state.broken = true
         throw DatabaseError(

@@ -475,7 +475,11 @@ public final class Worker: Sendable {
         jobAvailable.signal()
         var quiet = Duration.zero
         while !Task.isCancelled {
-          let received = try await listener.notifications(timeout: .milliseconds(500))
+          let received = try await withTaskCancellationHandler {
+            try await listener.notifications(timeout: .milliseconds(500))
+          } onCancel: {
+            listener.interruptWait()
+          }
           if received.isEmpty {
             quiet += .milliseconds(500)
             if quiet >= .seconds(30) {
