@@ -93,14 +93,16 @@ extension ProcrastinateApp {
 
 extension Span {
   fileprivate func setProducerAttributes(task: TaskDefinition, options: DeferOptions) {
-    attributes[TracingKeys.messagingSystem] = TracingKeys.messagingSystemValue
-    attributes[TracingKeys.messagingOperationType] = "send"
-    attributes[TracingKeys.messagingOperationName] = "defer"
-    attributes[TracingKeys.messagingDestinationName] = options.queue
-    attributes[TracingKeys.taskName] = task.name
-    attributes[TracingKeys.jobPriority] = Int(options.priority)
-    if let lock = options.lock { attributes[TracingKeys.jobLock] = lock }
-    if let lock = options.queueingLock { attributes[TracingKeys.jobQueueingLock] = lock }
+    updateAttributes { attributes in
+      attributes[TracingKeys.messagingSystem] = TracingKeys.messagingSystemValue
+      attributes[TracingKeys.messagingOperationType] = "send"
+      attributes[TracingKeys.messagingOperationName] = "defer"
+      attributes[TracingKeys.messagingDestinationName] = options.queue
+      attributes[TracingKeys.taskName] = task.name
+      attributes[TracingKeys.jobPriority] = Int(options.priority)
+      if let lock = options.lock { attributes[TracingKeys.jobLock] = lock }
+      if let lock = options.queueingLock { attributes[TracingKeys.jobQueueingLock] = lock }
+    }
   }
 
   /// Copies the named top-level members of the arguments object onto the span.

@@ -163,21 +163,25 @@ enum TraceParent {
 
 extension Span {
   fileprivate func setConsumerAttributes(task: TaskDefinition, context: JobContext) {
-    attributes[TracingKeys.messagingSystem] = TracingKeys.messagingSystemValue
-    attributes[TracingKeys.messagingOperationType] = "process"
-    attributes[TracingKeys.messagingOperationName] = "run"
-    attributes[TracingKeys.messagingDestinationName] = context.queueName
-    attributes[TracingKeys.messagingMessageID] = String(context.jobID)
-    attributes[TracingKeys.taskName] = task.name
-    attributes[TracingKeys.jobID] = Int(context.jobID)
-    attributes[TracingKeys.jobAttempts] = context.attempts
-    attributes[TracingKeys.jobPriority] = Int(context.priority)
-    attributes[TracingKeys.workerID] = Int(context.workerID)
-    if let lock = context.lock { attributes[TracingKeys.jobLock] = lock }
-    if let lock = context.queueingLock { attributes[TracingKeys.jobQueueingLock] = lock }
-    if let scheduled = context.scheduledAt {
-      attributes[TracingKeys.jobScheduledAt] = scheduled.ISO8601Format()
-      attributes[TracingKeys.jobScheduleDelay] = max(0, Date().timeIntervalSince(scheduled) * 1000)
+    // One update, not one copy of the attribute dictionary per key.
+    updateAttributes { attributes in
+      attributes[TracingKeys.messagingSystem] = TracingKeys.messagingSystemValue
+      attributes[TracingKeys.messagingOperationType] = "process"
+      attributes[TracingKeys.messagingOperationName] = "run"
+      attributes[TracingKeys.messagingDestinationName] = context.queueName
+      attributes[TracingKeys.messagingMessageID] = String(context.jobID)
+      attributes[TracingKeys.taskName] = task.name
+      attributes[TracingKeys.jobID] = Int(context.jobID)
+      attributes[TracingKeys.jobAttempts] = context.attempts
+      attributes[TracingKeys.jobPriority] = Int(context.priority)
+      attributes[TracingKeys.workerID] = Int(context.workerID)
+      if let lock = context.lock { attributes[TracingKeys.jobLock] = lock }
+      if let lock = context.queueingLock { attributes[TracingKeys.jobQueueingLock] = lock }
+      if let scheduled = context.scheduledAt {
+        attributes[TracingKeys.jobScheduledAt] = scheduled.ISO8601Format()
+        attributes[TracingKeys.jobScheduleDelay] = max(
+          0, Date().timeIntervalSince(scheduled) * 1000)
+      }
     }
   }
 }
