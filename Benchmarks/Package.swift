@@ -15,6 +15,15 @@ let package = Package(
         .product(name: "Procrastinate", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
       ]
-    )
+    ),
+    .executableTarget(
+      name: "TaskBenchmark",
+      dependencies: [
+        .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateGenerator", package: "swift-procrastinate"),
+      ],
+      plugins: [.plugin(name: "ProcrastinateTasks", package: "swift-procrastinate")]
+    ),
   ]
 )
