@@ -329,11 +329,22 @@ struct WorkerTests {
         return true
       } catch { return false }
     }
-    try await eventually(timeout: .seconds(30), "all jobs to be done") {
-      try psql(
-        app.databaseURL, "SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'") == [
-          "0"
-        ]
+    do {
+      try await eventually(timeout: .seconds(30), "all jobs to be done") {
+        try psql(
+          app.databaseURL, "SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'")
+          == ["0"]
+      }
+    } catch {
+      let stuck = try psql(
+        app.databaseURL,
+        "SELECT id, status, attempts, worker_id FROM procrastinate_jobs WHERE status <> 'succeeded' LIMIT 5"
+      )
+      let histories = try stuck.compactMap { Int64($0.split(separator: "|")[0]) }.map {
+        "\($0): \(try app.events(of: $0))"
+      }
+      Issue.record("not all jobs ended: \(stuck) \(histories); ran: \(calls.count)")
+      throw error
     }
     worker.stop()
     try await run.value

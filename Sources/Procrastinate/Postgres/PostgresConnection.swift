@@ -217,7 +217,16 @@ package final class PostgresConnection: Sendable {
         PQclear(result)
         if status == PGRES_PIPELINE_SYNC { break }
       }
-      PQexitPipelineMode(conn)
+      if PQexitPipelineMode(conn) != 1 {
+        // Results are still pending (the loop above stopped early): this connection cannot
+        // be brought back to a clean state, so the pool must not hand it out again.
+        state.broken = true
+        state.prepared = []
+        firstError =
+          firstError
+          ?? DatabaseError(
+            kind: .connectionLost, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
+      }
       if let firstError {
         if PQstatus(conn) == CONNECTION_OK, PQtransactionStatus(conn) != PQTRANS_IDLE {
           PQclear(PQexec(conn, "ROLLBACK"))

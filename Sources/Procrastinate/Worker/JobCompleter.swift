@@ -106,6 +106,7 @@ actor JobCompleter {
   private func write(_ outcome: JobSQL.OutcomeWrite) async -> QueryResult? {
     let jobs = outcome.jobIDs
     var attempt = 0
+    var statementFailures = 0
     while true {
       do {
         let result = try await pool.execute(outcome.statement, outcome.parameters)
@@ -114,6 +115,13 @@ actor JobCompleter {
         }
         return result
       } catch let error as DatabaseError where error.kind == .statement {
+        // A statement error can follow a restart on a connection that was not yet known
+        // to be gone; try a few times before giving up on this outcome.
+        statementFailures += 1
+        if statementFailures < 3 {
+          await sleepIgnoringCancellation(retryDelay)
+          continue
+        }
         logger.error("could not record the outcome of job(s) \(jobs): \(error)")
         unrecorded.formUnion(jobs)
         return nil

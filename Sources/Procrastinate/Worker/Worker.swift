@@ -61,6 +61,9 @@ public final class Worker: Sendable {
     var orphanCheckPending = false
     /// One loop is giving orphans back; the others do not start the same check.
     var orphanCheckRunning = false
+    /// Counts jobs written back, so a one-shot fetch that found nothing knows whether a
+    /// job ended (and may have gone back to `todo`) while it was in flight.
+    var endedGeneration = 0
   }
 
   public let app: ProcrastinateApp
@@ -219,10 +222,11 @@ public final class Worker: Sendable {
         await jobEnded.wait(timeout: options.pollingInterval)
         continue
       }
+      let ended = state.withLock { $0.endedGeneration }
       let jobs = await fetchAndFinish(limit: reserved, outcomes: outcomes)
       start(jobs ?? [], releasing: reserved)
       if reserved > 0 && jobs?.isEmpty == true {
-        if options.oneShot && nothingInFlight() {
+        if options.oneShot && nothingInFlight(since: ended) {
           if !isStopping { logger.info("no job left to fetch; stopping (one-shot)") }
           stop()
           break
@@ -268,15 +272,16 @@ public final class Worker: Sendable {
       // The slot is reserved while its fetch is in flight, so a one-shot sibling that
       // finds nothing meanwhile does not take this job for "nothing left".
       await recoverOrphansIfNeeded()
-      state.withLock {
-        $0.reserved += 1
-        $0.fetchGeneration += 1
+      let ended = state.withLock { state -> Int in
+        state.reserved += 1
+        state.fetchGeneration += 1
+        return state.endedGeneration
       }
       let jobs = await fetch(JobSQL.fetchOne, extra: [])
       guard let job = jobs?.first else {
         state.withLock { $0.reserved -= 1 }
         guard jobs != nil else { continue }
-        if options.oneShot && nothingInFlight() {
+        if options.oneShot && nothingInFlight(since: ended) {
           if !isStopping { logger.info("no job left to fetch; stopping (one-shot)") }
           stop()
           break
@@ -377,17 +382,21 @@ public final class Worker: Sendable {
       self.state.withLock { $0.executing -= 1 }
       self.jobEnded.signal()
     }
-    state.withLock { _ = $0.running.removeValue(forKey: job.id) }
+    state.withLock { state in
+      _ = state.running.removeValue(forKey: job.id)
+      state.endedGeneration += 1
+    }
     jobEnded.signal()
     // A one-shot worker decides to stop only when nothing of its own is in flight.
     if options.oneShot { jobAvailable.signal() }
   }
 
   /// One-shot: a fetch found nothing. Stop when no job of this worker is running, waiting
-  /// to be written, or being fetched by the other loop: a job that is retried now can be
-  /// fetched again, so "nothing left" means nothing left at all.
-  private func nothingInFlight() -> Bool {
-    state.withLock { $0.running.isEmpty && $0.reserved == 0 }
+  /// to be written, or being fetched by the other loop, and none ended since that fetch
+  /// started: a job retried now can be fetched again, and a fetch whose snapshot predates
+  /// the retry would not have seen it, so "nothing left" means nothing left at all.
+  private func nothingInFlight(since ended: Int) -> Bool {
+    state.withLock { $0.running.isEmpty && $0.reserved == 0 && $0.endedGeneration == ended }
   }
 
   /// Runs the job's task and decides its outcome.
