@@ -77,32 +77,25 @@ public func setupTracing(
   var batches: [BatchSpanProcessor] = []
   var destinations: [String] = []
   if !configuration.disabled {
-    if let otlp = configuration.otlp {
+    func export(to exporter: some SpanExporter, destination: String) {
       let batch = BatchSpanProcessor(
-        exporter: OTLPHTTPExporter(configuration: otlp, resource: resource),
-        configuration: configuration.batch,
-        logger: logger)
+        exporter: exporter, configuration: configuration.batch, logger: logger)
       batches.append(batch)
       processors.append(batch)
-      destinations.append("OTLP \(otlp.wireProtocol.rawValue) \(otlp.endpoint)")
+      destinations.append(destination)
+    }
+    if let otlp = configuration.otlp {
+      export(
+        to: OTLPHTTPExporter(configuration: otlp, resource: resource),
+        destination: "OTLP \(otlp.wireProtocol.rawValue) \(otlp.endpoint)")
     }
     if let jaeger = configuration.jaeger {
-      let batch = BatchSpanProcessor(
-        exporter: JaegerThriftExporter(endpoint: jaeger, resource: resource),
-        configuration: configuration.batch,
-        logger: logger)
-      batches.append(batch)
-      processors.append(batch)
-      destinations.append("Jaeger \(jaeger)")
+      export(
+        to: JaegerThriftExporter(endpoint: jaeger, resource: resource),
+        destination: "Jaeger \(jaeger)")
     }
     if let file = configuration.file {
-      let batch = BatchSpanProcessor(
-        exporter: try FileSpanExporter(path: file, resource: resource),
-        configuration: configuration.batch,
-        logger: logger)
-      batches.append(batch)
-      processors.append(batch)
-      destinations.append("file \(file)")
+      export(to: try FileSpanExporter(path: file, resource: resource), destination: "file \(file)")
     }
     if configuration.console {
       processors.append(ConsoleSpanExporter())
