@@ -83,9 +83,55 @@ struct SchemaCommand: AsyncParsableCommand {
 struct TracesCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "traces",
-    abstract: "Check where traces go.",
-    subcommands: [PingCommand.self]
+    abstract: "Check where traces go, and show traces written to a file.",
+    subcommands: [PingCommand.self, ShowCommand.self]
   )
+}
+
+struct ShowCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "show",
+    abstract: "Print the traces of a file exporter's output as trees, or write a waterfall page.",
+    discussion: """
+      FILE is what PROCRASTINATE_TRACES_FILE collects: OTLP/JSON export requests, one per \
+      line. Each trace prints as a tree with kinds, durations and errors; --html writes a \
+      self-contained page with one waterfall per trace (attributes on hover).
+      """
+  )
+
+  @Argument(help: "The OTLP/JSON lines file, e.g. simple-example.traces.jsonl.")
+  var file: String
+
+  @Option(help: "Only this trace id (32 hex digits).")
+  var trace: String?
+
+  @Option(help: "Write an HTML waterfall page here instead of printing trees.")
+  var html: String?
+
+  func run() throws {
+    let spans: [StoredSpan]
+    do {
+      spans = try TraceView.read(path: file)
+    } catch {
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      throw ExitCode.failure
+    }
+    if let trace, !spans.contains(where: { $0.traceID == trace }) {
+      FileHandle.standardError.write(
+        Data(
+          "error: no trace \(trace) in \(file) (\(Set(spans.map(\.traceID)).count) traces)\n".utf8))
+      throw ExitCode.failure
+    }
+    if let html {
+      try TraceView.html(spans, traceID: trace).write(
+        toFile: html, atomically: true, encoding: .utf8)
+      print(
+        "wrote \(html): \(Set(spans.filter { trace == nil || $0.traceID == trace }.map(\.traceID)).count) trace(s)"
+      )
+    } else {
+      print(TraceView.tree(spans, traceID: trace), terminator: "")
+    }
+  }
 }
 
 struct PingCommand: AsyncParsableCommand {

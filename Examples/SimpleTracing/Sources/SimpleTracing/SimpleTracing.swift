@@ -93,6 +93,13 @@ struct RunAll: AsyncParsableCommand {
       "Trace \(traceID): \(statistics.exported) spans sent to \(tracing.destinations.joined(separator: ", "))"
         + (statistics.dropped + statistics.failed > 0
           ? " (\(statistics.dropped) dropped, \(statistics.failed) failed)" : ""))
+    if let file = tracing.configuration.file {
+      // The guide's "Trace Structure", from what the file exporter wrote.
+      print()
+      print(TraceView.tree(try TraceView.read(path: file), traceID: traceID), terminator: "")
+      print(
+        "\nThe same as a waterfall page: procrastinate-swift traces show \(file) --html trace.html")
+    }
   }
 }
 
