@@ -8,6 +8,7 @@ let package = Package(
     .library(name: "Procrastinate", targets: ["Procrastinate"]),
     .library(name: "ProcrastinateTesting", targets: ["ProcrastinateTesting"]),
     .library(name: "ProcrastinateGenerator", targets: ["ProcrastinateGenerator"]),
+    .library(name: "ProcrastinateCommands", targets: ["ProcrastinateCommands"]),
     .executable(name: "procrastinate-swift", targets: ["ProcrastinateCLI"]),
     .executable(name: "procrastinate-generate", targets: ["ProcrastinateGenerate"]),
     .plugin(name: "ProcrastinateTasks", targets: ["ProcrastinateTasks"]),
@@ -45,10 +46,20 @@ let package = Package(
       name: "ProcrastinateTesting",
       dependencies: ["Procrastinate"]
     ),
+    .target(
+      name: "ProcrastinateCommands",
+      dependencies: [
+        "Procrastinate",
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
     .executableTarget(
       name: "ProcrastinateCLI",
       dependencies: [
         "Procrastinate",
+        "ProcrastinateCommands",
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]

@@ -117,6 +117,17 @@ public final class ProcrastinateApp: Sendable {
     }
   }
 
+  /// Runs one SQL statement of your own on the app's pool (off the cooperative thread
+  /// pool, like every libpq call here) and returns its rows as text, `nil` for NULL.
+  /// Parameters are `$1`, `$2`… as text. For tasks that store what they computed in the
+  /// same database, as the demo's `db.store_joke` does.
+  @discardableResult
+  public func query(_ sql: String, _ parameters: [String?] = []) async throws -> [[String?]] {
+    try await pool.withConnection { connection in
+      try await connection.query(sql, parameters, context: "query").rows.map(\.values)
+    }
+  }
+
   /// The status and attempts of a job, or nil when it does not exist (or was deleted).
   public func jobStatus(id: Int64) async throws -> (status: JobStatus, attempts: Int)? {
     let result = try await pool.execute(JobSQL.jobStatus, [String(id)])

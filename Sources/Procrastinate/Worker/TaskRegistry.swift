@@ -21,6 +21,9 @@ public struct JobContext: Sendable {
   public let queueingLock: String?
   /// A logger with `job_id` and `task` metadata.
   public let logger: Logger
+  /// The app the worker runs for: defer follow-up jobs or query the database with it, as
+  /// Python's `context.app`.
+  public let app: ProcrastinateApp
   /// The job's `procrastinate.job.<task>` span when the task is traced (generated and
   /// ``TaskRegistry/register(_:arguments:handler:)`` tasks); it is also the current span,
   /// so `withSpan` inside the handler nests under it.

@@ -414,7 +414,7 @@ public final class Worker: Sendable {
     let context = JobContext(
       jobID: job.id, taskName: job.taskName, queueName: job.queueName, attempts: job.attempts,
       workerID: job.workerID ?? workerID ?? 0, scheduledAt: job.scheduledAt, priority: job.priority,
-      lock: job.lock, queueingLock: job.queueingLock, logger: logger)
+      lock: job.lock, queueingLock: job.queueingLock, logger: logger, app: app)
     let started = ContinuousClock.now
     do {
       try await task.handler(JobArguments(trustedJSON: job.arguments), context)

@@ -1,0 +1,28 @@
+// swift-tools-version:6.0
+// The guide's full demo (tracing_demo.py) in Swift, service procrastinate-demo: tasks from
+// Sources/TracingDemo/demo.tasks.yaml through the ProcrastinateTasks plugin, an HTTP call
+// with a client span, a database insert with its own span, and the embeddable worker,
+// defer, schema and healthchecks commands.
+import PackageDescription
+
+let package = Package(
+  name: "TracingDemo",
+  platforms: [.macOS(.v15)],
+  products: [.executable(name: "tracing-demo", targets: ["TracingDemo"])],
+  dependencies: [
+    .package(name: "swift-procrastinate", path: "../.."),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+  ],
+  targets: [
+    .executableTarget(
+      name: "TracingDemo",
+      dependencies: [
+        .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateCommands", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      plugins: [.plugin(name: "ProcrastinateTasks", package: "swift-procrastinate")]
+    )
+  ]
+)

@@ -1,0 +1,210 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Procrastinate
+import Tracing
+
+/// What an app gives the embedded commands: its service name (for traces) and its tasks.
+///
+/// ```swift
+/// enum DemoApp: TaskProvider {
+///   static let serviceName = "procrastinate-demo"
+///   static func register(into tasks: inout TaskRegistry) throws { try tasks.register(DemoTasks()) }
+/// }
+///
+/// @main struct TracingDemo: AsyncParsableCommand {
+///   static let configuration = CommandConfiguration(subcommands: [
+///     WorkerCommand<DemoApp>.self, DeferCommand<DemoApp>.self, SchemaCommand.self,
+///     HealthchecksCommand.self,
+///   ])
+/// }
+/// ```
+///
+/// so that `swift run tracing-demo worker --queues=default` works as Python's
+/// `procrastinate worker --queues=default` does.
+public protocol TaskProvider {
+  /// `service.name` of the spans, unless `OTEL_SERVICE_NAME` says otherwise.
+  static var serviceName: String { get }
+  /// Registers the app's tasks (generated `register(_:)` calls, or hand-written ones).
+  static func register(into tasks: inout TaskRegistry) throws
+}
+
+/// For commands that need no tasks, such as `procrastinate-swift defer`.
+public enum NoTasks: TaskProvider {
+  public static let serviceName = "procrastinate-swift"
+  public static func register(into tasks: inout TaskRegistry) throws {}
+}
+
+/// A logger on standard error whose lines carry the current `trace_id` and `span_id`.
+func commandLogger() -> Logger {
+  var logger = Logger(label: "procrastinate")
+  logger.logLevel =
+    ProcessInfo.processInfo.environment["PROCRASTINATE_LOG_LEVEL"].flatMap {
+      Logger.Level(rawValue: $0)
+    }
+    ?? .info
+  return logger
+}
+
+private let loggingBootstrapped: Void = LoggingSystem.bootstrap(
+  StreamLogHandler.standardError, metadataProvider: .procrastinateTracing)
+
+/// Tracing and logging as `setupTracing` configures them from the environment.
+func startTracing(serviceName: String) throws -> TracingSetup {
+  _ = loggingBootstrapped
+  return try setupTracing(serviceName: serviceName)
+}
+
+/// `worker`: runs the app's tasks until SIGINT/SIGTERM (or, one-shot, an empty queue).
+public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
+  public static var configuration: CommandConfiguration {
+    CommandConfiguration(
+      commandName: "worker",
+      abstract: "Run a worker for this app's tasks (SIGINT/SIGTERM stop it gracefully).")
+  }
+
+  @OptionGroup public var database: DatabaseOptions
+  @Option(help: "Comma-separated queues to consume, e.g. --queues=default,emails (default: all).")
+  public var queues: String?
+  @Option(help: "Jobs run at once.") public var concurrency = 1
+  @Flag(help: "Stop when no job is left to fetch.") public var oneShot = false
+  @Option(help: "Delete finished jobs: never, successful or always.")
+  public var deleteJobs: WorkerOptions.DeleteJobs = .never
+  @Option(help: "Seconds running jobs may take to finish after SIGTERM before they are aborted.")
+  public var shutdownTimeout: Double?
+  @Option(help: "The worker's name, in logs.") public var name = "worker"
+
+  public init() {}
+
+  public func validate() throws {
+    if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+  }
+
+  public func run() async throws {
+    let tracing = try startTracing(serviceName: Tasks.serviceName)
+    let app = try database.makeApp()
+    var tasks = TaskRegistry()
+    try Tasks.register(into: &tasks)
+    var options = WorkerOptions(
+      queues: queues.map {
+        $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      },
+      concurrency: concurrency, oneShot: oneShot, deleteJobs: deleteJobs)
+    options.name = name
+    options.shutdownTimeout = shutdownTimeout.map { .milliseconds(Int($0 * 1000)) }
+    try await Worker(app: app, tasks: tasks, options: options).run()
+    await app.close()
+    await tracing.shutdown()
+  }
+}
+
+extension WorkerOptions.DeleteJobs: ExpressibleByArgument {}
+
+/// `defer TASK [JSON]`: defers one job inside a `procrastinate.defer.<task>` span.
+public struct DeferCommand<Tasks: TaskProvider>: AsyncParsableCommand {
+  public static var configuration: CommandConfiguration {
+    CommandConfiguration(
+      commandName: "defer",
+      abstract: "Defer one job: a task name and its arguments as a JSON object.",
+      discussion: """
+        The job carries the trace context of a procrastinate.defer.<task> span under \
+        'trace_context', as generated code does. Prints the job id.
+        """)
+  }
+
+  @Argument(help: "The task name, e.g. traced_fetch_joke.") public var task: String
+  @Argument(help: "The arguments, a JSON object, e.g. '{\"category\": \"dev\"}'.")
+  public var json = "{}"
+  @OptionGroup public var database: DatabaseOptions
+  @Option(help: "The queue.") public var queue = "default"
+  @Option(help: "Higher runs first.") public var priority: Int32 = 0
+  @Option(help: "At most one job with this lock runs at a time.") public var lock: String?
+  @Option(help: "At most one job with this queueing lock waits at a time.")
+  public var queueingLock: String?
+  @Option(help: "Run no earlier than this ISO 8601 time, e.g. 2026-11-25T18:00:00Z.")
+  public var at: String?
+  @Option(name: .customLong("in"), help: "Run after this many seconds.") public var delay: Double?
+
+  public init() {}
+
+  public func validate() throws {
+    if at != nil && delay != nil { throw ValidationError("give --at or --in, not both") }
+    if let at, Self.date(at) == nil {
+      throw ValidationError("--at '\(at)' is not an ISO 8601 time such as 2026-11-25T18:00:00Z")
+    }
+  }
+
+  static func date(_ text: String) -> Date? {
+    (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+      ?? (try? Date.ISO8601FormatStyle().parse(text))
+  }
+
+  public func run() async throws {
+    let arguments: JSONValue
+    do {
+      arguments = try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
+    } catch {
+      throw ValidationError("the arguments are not valid JSON: \(json)")
+    }
+    guard case .object = arguments else {
+      throw ValidationError("the arguments must be a JSON object, e.g. '{\"n\": 1}'; got \(json)")
+    }
+    let tracing = try startTracing(serviceName: Tasks.serviceName)
+    let app = try database.makeApp()
+    var schedule: DeferOptions.Schedule?
+    if let at, let date = Self.date(at) { schedule = .at(date) }
+    if let delay { schedule = .in(.milliseconds(Int(delay * 1000))) }
+    let overrides = DeferOverrides(
+      queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: schedule)
+    do {
+      let id = try await app.defer(
+        TaskDefinition(name: task), arguments: arguments, overrides: overrides)
+      print(id)
+    } catch let error as AlreadyEnqueuedError {
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      await tracing.shutdown()
+      throw ExitCode(1)
+    }
+    await app.close()
+    await tracing.shutdown()
+  }
+}
+
+/// `healthchecks`: can we reach the database, does it carry the schema, which workers live.
+public struct HealthchecksCommand: AsyncParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "healthchecks",
+    abstract: "Check the database connection, the schema and the workers' heartbeats.")
+
+  @OptionGroup public var database: DatabaseOptions
+
+  public init() {}
+
+  public func run() async throws {
+    let app = try database.makeApp()
+    print("Database: \(app.database.redacted)")
+    do {
+      try await app.query("SELECT 1")
+      print("DB connection: OK")
+    } catch {
+      print("DB connection: FAILED: \(error)")
+      throw ExitCode(1)
+    }
+    let report = try await app.checkSchema()
+    guard report.isComplete else {
+      print(
+        "Schema: MISSING \(report.missing.count) object(s), e.g. \(report.missing.prefix(3).joined(separator: ", ")); run 'schema --apply'"
+      )
+      throw ExitCode(1)
+    }
+    print("Schema: OK (procrastinate 3.10)")
+    let workers = try await app.query(
+      "SELECT id, round(extract(epoch FROM now() - last_heartbeat)) FROM procrastinate_workers ORDER BY id"
+    )
+    print("Workers: \(workers.count)")
+    for worker in workers {
+      print("  worker \(worker[0] ?? "?"): last heartbeat \(worker[1] ?? "?") s ago")
+    }
+    await app.close()
+  }
+}
