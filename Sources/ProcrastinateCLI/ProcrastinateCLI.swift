@@ -11,7 +11,9 @@ struct ProcrastinateCLI: AsyncParsableCommand {
     commandName: "procrastinate-swift",
     abstract: "Operate a procrastinate 3.10 job queue from Swift.",
     subcommands: [
-      SchemaCommand.self, DeferCommand<NoTasks>.self, HealthchecksCommand.self, TracesCommand.self,
+      SchemaCommand.self, DeferCommand<NoTasks>.self, JobsCommand.self, QueuesCommand.self,
+      TasksCommand.self, LocksCommand.self, RetryCommand.self, CancelCommand.self,
+      StalledCommand.self, HealthchecksCommand.self, TracesCommand.self,
     ]
   )
 }

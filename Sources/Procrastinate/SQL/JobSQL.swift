@@ -136,10 +136,13 @@ package enum JobSQL {
   static let retryOrphan = Statement(
     "procrastinate_swift_retry_orphan",
     """
-    SELECT procrastinate_retry_job_v2(id, to_timestamp($2::float8), NULL, NULL, NULL)
-    FROM procrastinate_jobs
-    WHERE id = $1::bigint AND status = 'doing' AND worker_id = $3::bigint
-    FOR UPDATE
+    WITH target AS MATERIALIZED (
+      SELECT id FROM procrastinate_jobs
+      WHERE id = $1::bigint AND status = 'doing' AND worker_id = $3::bigint
+      FOR UPDATE
+    )
+    SELECT id, procrastinate_retry_job_v2(id, to_timestamp($2::float8), NULL, NULL, NULL)
+    FROM target
     """)
 
   /// One statement that writes job outcomes, with the jobs it concerns.

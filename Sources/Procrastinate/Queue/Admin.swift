@@ -1,0 +1,148 @@
+import Foundation
+
+/// A job as the admin listings show it (Python's `list_jobs` columns).
+public struct JobSummary: Sendable, Equatable, Codable {
+  public var id: Int64
+  public var queue: String
+  public var task: String
+  public var priority: Int32
+  public var lock: String?
+  public var queueingLock: String?
+  /// The arguments as JSON text.
+  public var arguments: String
+  public var status: String
+  public var scheduledAt: Date?
+  public var attempts: Int
+  public var abortRequested: Bool
+  public var workerID: Int64?
+
+  init?(row: QueryResult.Row) {
+    guard let id = row.int64(0), let queue = row.string(1), let task = row.string(2),
+      let status = row.string(7)
+    else { return nil }
+    self.id = id
+    self.queue = queue
+    self.task = task
+    self.priority = Int32(row.int(3) ?? 0)
+    self.lock = row.string(4)
+    self.queueingLock = row.string(5)
+    self.arguments = row.string(6) ?? "{}"
+    self.status = status
+    self.scheduledAt = row.date(8)
+    self.attempts = row.int(9) ?? 0
+    self.abortRequested = row.string(10) == "t"
+    self.workerID = row.int64(11)
+  }
+}
+
+/// Which jobs to list; `nil` matches everything.
+public struct JobFilter: Sendable {
+  public var id: Int64?
+  public var queue: String?
+  public var task: String?
+  public var status: JobStatus?
+  public var lock: String?
+  public var queueingLock: String?
+  public var workerID: Int64?
+  /// At most this many rows, oldest id first.
+  public var limit: Int
+
+  public init(
+    id: Int64? = nil, queue: String? = nil, task: String? = nil, status: JobStatus? = nil,
+    lock: String? = nil, queueingLock: String? = nil, workerID: Int64? = nil, limit: Int = 1000
+  ) {
+    self.id = id
+    self.queue = queue
+    self.task = task
+    self.status = status
+    self.lock = lock
+    self.queueingLock = queueingLock
+    self.workerID = workerID
+    self.limit = limit
+  }
+}
+
+/// Jobs of one queue, task or lock, counted by status.
+public struct JobCounts: Sendable, Equatable, Codable {
+  public var name: String
+  /// Status → number of jobs, only the statuses that occur.
+  public var counts: [String: Int]
+  public var total: Int { counts.values.reduce(0, +) }
+
+  public init(name: String, counts: [String: Int]) {
+    self.name = name
+    self.counts = counts
+  }
+}
+
+extension ProcrastinateApp {
+  /// The jobs matching `filter`, by id (Python's `list_jobs`).
+  public func jobs(_ filter: JobFilter = JobFilter()) async throws -> [JobSummary] {
+    let parameters: [String?] = [
+      filter.id.map(String.init), filter.queue, filter.task, filter.status?.rawValue, filter.lock,
+      filter.queueingLock, filter.workerID.map(String.init), String(max(0, filter.limit)),
+    ]
+    return try await pool.execute(AdminSQL.listJobs, parameters).rows.compactMap(
+      JobSummary.init(row:))
+  }
+
+  /// Job counts per queue (Python's `list_queues`).
+  public func queueCounts() async throws -> [JobCounts] { try await counts(by: "queue_name") }
+  /// Job counts per task (Python's `list_tasks`).
+  public func taskCounts() async throws -> [JobCounts] { try await counts(by: "task_name") }
+  /// Job counts per lock, for jobs that have one (Python's `list_locks`).
+  public func lockCounts() async throws -> [JobCounts] { try await counts(by: "lock") }
+
+  private func counts(by column: String) async throws -> [JobCounts] {
+    var result: [JobCounts] = []
+    for row in try await pool.execute(AdminSQL.countsBy(column)).rows {
+      guard let name = row.string(0), let status = row.string(1), let count = row.int(2) else {
+        continue
+      }
+      if result.last?.name != name { result.append(JobCounts(name: name, counts: [:])) }
+      result[result.count - 1].counts[status] = count
+    }
+    return result
+  }
+
+  /// Sends a `failed` job back to `todo` to run now, with one more attempt counted, as
+  /// procrastinate's manual retry does (a `retried` event).
+  ///
+  /// - Returns: false when the job does not exist or is not `failed`.
+  @discardableResult
+  public func retryJob(id: Int64) async throws -> Bool {
+    !(try await pool.execute(AdminSQL.retryFailed, [String(id)]).rows.isEmpty)
+  }
+
+  /// Cancels a job (`procrastinate_cancel_job_v1`): a `todo` job becomes `cancelled`, or is
+  /// deleted with `delete`; with `abort`, a running job is asked to stop (its worker learns
+  /// by NOTIFY).
+  ///
+  /// - Returns: false when nothing was done (the job is not `todo`, or not `doing` for an abort).
+  @discardableResult
+  public func cancelJob(id: Int64, abort: Bool = false, delete: Bool = false) async throws -> Bool {
+    let rows = try await pool.execute(
+      AdminSQL.cancel, [String(id), abort ? "t" : "f", delete ? "t" : "f"]
+    ).rows
+    return rows.first?.int64(0) != nil
+  }
+
+  /// Jobs in `doing` whose worker is gone or has not sent a heartbeat for
+  /// `heartbeatTimeout` (Python's `get_stalled_jobs`, default 30 s).
+  public func stalledJobs(heartbeatTimeout: Duration = .seconds(30)) async throws -> [JobSummary] {
+    try await pool.execute(AdminSQL.stalledJobs, [String(Worker.seconds(heartbeatTimeout))]).rows
+      .compactMap(JobSummary.init(row:))
+  }
+
+  /// Retries every stalled job now; returns the ids given back.
+  @discardableResult
+  public func retryStalledJobs(heartbeatTimeout: Duration = .seconds(30)) async throws -> [Int64] {
+    let seconds = String(Worker.seconds(heartbeatTimeout))
+    var retried: [Int64] = []
+    for job in try await stalledJobs(heartbeatTimeout: heartbeatTimeout) {
+      let rows = try await pool.execute(AdminSQL.retryStalled, [String(job.id), seconds]).rows
+      if !rows.isEmpty { retried.append(job.id) }
+    }
+    return retried
+  }
+}

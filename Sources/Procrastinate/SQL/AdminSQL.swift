@@ -1,0 +1,89 @@
+/// The operator's statements: the admin listings, manual retry, cancel and abort, and
+/// stalled jobs, following procrastinate 3.10's `queries.sql`. Every filter is optional:
+/// a NULL parameter matches everything.
+package enum AdminSQL {
+  /// Python's `list_jobs`, with `scheduled_at` as epoch seconds; `$8` limits the rows.
+  static let listJobs = Statement(
+    "procrastinate_swift_list_jobs",
+    """
+    SELECT id, queue_name, task_name, priority, lock, queueing_lock, args::text, status,
+      extract(epoch FROM scheduled_at)::float8, attempts, abort_requested, worker_id
+    FROM procrastinate_jobs
+    WHERE ($1::bigint IS NULL OR id = $1)
+      AND ($2::varchar IS NULL OR queue_name = $2)
+      AND ($3::varchar IS NULL OR task_name = $3)
+      AND ($4::procrastinate_job_status IS NULL OR status = $4)
+      AND ($5::varchar IS NULL OR lock = $5)
+      AND ($6::varchar IS NULL OR queueing_lock = $6)
+      AND ($7::bigint IS NULL OR worker_id = $7)
+    ORDER BY id
+    LIMIT $8::bigint
+    """)
+
+  /// Counts per queue, task or lock and status (Python's `list_queues`, `list_tasks`,
+  /// `list_locks`); `$1` is the column, one of ``groupColumns``.
+  static func countsBy(_ column: String) -> Statement {
+    precondition(groupColumns.contains(column))
+    return Statement(
+      "procrastinate_swift_counts_by_\(column)",
+      """
+      SELECT \(column), status, count(*)
+      FROM procrastinate_jobs
+      WHERE \(column) IS NOT NULL
+      GROUP BY \(column), status
+      ORDER BY \(column), status
+      """)
+  }
+
+  static let groupColumns = ["queue_name", "task_name", "lock"]
+
+  /// A manual retry of a `failed` job, now: `procrastinate_retry_job_v2`, which records the
+  /// `retried` event. The row is locked in a materialised CTE: with `FOR UPDATE` in the same
+  /// SELECT as the function, the row the function changed is skipped and no row returns.
+  static let retryFailed = Statement(
+    "procrastinate_swift_retry_failed",
+    """
+    WITH target AS MATERIALIZED (
+      SELECT id FROM procrastinate_jobs WHERE id = $1::bigint AND status = 'failed' FOR UPDATE
+    )
+    SELECT id, procrastinate_retry_job_v2(id, now(), NULL, NULL, NULL) FROM target
+    """)
+
+  /// Gives a stalled job back, now, only if it is still stalled: `doing`, and its worker
+  /// gone or silent for `$2` seconds (a worker that came back keeps its job).
+  static let retryStalled = Statement(
+    "procrastinate_swift_retry_stalled",
+    """
+    WITH target AS MATERIALIZED (
+      SELECT jobs.id FROM procrastinate_jobs AS jobs
+      WHERE jobs.id = $1::bigint AND jobs.status = 'doing'
+        AND (jobs.worker_id IS NULL OR jobs.worker_id IN (
+          SELECT id FROM procrastinate_workers
+          WHERE last_heartbeat < now() - make_interval(secs => $2::float8)))
+      FOR UPDATE OF jobs
+    )
+    SELECT id, procrastinate_retry_job_v2(id, now(), NULL, NULL, NULL) FROM target
+    """)
+
+  /// `procrastinate_cancel_job_v1(id, abort, delete)`: the id when it acted, else NULL.
+  static let cancel = Statement(
+    "procrastinate_swift_cancel",
+    "SELECT procrastinate_cancel_job_v1($1::bigint, $2::boolean, $3::boolean)")
+
+  /// Python's `select_stalled_jobs_by_heartbeat`: `doing` jobs whose worker is gone or has
+  /// not beaten for `$1` seconds.
+  static let stalledJobs = Statement(
+    "procrastinate_swift_stalled_jobs",
+    """
+    WITH stalled_workers AS (
+      SELECT id FROM procrastinate_workers
+      WHERE last_heartbeat < now() - make_interval(secs => $1::float8)
+    )
+    SELECT id, queue_name, task_name, priority, lock, queueing_lock, args::text, status,
+      extract(epoch FROM scheduled_at)::float8, attempts, abort_requested, worker_id
+    FROM procrastinate_jobs
+    WHERE status = 'doing'
+      AND (worker_id IS NULL OR worker_id IN (SELECT id FROM stalled_workers))
+    ORDER BY id
+    """)
+}
