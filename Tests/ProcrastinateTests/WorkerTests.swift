@@ -393,3 +393,57 @@ struct WorkerSignalTests {
     #expect(try psql(app.databaseURL, "SELECT count(*) FROM procrastinate_workers") == ["0"])
   }
 }
+
+@Suite("Worker aborts")
+struct WorkerAbortTests {
+  /// Runs a worker whose `long` task waits until cancelled; returns the job's end.
+  static func abortRunningJob(
+    listen: Bool, retry: RetryStrategy? = nil
+  ) async throws -> (row: String, events: [String], elapsed: Duration) {
+    let app = try await TestDatabase.app()
+    let id = try await app.defer(task: "long")
+    var tasks = TaskRegistry()
+    try tasks.register("long", retry: retry) { _, _ in try await Task.sleep(for: .seconds(60)) }
+    let worker = Worker(
+      app: app, tasks: tasks,
+      options: .test(oneShot: false) {
+        $0.listenNotify = listen
+        $0.abortPollingInterval = .milliseconds(200)
+      })
+    let run = Task { try await worker.run() }
+    try await eventually("the job to start") { worker.runningJobCount == 1 }
+    let requested = ContinuousClock.now
+    #expect(try await app.cancelJob(id: id, abort: true))
+    try await eventually("the job to end") {
+      try psql(app.databaseURL, "SELECT status FROM procrastinate_jobs")
+        .allSatisfy { $0 != "doing" }
+    }
+    let elapsed = ContinuousClock.now - requested
+    worker.stop()
+    try await run.value
+    return (
+      try app.jobRows("status, attempts, abort_requested").first ?? "", try app.events(of: id),
+      elapsed
+    )
+  }
+
+  @Test("an abort reaches the running job by NOTIFY; the job ends aborted")
+  func notify() async throws {
+    let result = try await Self.abortRunningJob(listen: true)
+    #expect(result.row == "aborted|1|f")
+    #expect(result.events.suffix(2) == ["abort_requested", "aborted"])
+    #expect(result.elapsed < .seconds(5))
+  }
+
+  @Test("without LISTEN, polling finds the abort")
+  func polling() async throws {
+    let result = try await Self.abortRunningJob(listen: false)
+    #expect(result.row == "aborted|1|f")
+  }
+
+  @Test("an aborted job with a retry strategy ends failed, not retried, as in Python")
+  func withRetry() async throws {
+    let result = try await Self.abortRunningJob(listen: true, retry: .attempts(3))
+    #expect(result.row == "failed|0|t")
+  }
+}

@@ -197,6 +197,14 @@ package enum JobSQL {
 
 /// The statements a worker runs about itself.
 package enum WorkerSQL {
+  /// Python's `list_jobs_to_abort`, for the jobs of worker `$1`.
+  static let jobsToAbort = Statement(
+    "procrastinate_swift_jobs_to_abort",
+    """
+    SELECT id FROM procrastinate_jobs
+    WHERE status = 'doing' AND abort_requested AND worker_id = $1::bigint
+    """)
+
   static let register = Statement(
     "procrastinate_swift_register_worker",
     "SELECT worker_id FROM procrastinate_register_worker_v1()")

@@ -158,6 +158,7 @@ public final class Worker: Sendable {
 
     await withTaskGroup(of: Void.self) { side in
       side.addTask { await self.heartbeatLoop() }
+      side.addTask { await self.abortPollingLoop() }
       if options.listenNotify { side.addTask { await self.listenLoop() } }
 
       switch options.fetchStrategy {
@@ -454,6 +455,45 @@ public final class Worker: Sendable {
 
   // MARK: - Side loops
 
+  /// The job id of an `{"type": "abort_job_requested", "job_id": 123}` notification.
+  static func abortRequest(in notification: PostgresNotification) -> Int64? {
+    guard notification.payload.contains("abort_job_requested"),
+      let object = try? JSONDecoder().decode(
+        [String: JSONValue].self, from: Data(notification.payload.utf8)),
+      object["type"] == .string("abort_job_requested"), case .int(let id) = object["job_id"]
+    else { return nil }
+    return id
+  }
+
+  /// Cancels the Swift tasks running `jobIDs` (those this worker runs): the handler sees
+  /// cancellation, and the job ends `aborted`, or `failed` if its retry strategy asks to
+  /// retry (procrastinate_retry_job_v2 refuses to retry an abort), as with Python.
+  private func abort(_ jobIDs: [Int64], how: String) {
+    let tasks = state.withLock { state in
+      jobIDs.compactMap { id in state.running[id].map { (id, $0) } }
+    }
+    for (id, task) in tasks where !task.isCancelled {
+      logger.warning("abort requested for job \(id) (\(how)): cancelling it")
+      task.cancel()
+    }
+  }
+
+  /// While jobs run, looks for aborts requested on them every `abortPollingInterval`, in
+  /// case a NOTIFY was missed (or LISTEN is off).
+  private func abortPollingLoop() async {
+    while !Task.isCancelled {
+      try? await Task.sleep(for: options.abortPollingInterval)
+      guard !Task.isCancelled, let workerID, runningJobCount > 0 else { continue }
+      do {
+        let ids = try await pool.execute(WorkerSQL.jobsToAbort, [String(workerID)]).rows
+          .compactMap { $0.int64(0) }
+        if !ids.isEmpty { abort(ids, how: "polling") }
+      } catch {
+        logger.debug("looking for aborts failed: \(error)")
+      }
+    }
+  }
+
   private func heartbeatLoop() async {
     while !Task.isCancelled {
       try? await Task.sleep(for: options.heartbeatInterval)
@@ -501,6 +541,8 @@ public final class Worker: Sendable {
           if received.contains(where: { $0.payload.contains("job_inserted") }) {
             jobAvailable.signal()
           }
+          let aborts = received.compactMap(Self.abortRequest(in:))
+          if !aborts.isEmpty { abort(aborts, how: "NOTIFY") }
         }
       } catch {
         if Task.isCancelled { break }

@@ -40,6 +40,9 @@ public struct WorkerOptions: Sendable {
   public var installSignalHandlers: Bool = true
   /// Pause before trying again after the database could not be reached.
   public var reconnectDelay: Duration = .seconds(1)
+  /// While jobs run, how often to look for aborts requested on them, besides the
+  /// `abort_job_requested` NOTIFY (Python's `abort_job_polling_interval`).
+  public var abortPollingInterval: Duration = .seconds(5)
 
   public init() {}
 
