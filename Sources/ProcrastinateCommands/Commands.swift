@@ -78,6 +78,9 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
 
   public func validate() throws {
     if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+    if let shutdownTimeout, !(0...86_400).contains(shutdownTimeout) {
+      throw ValidationError("--shutdown-timeout must be between 0 and 86400 seconds")
+    }
   }
 
   public func run() async throws {
@@ -129,6 +132,9 @@ public struct DeferCommand<Tasks: TaskProvider>: AsyncParsableCommand {
 
   public func validate() throws {
     if at != nil && delay != nil { throw ValidationError("give --at or --in, not both") }
+    if let delay, !(0...31_536_000).contains(delay) {
+      throw ValidationError("--in must be between 0 and 31536000 seconds")
+    }
     if let at, Self.date(at) == nil {
       throw ValidationError("--at '\(at)' is not an ISO 8601 time such as 2026-11-25T18:00:00Z")
     }

@@ -106,4 +106,37 @@ struct TraceViewTests {
       allowFailure: true)
     #expect(unknown.status == 1 && unknown.stderr.contains("no trace aaaa"))
   }
+
+  @Test("odd files from other tools: no end time, parent cycles, no span id, blank and CRLF lines")
+  func oddFiles() throws {
+    func span(_ id: String, parent: String, name: String, start: String, end: String?) -> String {
+      #"{"traceId":"t1","spanId":"\#(id)","parentSpanId":"\#(parent)","name":"\#(name)","kind":1,"startTimeUnixNano":"\#(start)""#
+        + (end.map { #","endTimeUnixNano":"\#($0)""# } ?? "") + "}"
+    }
+    let spans = [
+      span("a", parent: "b", name: "cycle.a", start: "100", end: "50"),
+      span("b", parent: "a", name: "cycle.b", start: "200", end: nil),
+      span("", parent: "", name: "no.id", start: "300", end: "400"),
+      span("c", parent: "", name: "root", start: "10", end: "20"),
+    ].joined(separator: ",")
+    let line = #"{"resourceSpans":[{"scopeSpans":[{"spans":["# + spans + "]}]}]}"
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "odd-\(UUID().uuidString).jsonl"
+    ).path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try (line + "\r\n\r\n" + line + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    let read = try TraceView.read(path: path)
+    #expect(read.count == 8)
+    #expect(read.first { $0.name == "cycle.b" }?.durationMilliseconds == 0)
+    let tree = TraceView.tree(read)
+    for name in ["cycle.a", "cycle.b", "no.id", "root"] {
+      #expect(tree.contains(name), "\(name) missing from\n\(tree)")
+    }
+    #expect(!TraceView.html(read).isEmpty)
+
+    try (line + "\n\nnot json\n").write(toFile: path, atomically: true, encoding: .utf8)
+    #expect {
+      try TraceView.read(path: path)
+    } throws: { "\($0)".contains("\(path):3: not an OTLP/JSON export request") }
+  }
 }

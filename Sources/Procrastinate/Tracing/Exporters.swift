@@ -76,11 +76,19 @@ public final class FileSpanExporter: SpanExporter {
   public func export(_ spans: [SpanRecord]) async throws {
     guard !spans.isEmpty else { return }
     let line = OTLPEncoding.json(spans, resource: resource) + "\n"
+    // O_APPEND: each line lands whole at the end even when several processes append to
+    // the same file (a deferring process and a worker, say).
     try lock.withLock { _ in
-      let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-      defer { try? handle.close() }
-      try handle.seekToEnd()
-      try handle.write(contentsOf: Data(line.utf8))
+      let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+      guard fd >= 0 else {
+        throw TraceFileError(description: "\(path): cannot open for appending (errno \(errno))")
+      }
+      defer { close(fd) }
+      let bytes = Array(line.utf8)
+      let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+      guard written == bytes.count else {
+        throw TraceFileError(description: "\(path): short write (errno \(errno))")
+      }
     }
   }
 

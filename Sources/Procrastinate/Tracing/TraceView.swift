@@ -20,7 +20,10 @@ public struct StoredSpan: Sendable, Equatable {
   public var events: [String]
   public var serviceName: String
 
-  public var durationMilliseconds: Double { Double(endNanoseconds - startNanoseconds) / 1e6 }
+  /// Zero when the end is missing or before the start (files from other SDKs may hold such).
+  public var durationMilliseconds: Double {
+    endNanoseconds > startNanoseconds ? Double(endNanoseconds - startNanoseconds) / 1e6 : 0
+  }
 
   public static func == (lhs: StoredSpan, rhs: StoredSpan) -> Bool {
     lhs.traceID == rhs.traceID && lhs.spanID == rhs.spanID
@@ -46,7 +49,9 @@ public enum TraceView {
       throw TraceFileError(description: "\(path): cannot read the file")
     }
     var spans: [StoredSpan] = []
-    for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated()
+    let text = String(decoding: data, as: UTF8.self)
+    for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+      .enumerated()
     where !line.allSatisfy(\.isWhitespace) {
       guard
         let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -113,15 +118,19 @@ public enum TraceView {
     var output = ""
     for trace in traces(spans, only: traceID) {
       let start = trace.map(\.startNanoseconds).min() ?? 0
-      let end = trace.map(\.endNanoseconds).max() ?? 0
+      let end = max(start, trace.map(\.endNanoseconds).max() ?? 0)
       let services = Set(trace.map(\.serviceName)).sorted().joined(separator: ", ")
       output +=
         "trace \(trace[0].traceID) (\(services)): \(trace.count) span\(trace.count == 1 ? "" : "s"), \(format(Double(end - start) / 1e6))\n"
-      let children = Dictionary(grouping: trace, by: \.parentSpanID)
+      let children = Dictionary(
+        grouping: trace.filter { !$0.parentSpanID.isEmpty }, by: \.parentSpanID)
       let ids = Set(trace.map(\.spanID))
       // Roots: no parent, or a parent that is not in the file (e.g. in another service).
-      let roots = trace.filter { $0.parentSpanID.isEmpty || !ids.contains($0.parentSpanID) }
+      var roots = trace.filter { $0.parentSpanID.isEmpty || !ids.contains($0.parentSpanID) }
+      var printed = Set<String>()
       func walk(_ span: StoredSpan, prefix: String, last: Bool, root: Bool) {
+        // A span seen twice (a cycle, or a repeated id) is printed once.
+        guard printed.insert(span.spanID + "/" + span.parentSpanID).inserted else { return }
         let branch = root ? "" : (last ? "└── " : "├── ")
         var line = prefix + branch + span.name
         line +=
@@ -129,7 +138,7 @@ public enum TraceView {
         if span.status == "ERROR" {
           line += "  ✗ ERROR" + (span.statusMessage.isEmpty ? "" : ": \(span.statusMessage)")
         }
-        if !root && span.parentSpanID.isEmpty == false && !ids.contains(span.parentSpanID) {
+        if !span.parentSpanID.isEmpty && !ids.contains(span.parentSpanID) {
           line += "  (parent \(span.parentSpanID) not in this file)"
         }
         output += line + "\n"
@@ -144,6 +153,9 @@ public enum TraceView {
       for root in roots.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) {
         walk(root, prefix: "", last: true, root: true)
       }
+      // Spans no root reaches (parents forming a cycle) still show, as roots.
+      roots = trace.filter { !printed.contains($0.spanID + "/" + $0.parentSpanID) }
+      for span in roots { walk(span, prefix: "", last: true, root: true) }
     }
     return output
   }
@@ -154,13 +166,14 @@ public enum TraceView {
     var body = ""
     for trace in traces(spans, only: traceID) {
       let start = trace.map(\.startNanoseconds).min() ?? 0
-      let total = max(1, Double((trace.map(\.endNanoseconds).max() ?? 0) - start))
+      let end = max(start, trace.map(\.endNanoseconds).max() ?? 0)
+      let total = max(1, Double(end - start))
       let depth = depths(trace)
       body +=
         "<section><h2>trace <code>\(escape(trace[0].traceID))</code> — \(trace.count) spans, \(format(total / 1e6))</h2>\n"
       for span in trace.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) {
         let left = Double(span.startNanoseconds - start) / total * 100
-        let width = max(0.3, Double(span.endNanoseconds - span.startNanoseconds) / total * 100)
+        let width = max(0.3, span.durationMilliseconds * 1e6 / total * 100)
         let details =
           ([
             "\(span.kind) \(format(span.durationMilliseconds)) \(span.status) \(span.statusMessage)"

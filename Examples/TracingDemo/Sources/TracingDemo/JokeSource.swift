@@ -19,7 +19,10 @@ struct JokeSource: Sendable {
   {
     let configured = environment["JOKE_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultAPI
     do {
-      _ = try await get(configured + "?category=dev", timeout: 2)
+      let (data, status) = try await get(configured + "?category=dev", timeout: 2)
+      guard status == 200,
+        (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["value"] is String
+      else { throw JokeError(description: "HTTP \(status) without a joke") }
       print("Jokes come from \(configured).")
       return JokeSource(baseURL: configured, local: nil)
     } catch {
@@ -89,10 +92,10 @@ struct HeaderInjector: Injector {
 }
 
 /// A tiny HTTP service on 127.0.0.1 answering `{"value": "<joke>"}` to every GET, for
-/// machines without internet access. One thread, blocking sockets, closed at exit.
+/// machines without internet access: one thread and blocking sockets, for the life of the
+/// process (the operating system closes the socket at exit).
 final class LocalJokeService: Sendable {
   let url: String
-  private let socket: Int32
 
   static let jokes = [
     "Chuck Norris writes code that optimizes itself.",
@@ -119,7 +122,6 @@ final class LocalJokeService: Sendable {
     _ = withUnsafeMutablePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &size) }
     }
-    socket = fd
     url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/jokes/random"
     let thread = Thread { [fd] in Self.serve(fd) }
     thread.name = "local-joke-service"
@@ -130,15 +132,30 @@ final class LocalJokeService: Sendable {
     var served = 0
     while true {
       let client = accept(fd, nil, nil)
-      if client < 0 { return }
+      if client < 0 {
+        if errno == EINTR || errno == ECONNABORTED { continue }
+        usleep(10_000)  // e.g. EMFILE: try again rather than leave clients hanging
+        continue
+      }
+      // Read the request up to the end of its headers (a GET has no body), so closing
+      // does not reset the connection under unread bytes.
+      var request: [UInt8] = []
       var buffer = [UInt8](repeating: 0, count: 4096)
-      _ = read(client, &buffer, buffer.count)
+      while request.count < 65_536 {
+        let count = read(client, &buffer, buffer.count)
+        if count <= 0 { break }
+        request += buffer[0..<count]
+        if request.suffix(4) == Array("\r\n\r\n".utf8) { break }
+      }
       let joke = jokes[served % jokes.count]
       served += 1
       let body = "{\"value\": \"\(joke)\"}"
-      let response =
+      let response = Array(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-      _ = response.withCString { write(client, $0, strlen($0)) }
+          .utf8)
+      // MSG_NOSIGNAL: a client that went away must not kill the process with SIGPIPE.
+      _ = response.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      shutdown(client, Int32(SHUT_WR))
       close(client)
     }
   }

@@ -41,15 +41,11 @@ enum DemoApp: TaskProvider {
   }
 }
 
-/// Resolves the joke source once, on first use, so `worker` and `run` share the logic.
-actor JokeSourceBox {
-  private var source: JokeSource?
-  func get() async -> JokeSource {
-    if let source { return source }
-    let resolved = await JokeSource.resolve()
-    source = resolved
-    return resolved
-  }
+/// Resolves the joke source once, on first use (one probe and at most one local service,
+/// however many jobs ask at the same time), so `worker` and `run` share the logic.
+final class JokeSourceBox: Sendable {
+  private let source = Task { await JokeSource.resolve() }
+  func get() async -> JokeSource { await source.value }
 }
 
 /// `DemoTasks` is generated from demo.tasks.yaml.
@@ -62,9 +58,7 @@ struct DemoTasksImplementation: DemoTasks {
       span.attributes["db.system"] = "postgresql"
       span.attributes["db.operation.name"] = "INSERT"
       span.attributes["db.collection.name"] = "demo_jokes"
-      let app = context.app
-      try await app.query(Demo.createTable)
-      let rows = try await app.query(
+      let rows = try await context.app.query(
         "INSERT INTO demo_jokes (job_id, category, joke) VALUES ($1, $2, $3) RETURNING id",
         [String(context.jobID), category, joke])
       span.attributes["demo.joke.id"] = rows.first?.first??.description ?? ""
@@ -94,6 +88,12 @@ struct Demo: AsyncParsableCommand {
   @OptionGroup var database: DatabaseOptions
   @Flag(help: "Only defer the jobs (a worker elsewhere runs them).") var deferJobs = false
   @Flag(help: "Only run a one-shot worker for jobs deferred earlier.") var runWorker = false
+
+  func validate() throws {
+    if deferJobs && runWorker {
+      throw ValidationError("give --defer-jobs or --run-worker, or neither for both")
+    }
+  }
 
   func run() async throws {
     LoggingSystem.bootstrap(StreamLogHandler.standardError, metadataProvider: .procrastinateTracing)
@@ -125,6 +125,7 @@ struct Demo: AsyncParsableCommand {
     logger.logLevel = .info
     let app = try ProcrastinateApp(databaseURL: url, logger: logger)
     if case .created = try await app.applySchema() { print("Applied the procrastinate schema.") }
+    try await app.query(Self.createTable)
 
     var traceID: String?
     if both || deferJobs {
@@ -146,6 +147,9 @@ struct Demo: AsyncParsableCommand {
         options: WorkerOptions(queues: ["default"], concurrency: 2, oneShot: true)
       ).run()
     }
+    let unfinished = try await app.query(
+      "SELECT id, task_name, status FROM procrastinate_jobs WHERE status NOT IN ('succeeded', 'todo')"
+    )
     await app.close()
     await tracing.shutdown()
     let statistics = tracing.statistics
@@ -158,6 +162,12 @@ struct Demo: AsyncParsableCommand {
       print(TraceView.tree(try TraceView.read(path: file), traceID: traceID), terminator: "")
     } else if let traceID {
       print("Trace \(traceID).")
+    }
+    if !unfinished.isEmpty {
+      print(
+        "Jobs that did not succeed: \(unfinished.map { $0.compactMap { $0 }.joined(separator: " ") })"
+      )
+      throw ExitCode(1)
     }
   }
 }
