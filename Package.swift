@@ -83,6 +83,12 @@ let package = Package(
       capability: .buildTool(),
       dependencies: ["ProcrastinateGenerate"]
     ),
+    // A worker process the fault tests kill and restart (not a product).
+    .executableTarget(
+      name: "ProcrastinateFaultWorker",
+      dependencies: ["Procrastinate", .product(name: "Logging", package: "swift-log")],
+      path: "Tests/FaultWorker"
+    ),
     .testTarget(
       name: "ProcrastinateTests",
       dependencies: ["Procrastinate", "ProcrastinateTesting", "ProcrastinateGenerator"]

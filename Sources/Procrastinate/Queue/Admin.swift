@@ -129,18 +129,31 @@ extension ProcrastinateApp {
 
   /// Jobs in `doing` whose worker is gone or has not sent a heartbeat for
   /// `heartbeatTimeout` (Python's `get_stalled_jobs`, default 30 s).
-  public func stalledJobs(heartbeatTimeout: Duration = .seconds(30)) async throws -> [JobSummary] {
-    try await pool.execute(AdminSQL.stalledJobs, [String(Worker.seconds(heartbeatTimeout))]).rows
-      .compactMap(JobSummary.init(row:))
+  ///
+  /// - Parameter excludingWorker: a worker whose jobs never count (the worker asking).
+  public func stalledJobs(
+    heartbeatTimeout: Duration = .seconds(30), excludingWorker: Int64? = nil
+  ) async throws -> [JobSummary] {
+    try await pool.execute(
+      AdminSQL.stalledJobs,
+      [String(Worker.seconds(heartbeatTimeout)), excludingWorker.map(String.init)]
+    ).rows.compactMap(JobSummary.init(row:))
   }
 
   /// Retries every stalled job now; returns the ids given back.
   @discardableResult
-  public func retryStalledJobs(heartbeatTimeout: Duration = .seconds(30)) async throws -> [Int64] {
+  public func retryStalledJobs(
+    heartbeatTimeout: Duration = .seconds(30), excludingWorker: Int64? = nil
+  ) async throws -> [Int64] {
     let seconds = String(Worker.seconds(heartbeatTimeout))
+    let excluded = excludingWorker.map(String.init)
     var retried: [Int64] = []
-    for job in try await stalledJobs(heartbeatTimeout: heartbeatTimeout) {
-      let rows = try await pool.execute(AdminSQL.retryStalled, [String(job.id), seconds]).rows
+    for job in try await stalledJobs(
+      heartbeatTimeout: heartbeatTimeout, excludingWorker: excludingWorker)
+    {
+      let rows = try await pool.execute(
+        AdminSQL.retryStalled, [String(job.id), seconds, excluded]
+      ).rows
       if !rows.isEmpty { retried.append(job.id) }
     }
     return retried

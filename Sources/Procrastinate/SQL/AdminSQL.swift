@@ -57,6 +57,7 @@ package enum AdminSQL {
     WITH target AS MATERIALIZED (
       SELECT jobs.id FROM procrastinate_jobs AS jobs
       WHERE jobs.id = $1::bigint AND jobs.status = 'doing'
+        AND ($3::bigint IS NULL OR jobs.worker_id IS DISTINCT FROM $3::bigint)
         AND (jobs.worker_id IS NULL OR jobs.worker_id IN (
           SELECT id FROM procrastinate_workers
           WHERE last_heartbeat < now() - make_interval(secs => $2::float8)))
@@ -71,7 +72,8 @@ package enum AdminSQL {
     "SELECT procrastinate_cancel_job_v1($1::bigint, $2::boolean, $3::boolean)")
 
   /// Python's `select_stalled_jobs_by_heartbeat`: `doing` jobs whose worker is gone or has
-  /// not beaten for `$1` seconds.
+  /// not beaten for `$1` seconds, never those of worker `$2` (the one asking: a worker's own
+  /// jobs are not stalled, even when its heartbeats run late).
   static let stalledJobs = Statement(
     "procrastinate_swift_stalled_jobs",
     """
@@ -84,6 +86,7 @@ package enum AdminSQL {
     FROM procrastinate_jobs
     WHERE status = 'doing'
       AND (worker_id IS NULL OR worker_id IN (SELECT id FROM stalled_workers))
+      AND ($2::bigint IS NULL OR worker_id IS DISTINCT FROM $2::bigint)
     ORDER BY id
     """)
 }

@@ -159,6 +159,9 @@ public final class Worker: Sendable {
     await withTaskGroup(of: Void.self) { side in
       side.addTask { await self.heartbeatLoop() }
       side.addTask { await self.abortPollingLoop() }
+      if let every = options.retryStalledJobsEvery {
+        side.addTask { await self.stalledJobsLoop(every: every) }
+      }
       if options.listenNotify { side.addTask { await self.listenLoop() } }
 
       switch options.fetchStrategy {
@@ -490,6 +493,23 @@ public final class Worker: Sendable {
         if !ids.isEmpty { abort(ids, how: "polling") }
       } catch {
         logger.debug("looking for aborts failed: \(error)")
+      }
+    }
+  }
+
+  /// Gives back jobs stalled under dead or silent workers, every `every`.
+  private func stalledJobsLoop(every: Duration) async {
+    while !Task.isCancelled {
+      try? await Task.sleep(for: every)
+      guard !Task.isCancelled else { return }
+      do {
+        let retried = try await app.retryStalledJobs(
+          heartbeatTimeout: options.stalledWorkerTimeout, excludingWorker: workerID)
+        if !retried.isEmpty {
+          logger.warning("gave back \(retried.count) stalled job(s): \(retried)")
+        }
+      } catch {
+        logger.warning("looking for stalled jobs failed: \(error)")
       }
     }
   }

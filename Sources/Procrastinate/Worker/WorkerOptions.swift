@@ -40,6 +40,10 @@ public struct WorkerOptions: Sendable {
   public var installSignalHandlers: Bool = true
   /// Pause before trying again after the database could not be reached.
   public var reconnectDelay: Duration = .seconds(1)
+  /// Beyond Python: every this often, give back jobs stalled in `doing` (their worker gone
+  /// or silent for `stalledWorkerTimeout`), as `procrastinate-swift stalled --retry` does;
+  /// `nil` (the default) leaves that to an operator or a periodic job.
+  public var retryStalledJobsEvery: Duration? = nil
   /// While jobs run, how often to look for aborts requested on them, besides the
   /// `abort_job_requested` NOTIFY (Python's `abort_job_polling_interval`).
   public var abortPollingInterval: Duration = .seconds(5)

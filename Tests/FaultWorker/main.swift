@@ -1,0 +1,38 @@
+// A worker process for the fault tests: `ProcrastinateFaultWorker DATABASE_URL [options]`.
+// Task "slow" sleeps `ms` milliseconds, then records one execution in fault_executions.
+// The tests kill it with SIGKILL mid-job, restart PostgreSQL under it, and so on.
+import Foundation
+import Logging
+import Procrastinate
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else {
+  FileHandle.standardError.write(
+    Data("usage: ProcrastinateFaultWorker DATABASE_URL [--retry-stalled-every S]\n".utf8))
+  exit(2)
+}
+var logger = Logger(label: "fault-worker")
+logger.logLevel = .warning
+let app = try ProcrastinateApp(databaseURL: arguments[1], logger: logger)
+try await app.query(
+  "CREATE TABLE IF NOT EXISTS fault_executions (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now())"
+)
+var tasks = TaskRegistry()
+try tasks.register("slow") { jobArguments, context in
+  struct Arguments: Decodable { var ms: Int }
+  let ms = try jobArguments.decode(Arguments.self).ms
+  try await Task.sleep(for: .milliseconds(ms))
+  try await context.app.query(
+    "INSERT INTO fault_executions (job_id, pid) VALUES ($1, $2)",
+    [String(context.jobID), String(getpid())])
+}
+var options = WorkerOptions(concurrency: 4)
+options.heartbeatInterval = .milliseconds(200)
+options.pollingInterval = .milliseconds(200)
+options.stalledWorkerTimeout = .seconds(1)
+if let index = arguments.firstIndex(of: "--retry-stalled-every"),
+  let seconds = Double(arguments[index + 1])
+{
+  options.retryStalledJobsEvery = .milliseconds(Int(seconds * 1000))
+}
+try await Worker(app: app, tasks: tasks, options: options).run()
