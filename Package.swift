@@ -18,6 +18,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
   ],
@@ -40,6 +41,7 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+        .product(name: "Metrics", package: "swift-metrics"),
       ]
     ),
     .target(
@@ -91,7 +93,10 @@ let package = Package(
     ),
     .testTarget(
       name: "ProcrastinateTests",
-      dependencies: ["Procrastinate", "ProcrastinateTesting", "ProcrastinateGenerator"]
+      dependencies: [
+        "Procrastinate", "ProcrastinateTesting", "ProcrastinateGenerator",
+        .product(name: "MetricsTestKit", package: "swift-metrics"),
+      ]
     ),
   ]
 )

@@ -118,6 +118,11 @@ struct GeneratedTasksTests {
     #expect(job.string(TracingKeys.jobOutcome) == "succeeded")
     #expect(job.string("procrastinate.task.args.category") == "dev")
     #expect(job.string(TracingKeys.traceContextError) == nil)
+    if case .double(let wait) = job.attributes[TracingKeys.jobQueueWait]?.toSpanAttribute() {
+      #expect(wait >= 0 && wait < 60_000)
+    } else {
+      Issue.record("no \(TracingKeys.jobQueueWait) on the job span")
+    }
     let received = try #require(handlers.jokes.values.first)
     #expect(received.category == "dev" && received.limit == 5 && received.tags == ["a"])
     #expect(received.ratio == 0.5 && received.safe && received.matrix == [[1, 2], [3]])

@@ -67,6 +67,7 @@ public final class ProcrastinateApp: Sendable {
         throw DatabaseError(
           kind: .statement, message: "procrastinate_defer_jobs_v1 returned no id", context: "defer")
       }
+      QueueMetrics.deferredJobs([job])
       return id
     } catch let error as DatabaseError {
       if let enqueued = AlreadyEnqueuedError.from(error, requested: [options.queueingLock]) {
@@ -110,6 +111,7 @@ public final class ProcrastinateApp: Sendable {
           message: "procrastinate_defer_jobs_v1 returned \(ids.count) ids for \(jobs.count) jobs",
           context: "defer_jobs")
       }
+      QueueMetrics.deferredJobs(jobs)
       return ids
     } catch let error as DatabaseError {
       if let enqueued = AlreadyEnqueuedError.from(error, requested: locks) { throw enqueued }

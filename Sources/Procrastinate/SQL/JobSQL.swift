@@ -4,11 +4,15 @@
 /// batched fetch, an `UPDATE` that applies `procrastinate_fetch_job_v2`'s rules), so the
 /// schema's triggers write the events and send the NOTIFYs exactly as for Python.
 package enum JobSQL {
-  /// The job columns a worker reads, in ``FetchedJob/init(row:)`` order.
-  /// `scheduled_at` is read as epoch seconds so no DateStyle/TimeZone parsing is involved.
+  /// The job columns a worker reads, in ``FetchedJob/init(row:)`` order, from a row
+  /// source named `job`. Times are read as epoch seconds so no DateStyle/TimeZone parsing
+  /// is involved. The last column is when the job was last put in `todo` (its `deferred`,
+  /// `deferred_for_retry` or `retried` event), for the queue wait; one index lookup per job.
   static let jobColumns = """
-    id, task_name, queue_name, priority, lock, queueing_lock, args::text,
-    extract(epoch FROM scheduled_at)::float8, attempts, worker_id
+    job.id, job.task_name, job.queue_name, job.priority, job.lock, job.queueing_lock,
+    job.args::text, extract(epoch FROM job.scheduled_at)::float8, job.attempts, job.worker_id,
+    (SELECT extract(epoch FROM max(event.at))::float8 FROM procrastinate_events AS event
+     WHERE event.job_id = job.id AND event.type IN ('deferred', 'deferred_for_retry', 'retried'))
     """
 
   /// One job through `procrastinate_defer_jobs_v1`; `$7` is epoch seconds or NULL.
@@ -41,7 +45,7 @@ package enum JobSQL {
     "procrastinate_swift_fetch_one",
     """
     SELECT \(jobColumns)
-    FROM procrastinate_fetch_job_v2($1::varchar[], $2::bigint)
+    FROM procrastinate_fetch_job_v2($1::varchar[], $2::bigint) AS job
     """)
 
   /// Up to `$3` jobs in one statement, with `procrastinate_fetch_job_v2`'s rules: `todo`,
@@ -76,7 +80,7 @@ package enum JobSQL {
       WHERE jobs.id = ANY(ARRAY(SELECT id FROM candidate))
       RETURNING jobs.*
     )
-    SELECT \(jobColumns) FROM claimed ORDER BY priority DESC, id ASC
+    SELECT \(jobColumns) FROM claimed AS job ORDER BY job.priority DESC, job.id ASC
     """)
 
   /// Ends one job (`succeeded`, `failed` or `aborted`), optionally deleting it.

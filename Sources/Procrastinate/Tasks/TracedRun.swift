@@ -179,8 +179,10 @@ extension Span {
       if let lock = context.queueingLock { attributes[TracingKeys.jobQueueingLock] = lock }
       if let scheduled = context.scheduledAt {
         attributes[TracingKeys.jobScheduledAt] = scheduled.ISO8601Format()
-        attributes[TracingKeys.jobScheduleDelay] = max(
-          0, Date().timeIntervalSince(scheduled) * 1000)
+      }
+      if let wait = context.queueWait() {
+        attributes[TracingKeys.jobQueueWait] =
+          Double(wait.components.seconds) * 1000 + Double(wait.components.attoseconds) / 1e15
       }
     }
   }

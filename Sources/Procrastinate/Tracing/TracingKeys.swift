@@ -32,8 +32,9 @@ public enum TracingKeys {
   public static let jobLock = "procrastinate.job.lock"
   public static let jobQueueingLock = "procrastinate.job.queueing_lock"
   public static let jobScheduledAt = "procrastinate.job.scheduled_at"
-  /// Milliseconds between the job's scheduled time and its start, for scheduled jobs.
-  public static let jobScheduleDelay = "procrastinate.job.schedule_delay_ms"
+  /// Milliseconds the job waited in the queue: from its defer (or retry, or its scheduled
+  /// time if later) to its start.
+  public static let jobQueueWait = "procrastinate.job.queue_wait_ms"
   /// `succeeded`, `retried`, `failed` or `aborted`.
   public static let jobOutcome = "procrastinate.job.outcome"
   public static let workerID = "procrastinate.worker.id"

@@ -19,6 +19,9 @@ public struct JobContext: Sendable {
   public let priority: Int32
   public let lock: String?
   public let queueingLock: String?
+  /// When the job was last put in `todo` (deferred, or sent back for a retry), from its
+  /// events; with ``scheduledAt``, the start of its wait in the queue.
+  public let deferredAt: Date?
   /// A logger with `job_id` and `task` metadata.
   public let logger: Logger
   /// The app the worker runs for: defer follow-up jobs or query the database with it, as
@@ -32,6 +35,13 @@ public struct JobContext: Sendable {
   /// The tracer for nested spans: the bootstrapped one (``setupTracing(serviceName:endpoint:enableConsole:bootstrap:environment:logger:)``
   /// or any other swift-distributed-tracing backend).
   public var tracer: any Tracer { InstrumentationSystem.tracer }
+
+  /// How long the job waited to start: from when it was deferred (or became due, if it was
+  /// scheduled later) to now.
+  public func queueWait(now: Date = Date()) -> Duration? {
+    let ready = [deferredAt, scheduledAt].compactMap { $0 }.max()
+    return ready.map { .milliseconds(max(0, Int(now.timeIntervalSince($0) * 1000))) }
+  }
 }
 
 /// The tasks a worker can run, by name.

@@ -15,6 +15,8 @@ struct FetchedJob: Sendable {
   var scheduledAt: Date?
   var attempts: Int
   var workerID: Int64?
+  /// When the job was last put in `todo`: deferred, or sent back for a retry.
+  var deferredAt: Date?
 
   /// Reads a row in ``JobSQL/jobColumns`` order; nil for the NULL row of an empty fetch.
   init?(row: QueryResult.Row) {
@@ -31,6 +33,7 @@ struct FetchedJob: Sendable {
     self.scheduledAt = row.date(7)
     self.attempts = row.int(8) ?? 0
     self.workerID = row.int64(9)
+    self.deferredAt = row.date(10)
   }
 }
 
@@ -251,7 +254,11 @@ public final class Worker: Sendable {
     }
     do {
       let statements = steps
+      let fetchStarted = ContinuousClock.now
       let results = try await pool.withConnection { try await $0.transaction(statements) }
+      if limit > 0 {
+        QueueMetrics.fetched(strategy: "batched", duration: ContinuousClock.now - fetchStarted)
+      }
       for (write, result) in zip(writes, results) { completer.reportUnfinished(write, result) }
       for outcome in outcomes { outcome.continuation.resume() }
       return limit > 0 ? (results.last?.rows ?? []).compactMap(FetchedJob.init(row:)) : []
@@ -301,7 +308,9 @@ public final class Worker: Sendable {
   private func fetch(_ statement: Statement, extra: [String?]) async -> [FetchedJob]? {
     guard let workerID = self.workerID else { return nil }
     do {
+      let fetchStarted = ContinuousClock.now
       let result = try await pool.execute(statement, [queuesParameter, String(workerID)] + extra)
+      QueueMetrics.fetched(strategy: "per_job", duration: ContinuousClock.now - fetchStarted)
       return result.rows.compactMap(FetchedJob.init(row:))
     } catch let error as DatabaseError where error.sqlState == "23503" {
       // Our worker row is gone (pruned by another worker that saw no heartbeat): register again.
@@ -418,11 +427,19 @@ public final class Worker: Sendable {
     let context = JobContext(
       jobID: job.id, taskName: job.taskName, queueName: job.queueName, attempts: job.attempts,
       workerID: job.workerID ?? workerID ?? 0, scheduledAt: job.scheduledAt, priority: job.priority,
-      lock: job.lock, queueingLock: job.queueingLock, logger: logger, app: app)
+      lock: job.lock, queueingLock: job.queueingLock, deferredAt: job.deferredAt, logger: logger,
+      app: app)
+    QueueMetrics.jobStarted(task: job.taskName, queue: job.queueName, wait: context.queueWait())
     let started = ContinuousClock.now
+    func finished(_ outcome: String) {
+      QueueMetrics.jobFinished(
+        task: job.taskName, queue: job.queueName, outcome: outcome,
+        duration: ContinuousClock.now - started)
+    }
     do {
       try await task.handler(JobArguments(trustedJSON: job.arguments), context)
       logger.debug("job \(job.id) succeeded in \(ContinuousClock.now - started)")
+      finished("succeeded")
       return .finish(jobID: job.id, status: .succeeded, delete: options.deleteJobs != .never)
     } catch {
       let aborted = error is CancellationError || Task.isCancelled
@@ -430,9 +447,11 @@ public final class Worker: Sendable {
       if let delay = task.retry?.retryDelay(attempts: job.attempts, error: error) {
         logger.warning(
           "job \(job.id) \(what) (attempt \(job.attempts + 1)): \(error); retrying in \(delay)s")
+        finished("retried")
         return .retry(jobID: job.id, at: Date().addingTimeInterval(delay))
       }
       logger.error("job \(job.id) \(what) (attempt \(job.attempts + 1)): \(error)")
+      finished(aborted ? "aborted" : "failed")
       return .finish(jobID: job.id, status: aborted ? .aborted : .failed, delete: deleteFinal)
     }
   }

@@ -1,0 +1,54 @@
+import Foundation
+import Metrics
+
+/// The queue's swift-metrics, in one place: labels, dimensions, and where they are fed.
+/// With no metrics backend bootstrapped they cost next to nothing.
+///
+/// | label | kind | dimensions |
+/// |---|---|---|
+/// | `procrastinate_jobs_deferred_total` | counter | `task`, `queue` |
+/// | `procrastinate_jobs_started_total` | counter | `task`, `queue` |
+/// | `procrastinate_jobs_finished_total` | counter | `task`, `queue`, `outcome` (`succeeded`, `failed`, `retried`, `aborted`) |
+/// | `procrastinate_job_duration_seconds` | timer | `task`, `queue`, `outcome` |
+/// | `procrastinate_job_queue_wait_seconds` | timer | `task`, `queue` (defer, retry or due time → start) |
+/// | `procrastinate_fetch_duration_seconds` | timer | `strategy` (`batched`, `per_job`) |
+public enum QueueMetrics {
+  public static let deferred = "procrastinate_jobs_deferred_total"
+  public static let started = "procrastinate_jobs_started_total"
+  public static let finished = "procrastinate_jobs_finished_total"
+  public static let duration = "procrastinate_job_duration_seconds"
+  public static let queueWait = "procrastinate_job_queue_wait_seconds"
+  public static let fetchDuration = "procrastinate_fetch_duration_seconds"
+
+  static func deferredJobs(_ jobs: [JobRequest]) {
+    let grouped = Dictionary(grouping: jobs) { [$0.taskName, $0.options.queue] }
+    for (key, group) in grouped {
+      Counter(label: deferred, dimensions: [("task", key[0]), ("queue", key[1])])
+        .increment(by: group.count)
+    }
+  }
+
+  static func jobStarted(task: String, queue: String, wait: Duration?) {
+    Counter(label: started, dimensions: [("task", task), ("queue", queue)]).increment()
+    if let wait {
+      Metrics.Timer(label: queueWait, dimensions: [("task", task), ("queue", queue)])
+        .recordNanoseconds(nanoseconds(wait))
+    }
+  }
+
+  static func jobFinished(task: String, queue: String, outcome: String, duration: Duration) {
+    let dimensions = [("task", task), ("queue", queue), ("outcome", outcome)]
+    Counter(label: finished, dimensions: dimensions).increment()
+    Metrics.Timer(label: QueueMetrics.duration, dimensions: dimensions)
+      .recordNanoseconds(nanoseconds(duration))
+  }
+
+  static func fetched(strategy: String, duration: Duration) {
+    Metrics.Timer(label: fetchDuration, dimensions: [("strategy", strategy)])
+      .recordNanoseconds(nanoseconds(duration))
+  }
+
+  private static func nanoseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+  }
+}
