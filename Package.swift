@@ -33,10 +33,13 @@ let package = Package(
       pkgConfig: "libcurl",
       providers: [.apt(["libcurl4-openssl-dev", "zlib1g-dev"]), .brew(["curl"])]
     ),
+    // The cron parser, shared by the runtime (periodic tasks) and the generator (spec checks).
+    .target(name: "ProcrastinateCron"),
     .target(
       name: "Procrastinate",
       dependencies: [
         "CLibPQ",
+        "ProcrastinateCron",
         "CCurl",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -69,6 +72,7 @@ let package = Package(
     .target(
       name: "ProcrastinateGenerator",
       dependencies: [
+        "ProcrastinateCron",
         .product(name: "Yams", package: "Yams"),
         .product(name: "Mustache", package: "swift-mustache"),
       ]
@@ -94,7 +98,7 @@ let package = Package(
     .testTarget(
       name: "ProcrastinateTests",
       dependencies: [
-        "Procrastinate", "ProcrastinateTesting", "ProcrastinateGenerator",
+        "Procrastinate", "ProcrastinateTesting", "ProcrastinateGenerator", "ProcrastinateCron",
         .product(name: "MetricsTestKit", package: "swift-metrics"),
       ]
     ),

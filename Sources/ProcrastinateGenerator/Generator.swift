@@ -54,6 +54,17 @@ public struct Generator: Sendable {
   }
 
   private static func task(_ task: TaskSpec) -> [String: Any] {
+    var model = taskModel(task)
+    if let cron = task.periodic {
+      model["periodic"] = [
+        "cronLiteral": Naming.stringLiteral(cron),
+        "periodicIDLiteral": Naming.stringLiteral(task.periodicID),
+      ]
+    }
+    return model
+  }
+
+  private static func taskModel(_ task: TaskSpec) -> [String: Any] {
     let literal = Naming.stringLiteral
     let retry = task.retry.map { retry in
       var parts = retry.maxAttempts.map { ["maxAttempts: \($0)"] } ?? []
@@ -100,6 +111,7 @@ public struct Generator: Sendable {
       "recordedLiteral": "[" + task.recordedArguments.map(literal).joined(separator: ", ") + "]",
       "arguments": arguments,
       "hasArguments": !arguments.isEmpty,
+
     ]
   }
 

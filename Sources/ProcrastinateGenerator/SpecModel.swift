@@ -27,6 +27,9 @@ public struct TaskSpec: Sendable, Equatable {
   /// `nil` when the spec says `carrier: none`.
   public var carrier: String?
   public var recordedArguments: [String]
+  /// A cron schedule (`periodic:`), already checked.
+  public var periodic: String?
+  public var periodicID: String = ""
 }
 
 public struct RetrySpec: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import ProcrastinateCron
 import Yams
 
 /// Reads a `*.tasks.yaml` file into a ``SpecFile``, collecting every problem with its
@@ -105,7 +106,8 @@ public struct SpecParser {
   // MARK: - Task
 
   static let taskKeys = [
-    "doc", "queue", "priority", "lock", "queueing_lock", "retry", "args", "trace",
+    "doc", "queue", "priority", "lock", "queueing_lock", "retry", "args", "trace", "periodic",
+    "periodic_id",
   ]
 
   private mutating func task(name: String, key: Node, node: Node, protocolName: String)
@@ -175,6 +177,30 @@ public struct SpecParser {
     if let retry = value(fields, "retry") { task.retry = self.retry(retry, task: name) }
     if let args = value(fields, "args") { task.arguments = arguments(args, task: name) }
     if let trace = value(fields, "trace") { self.trace(trace, into: &task) }
+    if let node = value(fields, "periodic"), let cron = scalarString(node, "'periodic'") {
+      do {
+        _ = try Cron(cron)
+        task.periodic = cron
+      } catch let cronError as CronError {
+        error(node, "task '\(name)': 'periodic': \(cronError.problem)")
+      } catch {}
+      // A periodic job gets only `timestamp` (the tick): every other argument needs a default.
+      for argument in task.arguments
+      where argument.defaultLiteral == nil
+        && !(argument.name == "timestamp" && argument.type == .int)
+      {
+        error(
+          value(fields, "args"),
+          "task '\(name)' is periodic: its jobs get only 'timestamp'; give argument '\(argument.name)' a default or make it optional"
+        )
+      }
+    }
+    if let node = value(fields, "periodic_id"), let id = scalarString(node, "'periodic_id'") {
+      if task.periodic == nil {
+        error(node, "task '\(name)': 'periodic_id' needs 'periodic: <cron>'")
+      }
+      task.periodicID = id
+    }
     if let carrier = task.carrier,
       let argument = task.arguments.first(where: { $0.name == carrier })
     {

@@ -70,7 +70,7 @@ struct GeneratorTests {
       ),
       (
         "tasks:\n  fetch:\n    queu: default\n",
-        "3:5: error: task 'fetch': unknown key 'queu'; did you mean 'queue'? known keys: doc, queue, priority, lock, queueing_lock, retry, args, trace"
+        "3:5: error: task 'fetch': unknown key 'queu'; did you mean 'queue'? known keys: doc, queue, priority, lock, queueing_lock, retry, args, trace, periodic, periodic_id"
       ),
       (
         "tasks:\n  fetch:\n    queue: \(String(repeating: "q", count: 41))\n",
@@ -101,6 +101,14 @@ struct GeneratorTests {
         "4:28: error: task 'fetch': 'trace'.record_args: 'm' is not an argument of the task; known: n"
       ),
       ("jobs: {}\n", "1:1: error: the spec: unknown key 'jobs'; known keys: tasks"),
+      (
+        "tasks:\n  tick:\n    periodic: \"*/5 * *\"\n",
+        "3:15: error: task 'tick': 'periodic': it has 3 field(s); write 5 (minute hour day month weekday) or 6 (… seconds), e.g. '*/5 * * * *'"
+      ),
+      (
+        "tasks:\n  tick:\n    periodic: \"* * * * *\"\n    args: { user_id: Int }\n",
+        "4:11: error: task 'tick' is periodic: its jobs get only 'timestamp'; give argument 'user_id' a default or make it optional"
+      ),
       (
         "tasks:\n  date: {}\n",
         "2:3: error: task 'date' would be the Swift type 'Date', which hides a type the generated code or Foundation uses; rename the task, e.g. 'date_job'"

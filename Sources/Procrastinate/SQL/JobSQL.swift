@@ -229,3 +229,16 @@ package enum WorkerSQL {
   static let anyQueueChannel = "procrastinate_any_queue_v1"
   static func queueChannel(_ queue: String) -> String { "procrastinate_queue_v1#\(queue)" }
 }
+
+extension JobSQL {
+  /// One tick of a periodic task: `procrastinate_defer_periodic_job_v2(queue, lock,
+  /// queueing_lock, task_name, priority, periodic_id, defer_timestamp, args)`; the job id,
+  /// or NULL when another worker already deferred this tick.
+  static let deferPeriodic = Statement(
+    "procrastinate_swift_defer_periodic",
+    """
+    SELECT procrastinate_defer_periodic_job_v2(
+      $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::integer, $6::varchar, $7::bigint,
+      $8::jsonb)
+    """)
+}

@@ -38,6 +38,9 @@ public enum TracingKeys {
   /// `succeeded`, `retried`, `failed` or `aborted`.
   public static let jobOutcome = "procrastinate.job.outcome"
   public static let workerID = "procrastinate.worker.id"
+  /// The schedule id and the tick (Unix seconds) of a periodic task's defer.
+  public static let periodicID = "procrastinate.periodic.id"
+  public static let periodicTimestamp = "procrastinate.periodic.timestamp"
   /// Why the job's trace context was not used (missing or malformed); the job runs in a new trace.
   public static let traceContextError = "procrastinate.trace_context.error"
   /// Prefix of the arguments a spec copies onto spans (`record_args`).

@@ -66,6 +66,8 @@ public struct TaskRegistry: Sendable {
   }
 
   private(set) var entries: [String: Entry] = [:]
+  /// Schedules registered with ``registerPeriodic(_:cron:periodicID:arguments:)``.
+  public internal(set) var periodic: [PeriodicTask] = []
 
   public init() {}
 

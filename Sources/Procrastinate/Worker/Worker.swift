@@ -162,6 +162,8 @@ public final class Worker: Sendable {
     await withTaskGroup(of: Void.self) { side in
       side.addTask { await self.heartbeatLoop() }
       side.addTask { await self.abortPollingLoop() }
+      let periodic = tasks.periodic
+      if options.deferPeriodicTasks && !periodic.isEmpty { side.addTask { await self.periodicDeferrerLoop(periodic) } }
       if let every = options.retryStalledJobsEvery {
         side.addTask { await self.stalledJobsLoop(every: every) }
       }

@@ -40,6 +40,11 @@ public struct WorkerOptions: Sendable {
   public var installSignalHandlers: Bool = true
   /// Pause before trying again after the database could not be reached.
   public var reconnectDelay: Duration = .seconds(1)
+  /// Run the periodic deferrer for the registry's periodic tasks (every worker does, by
+  /// default, as in Python; ticks are deduplicated across workers).
+  public var deferPeriodicTasks: Bool = true
+  /// A periodic tick older than this is not deferred (Python's `max_delay`, 600 s).
+  public var periodicMaxDelay: Duration = .seconds(600)
   /// Beyond Python: every this often, give back jobs stalled in `doing` (their worker gone
   /// or silent for `stalledWorkerTimeout`), as `procrastinate-swift stalled --retry` does;
   /// `nil` (the default) leaves that to an operator or a periodic job.

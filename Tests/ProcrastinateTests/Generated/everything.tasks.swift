@@ -353,6 +353,72 @@ enum AlwaysFails {
   }
 }
 
+/// Periodic, as @app.periodic(cron="*/5 * * * *", periodic_id="nightly").
+///
+/// Declared in everything.tasks.yaml: task name `cleanup_every_five_minutes`, queue `default`.
+enum CleanupEveryFiveMinutes {
+  /// The task as the spec declares it.
+  static let definition = TaskDefinition(
+    name: "cleanup_every_five_minutes",
+    defaults: DeferOptions(
+      queue: "default", priority: 0, lock: nil, queueingLock: nil),
+    retry: nil,
+    trace: TaskTraceOptions(
+      relation: .child, carrier: "trace_context", recordedArguments: [])
+  )
+
+  /// The job's arguments, as stored in `procrastinate_jobs.args`.
+  struct Arguments: Codable, Sendable {
+    var timestamp: Int
+    var dryRun: Bool
+
+    init(
+      timestamp: Int,
+      dryRun: Bool = false
+    ) {
+      self.timestamp = timestamp
+      self.dryRun = dryRun
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case timestamp
+      case dryRun = "dry_run"
+    }
+
+    init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      timestamp = try container.decode(Int.self, forKey: .timestamp)
+      dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun) ?? false
+    }
+  }
+
+  /// Defers one `cleanup_every_five_minutes` job inside a `procrastinate.defer.cleanup_every_five_minutes` span and returns its id.
+  @discardableResult
+  static func `defer`(
+    timestamp: Int,
+    dryRun: Bool = false,
+    on app: ProcrastinateApp,
+    overrides: DeferOverrides = DeferOverrides()
+  ) async throws -> Int64 {
+    try await app.defer(
+      Self.definition,
+      arguments: Arguments(
+        timestamp: timestamp,
+        dryRun: dryRun),
+      overrides: overrides)
+  }
+
+  /// Defers one `cleanup_every_five_minutes` job per element in one statement, inside one span; all or none.
+  @discardableResult
+  static func deferBatch(
+    _ arguments: [Arguments],
+    on app: ProcrastinateApp,
+    overrides: DeferOverrides = DeferOverrides()
+  ) async throws -> [Int64] {
+    try await app.deferBatch(Self.definition, arguments: arguments, overrides: overrides)
+  }
+}
+
 /// The tasks of everything.tasks.yaml: implement one method per task, register the conformance with
 /// `TaskRegistry.register(_:)`, and run a worker.
 protocol EverythingTasks: Sendable {
@@ -384,6 +450,12 @@ protocol EverythingTasks: Sendable {
   ) async throws
   func alwaysFails(
     reason: String,
+    context: JobContext
+  ) async throws
+  /// Periodic, as @app.periodic(cron="*/5 * * * *", periodic_id="nightly").
+  func cleanupEveryFiveMinutes(
+    timestamp: Int,
+    dryRun: Bool,
     context: JobContext
   ) async throws
 }
@@ -428,5 +500,14 @@ extension TaskRegistry {
         reason: arguments.reason,
         context: context)
     }
+    try register(CleanupEveryFiveMinutes.definition, arguments: CleanupEveryFiveMinutes.Arguments.self) {
+      arguments, context in
+      try await tasks.cleanupEveryFiveMinutes(
+        timestamp: arguments.timestamp,
+        dryRun: arguments.dryRun,
+        context: context)
+    }
+    try registerPeriodic(
+      CleanupEveryFiveMinutes.definition, cron: "*/5 * * * *", periodicID: "nightly")
   }
 }
