@@ -9,6 +9,7 @@ Usage (PROCR_DSN names the database, PROCR_OUT a JSON-lines file the tasks appen
 import json
 import os
 import sys
+import time
 
 import procrastinate
 
@@ -47,6 +48,25 @@ def record(context, **kwargs):
 def flaky(context, **kwargs):
     _record(context, kwargs)
     raise RuntimeError(f"attempt {context.job.attempts} fails on purpose")
+
+
+@app.task(name="interop.locked", queue="locked", pass_context=True)
+def locked(context, **kwargs):
+    # Records when it ran, so the test can check that jobs sharing a lock never overlap.
+    start = time.time()
+    time.sleep(float(kwargs.get("sleep", 0.03)))
+    with open(os.environ["PROCR_OUT"], "a") as out:
+        out.write(
+            json.dumps(
+                {
+                    "job_id": context.job.id,
+                    "lock": context.job.lock,
+                    "start": start,
+                    "end": time.time(),
+                }
+            )
+            + "\n"
+        )
 
 
 def main(argv):

@@ -76,3 +76,96 @@ struct FaultTests {
     }
   }
 }
+
+@Suite(
+  "Lock rules across Swift and Python workers",
+  .enabled(if: Python.available, "run scripts/test to create the virtualenv"))
+struct MixedWorkerLockTests {
+  @Test("two Swift workers and a Python worker: jobs sharing a lock never run at once")
+  func locks() async throws {
+    let app = try await TestDatabase.app()
+    // 3 locks × 12 jobs, and a queueing lock refusing a second waiting job.
+    let ids = try await app.deferBatch(
+      (0..<36).map { index in
+        JobRequest(
+          task: "interop.locked", arguments: JobArguments(["sleep": 0.15]),
+          options: DeferOptions(queue: "locked", lock: "L\(index % 3)"))
+      })
+    try await app.defer(
+      task: "interop.locked", options: DeferOptions(queue: "locked", queueingLock: "only-one"))
+    await #expect(throws: AlreadyEnqueuedError.self) {
+      try await app.defer(
+        task: "interop.locked", options: DeferOptions(queue: "locked", queueingLock: "only-one"))
+    }
+
+    struct Run: Sendable { var id: Int64, lock: String?, start: Double, end: Double }
+    let swiftRuns = Recorder<Run>()
+    var tasks = TaskRegistry()
+    try tasks.register("interop.locked") { _, context in
+      let start = Date().timeIntervalSince1970
+      try await Task.sleep(for: .milliseconds(150))
+      swiftRuns.append(
+        Run(id: context.jobID, lock: context.lock, start: start, end: Date().timeIntervalSince1970))
+    }
+    let output = Python.temporaryFile()
+    let python = Task.detached {
+      try Python.run(["worker", "locked"], database: app.databaseURL, output: output)
+    }
+    try await eventually("the Python worker to run a job") {
+      !(try Python.records(output).isEmpty)
+    }
+    let workers = (0..<2).map { _ in
+      Worker(app: app, tasks: tasks, options: .test(queues: ["locked"], concurrency: 3))
+    }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for worker in workers { group.addTask { try await worker.run() } }
+      try await group.waitForAll()
+    }
+    try await python.value
+
+    let pythonRuns = try Python.records(output).map { record -> Run in
+      guard case .int(let id) = record["job_id"], let start = record["start"]?.number,
+        let end = record["end"]?.number
+      else { throw TaskFailure(description: "bad record \(record)") }
+      return Run(id: id, lock: record["lock"]?.stringValue, start: start, end: end)
+    }
+    let runs = swiftRuns.values + pythonRuns
+    #expect(!pythonRuns.isEmpty && !swiftRuns.values.isEmpty)
+    #expect(runs.count == ids.count + 1, "every job ran once")
+    #expect(Set(runs.map(\.id)).count == runs.count)
+    for (lock, group) in Dictionary(grouping: runs.filter { $0.lock != nil }, by: { $0.lock! }) {
+      let ordered = group.sorted { $0.start < $1.start }
+      for (previous, next) in zip(ordered, ordered.dropFirst()) {
+        #expect(
+          next.start >= previous.end,
+          "lock \(lock): job \(next.id) started before \(previous.id) ended")
+      }
+    }
+    #expect(try app.jobRows("status").allSatisfy { $0 == "succeeded" })
+  }
+}
+
+extension JSONValue {
+  var number: Double? {
+    switch self {
+    case .int(let value): Double(value)
+    case .double(let value): value
+    default: nil
+    }
+  }
+}
+
+@Suite("Bad input to a worker")
+struct WorkerBadInputTests {
+  @Test("a database without the schema: the worker refuses to start, saying what is missing")
+  func missingSchema() async throws {
+    let app = try ProcrastinateApp(
+      databaseURL: try await TestDatabase.emptyDatabaseURL(), logger: TestDatabase.quietLogger)
+    let worker = Worker(app: app, tasks: TaskRegistry(), options: .test())
+    await #expect {
+      try await worker.run()
+    } throws: { error in
+      "\(error)".contains("procrastinate_jobs") && "\(error)".contains("schema --apply")
+    }
+  }
+}

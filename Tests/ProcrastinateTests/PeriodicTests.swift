@@ -60,7 +60,10 @@ struct PeriodicTests {
       Worker(app: app, tasks: tasks, options: options),
     ]
     let runs = workers.map { worker in Task { try await worker.run() } }
-    try await Task.sleep(for: .milliseconds(3_300))
+    try await eventually(timeout: .seconds(20), "three ticks") {
+      try psql(app.databaseURL, "SELECT count(*) FROM procrastinate_jobs").first.flatMap { Int($0) }
+        ?? 0 >= 3
+    }
     for worker in workers { worker.stop() }
     for run in runs { try await run.value }
 

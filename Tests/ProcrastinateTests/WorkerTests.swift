@@ -304,7 +304,9 @@ struct WorkerTests {
     #expect(try psql(app.databaseURL, "SELECT count(*) FROM procrastinate_workers") == ["0"])
   }
 
-  @Test("the worker reconnects after PostgreSQL restarts and every job succeeds once")
+  @Test(
+    "the worker reconnects after PostgreSQL restarts mid-way through 1,000 jobs; each succeeds once"
+  )
   func reconnects() async throws {
     let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
     defer { server.stop() }
@@ -319,13 +321,13 @@ struct WorkerTests {
     }
     let worker = Worker(app: app, tasks: tasks, options: .test(concurrency: 4, oneShot: false))
     let run = Task { try await worker.run() }
-    let first = try await app.deferBatch((0..<300).map { _ in JobRequest(task: "count") })
+    let first = try await app.deferBatch((0..<700).map { _ in JobRequest(task: "count") })
     try await eventually("some jobs to run") { calls.count > 20 }
     try await server.restart()
     var second: [Int64] = []
     try await eventually(timeout: .seconds(20), "defer to work again") {
       do {
-        second = try await app.deferBatch((0..<100).map { _ in JobRequest(task: "count") })
+        second = try await app.deferBatch((0..<300).map { _ in JobRequest(task: "count") })
         return true
       } catch { return false }
     }
@@ -351,7 +353,7 @@ struct WorkerTests {
     #expect(
       try psql(
         app.databaseURL, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'") == [
-          "400"
+          "1000"
         ])
     // A fetch whose commit reached the server but whose answer was lost in the restart left
     // its jobs `doing`; the worker gives them back once reconnected. None may run twice,

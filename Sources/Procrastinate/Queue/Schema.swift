@@ -19,11 +19,25 @@ public enum SchemaApplyOutcome: Sendable, Equatable {
   case alreadyPresent
 }
 
-/// The database carries part of the contract: applying would clash, and running would fail.
+/// The database lacks the contract, or carries only part of it: applying would clash,
+/// and running would fail.
 public struct IncompleteSchemaError: Error, Sendable, CustomStringConvertible {
   public let missing: [String]
+  /// None of the schema is there (rather than part of it).
+  public let isAbsent: Bool
+
+  public init(missing: [String], isAbsent: Bool = false) {
+    self.missing = missing
+    self.isAbsent = isAbsent
+  }
+
   public var description: String {
-    "the database has part of procrastinate's 3.10 schema but lacks \(missing.count) object(s): "
+    if isAbsent {
+      return
+        "the database has no procrastinate schema (no procrastinate_jobs table, …): create it with 'procrastinate-swift schema --apply' (or Python's 'procrastinate schema --apply', or ProcrastinateApp.applySchema())"
+    }
+    return
+      "the database has part of procrastinate's 3.10 schema but lacks \(missing.count) object(s): "
       + missing.prefix(10).joined(separator: ", ") + (missing.count > 10 ? ", …" : "")
       + ". Apply procrastinate's migrations up to 3.10 (or 3.4+) rather than the full schema."
   }

@@ -149,6 +149,11 @@ public final class Worker: Sendable {
     let signals = options.installSignalHandlers ? SignalObserver(worker: self, logger: logger) : nil
     defer { signals?.cancel() }
 
+    // A database without procrastinate's schema gets one clear error, not a missing function.
+    let schema = try await app.checkSchema()
+    guard schema.isComplete else {
+      throw IncompleteSchemaError(missing: schema.missing, isAbsent: schema.isAbsent)
+    }
     let pruned = try await pool.execute(
       WorkerSQL.pruneStalledWorkers, [String(Self.seconds(options.stalledWorkerTimeout))])
     if !pruned.rows.isEmpty {
@@ -163,7 +168,9 @@ public final class Worker: Sendable {
       side.addTask { await self.heartbeatLoop() }
       side.addTask { await self.abortPollingLoop() }
       let periodic = tasks.periodic
-      if options.deferPeriodicTasks && !periodic.isEmpty { side.addTask { await self.periodicDeferrerLoop(periodic) } }
+      if options.deferPeriodicTasks && !periodic.isEmpty {
+        side.addTask { await self.periodicDeferrerLoop(periodic) }
+      }
       if let every = options.retryStalledJobsEvery {
         side.addTask { await self.stalledJobsLoop(every: every) }
       }
