@@ -169,3 +169,33 @@ struct WorkerBadInputTests {
     }
   }
 }
+
+extension WorkerBadInputTests {
+  @Test("a wrong password: a specific connect error, the password never printed")
+  func wrongPassword() async throws {
+    let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
+    defer { server.stop() }
+    _ = try psql(server.url, "CREATE ROLE app_user LOGIN PASSWORD 'right-secret'")
+    // Password authentication for that role on TCP, ahead of initdb's trust rules.
+    let hba = server.directory + "/data/pg_hba.conf"
+    let rules = try String(contentsOfFile: hba, encoding: .utf8)
+    try ("host all app_user 127.0.0.1/32 scram-sha-256\n" + rules).write(
+      toFile: hba, atomically: true, encoding: .utf8)
+    _ = try psql(server.url, "SELECT pg_reload_conf()")
+
+    let url = "postgresql://app_user:wrong-secret@127.0.0.1:\(server.port)/postgres"
+    let app = try ProcrastinateApp(databaseURL: url, logger: TestDatabase.quietLogger)
+    do {
+      try await app.defer(task: "t")
+      Issue.record("a wrong password was accepted")
+    } catch let error as DatabaseError {
+      #expect(error.kind == .connect)
+      #expect(error.description.contains("password authentication failed for user \"app_user\""))
+      #expect(!error.description.contains("wrong-secret"))
+    }
+    let health = try runProcessCapturing(
+      TracesPingTests.binary, ["healthchecks", "--database-url", url], allowFailure: true)
+    #expect(health.status == 1 && health.stdout.contains("DB connection: FAILED"))
+    #expect(!(health.stdout + health.stderr).contains("wrong-secret"))
+  }
+}
