@@ -82,12 +82,21 @@ public struct JobsCommand: AsyncParsableCommand {
 }
 
 /// `queues`, `tasks`, `locks`: job counts by status.
-func countsTable(_ label: String, _ counts: [JobCounts]) -> [[String]] {
+/// Prints job counts by status, one row per queue, task or lock.
+func printCounts(
+  _ label: String, database: DatabaseOptions, output: Output,
+  _ fetch: (ProcrastinateApp) async throws -> [JobCounts]
+) async throws {
+  let app = try database.makeApp()
+  let counts = try await fetch(app)
+  await app.close()
   let statuses = ["todo", "doing", "succeeded", "failed", "cancelled", "aborted"]
-  return [[label] + statuses + ["total"]]
-    + counts.map { row in
-      [row.name] + statuses.map { String(row.counts[$0] ?? 0) } + [String(row.total)]
-    }
+  try output.print(counts) {
+    [[label] + statuses + ["total"]]
+      + counts.map { row in
+        [row.name] + statuses.map { String(row.counts[$0] ?? 0) } + [String(row.total)]
+      }
+  }
 }
 
 public struct QueuesCommand: AsyncParsableCommand {
@@ -97,10 +106,9 @@ public struct QueuesCommand: AsyncParsableCommand {
   @OptionGroup var output: Output
   public init() {}
   public func run() async throws {
-    let app = try database.makeApp()
-    let counts = try await app.queueCounts()
-    try output.print(counts) { countsTable("queue", counts) }
-    await app.close()
+    try await printCounts("queue", database: database, output: output) {
+      try await $0.queueCounts()
+    }
   }
 }
 
@@ -111,10 +119,7 @@ public struct TasksCommand: AsyncParsableCommand {
   @OptionGroup var output: Output
   public init() {}
   public func run() async throws {
-    let app = try database.makeApp()
-    let counts = try await app.taskCounts()
-    try output.print(counts) { countsTable("task", counts) }
-    await app.close()
+    try await printCounts("task", database: database, output: output) { try await $0.taskCounts() }
   }
 }
 
@@ -125,10 +130,7 @@ public struct LocksCommand: AsyncParsableCommand {
   @OptionGroup var output: Output
   public init() {}
   public func run() async throws {
-    let app = try database.makeApp()
-    let counts = try await app.lockCounts()
-    try output.print(counts) { countsTable("lock", counts) }
-    await app.close()
+    try await printCounts("lock", database: database, output: output) { try await $0.lockCounts() }
   }
 }
 
