@@ -197,6 +197,12 @@ public struct StalledCommand: AsyncParsableCommand {
   @Option(help: "Seconds without a heartbeat after which a worker counts as gone.")
   var seconds: Double = 30
   @Flag(help: "Send the stalled jobs back to todo.") var retry = false
+
+  public func validate() throws {
+    guard seconds.isFinite, (1...31_536_000).contains(seconds) else {
+      throw ValidationError("--seconds must be between 1 and 31536000 (a worker beats every 10 s)")
+    }
+  }
   @OptionGroup var database: DatabaseOptions
   @OptionGroup var output: Output
   public init() {}

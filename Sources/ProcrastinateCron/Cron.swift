@@ -17,6 +17,8 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
   let daysOfWeek: Set<Int>
   let dayOfMonthRestricted: Bool
   let dayOfWeekRestricted: Bool
+  /// Seconds after midnight of every tick of a matching day, ascending.
+  let sortedTimes: [Int]
 
   public var description: String { expression }
 
@@ -38,8 +40,16 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
     if weekdays.remove(7) != nil { weekdays.insert(0) }
     daysOfWeek = weekdays
     seconds = fields.count == 6 ? try Self.field(fields[5], "second", 0...59, expression) : [0]
-    dayOfMonthRestricted = fields[2] != "*"
-    dayOfWeekRestricted = fields[4] != "*"
+    // A field covering every value counts as '*' (as croniter: `1-31`, `0-6`, `*/1`).
+    dayOfMonthRestricted = daysOfMonth.count < 31
+    dayOfWeekRestricted = daysOfWeek.count < 7
+    var times: [Int] = []
+    for hour in hours.sorted() {
+      for minute in minutes.sorted() {
+        for second in seconds.sorted() { times.append(hour * 3600 + minute * 60 + second) }
+      }
+    }
+    sortedTimes = times
   }
 
   static let monthNames = [
@@ -108,26 +118,14 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
     return domMatch && dowMatch
   }
 
-  /// The ticks of the day starting at `midnight`, in order.
-  private func ticks(onDayStarting midnight: Date) -> [Date] {
-    var result: [Date] = []
-    for hour in hours.sorted() {
-      for minute in minutes.sorted() {
-        for second in seconds.sorted() {
-          result.append(midnight.addingTimeInterval(Double(hour * 3600 + minute * 60 + second)))
-        }
-      }
-    }
-    return result
-  }
-
   /// The first tick strictly after `date` (within five years), or nil.
   public func next(after date: Date) -> Date? {
     let calendar = Self.calendar
     var day = calendar.startOfDay(for: date)
     for _ in 0..<(366 * 5) {
       if matchesDay(calendar.dateComponents([.month, .day, .weekday], from: day)),
-        let tick = ticks(onDayStarting: day).first(where: { $0 > date })
+        let tick = sortedTimes.lazy.map({ day.addingTimeInterval(Double($0)) })
+          .first(where: { $0 > date })
       {
         return tick
       }
@@ -142,7 +140,8 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
     var day = calendar.startOfDay(for: date)
     for _ in 0..<(366 * 5) {
       if matchesDay(calendar.dateComponents([.month, .day, .weekday], from: day)),
-        let tick = ticks(onDayStarting: day).last(where: { $0 <= date })
+        let tick = sortedTimes.reversed().lazy.map({ day.addingTimeInterval(Double($0)) })
+          .first(where: { $0 <= date })
       {
         return tick
       }

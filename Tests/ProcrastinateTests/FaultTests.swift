@@ -21,10 +21,16 @@ struct FaultTests {
   }
 
   @Test(
-    "a worker killed with SIGKILL mid-jobs: its jobs show as stalled, a retry brings them to succeeded, none lost, none run twice after succeeding",
+    "a worker killed with SIGKILL mid-jobs: its jobs show as stalled, a retry brings them to succeeded, none lost, none run again after succeeding",
     arguments: [false, true])
   func sigkill(retryInWorker: Bool) async throws {
-    let app = try await TestDatabase.app()
+    // A server of its own: worker processes are killed here, and the shared server's load
+    // must not decide the timing.
+    let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
+    defer { server.stop() }
+    let app = try ProcrastinateApp(
+      databaseURL: try await server.createDatabase("sigkill"), logger: TestDatabase.quietLogger)
+    try await app.applySchema()
     try await app.query(
       "CREATE TABLE fault_executions (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now())"
     )
@@ -35,16 +41,19 @@ struct FaultTests {
     ).path
     let victim = try ChildProcess.spawn(Self.binary, [app.databaseURL], logPath: log)
     // Kill it while some jobs are done and others run.
-    try await eventually("some jobs to succeed") {
-      try await Self.executions(app).count >= 4
+    try await eventually("some jobs to succeed while others run") {
+      let finished = try await Self.executions(app).count
+      let running = try await app.jobs(JobFilter(status: .doing)).count
+      return finished >= 4 && running > 0
     }
     victim.terminate()
+    // The dead worker stops heart-beating: after the 1 s timeout its jobs are stalled. (A
+    // transaction it sent just before dying may still complete on the server meanwhile, so
+    // what it left behind is read after the wait.)
+    try await Task.sleep(for: .milliseconds(1_500))
     let doing = try await app.jobs(JobFilter(status: .doing))
     #expect(!doing.isEmpty, "the kill should leave running jobs behind")
     let succeededBefore = Set(try await app.jobs(JobFilter(status: .succeeded)).map(\.id))
-
-    // The dead worker stops heart-beating: after the 1 s timeout its jobs are stalled.
-    try await Task.sleep(for: .milliseconds(1_500))
     let stalled = try await app.stalledJobs(heartbeatTimeout: .seconds(1))
     #expect(Set(stalled.map(\.id)) == Set(doing.map(\.id)))
 
@@ -69,8 +78,12 @@ struct FaultTests {
     #expect(try app.jobRows("status").allSatisfy { $0 == "succeeded" })
     let runs = try await Self.executions(app)
     #expect(Set(runs.keys) == Set(ids), "no job lost")
-    #expect(runs.values.allSatisfy { $0 == 1 }, "each job recorded one finished run: \(runs)")
-    #expect(succeededBefore.allSatisfy { runs[$0] == 1 })
+    // Jobs that succeeded never run again. A job killed in flight may have done its work
+    // without its finish being committed: it runs again (at least once, as in Python).
+    #expect(succeededBefore.allSatisfy { runs[$0] == 1 }, "\(runs)")
+    let inFlight = Set(doing.map(\.id))
+    #expect(
+      runs.allSatisfy { $0.value == 1 || (inFlight.contains($0.key) && $0.value == 2) }, "\(runs)")
     for job in doing {
       #expect(try app.events(of: job.id).contains("deferred_for_retry"))
     }

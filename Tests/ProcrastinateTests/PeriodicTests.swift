@@ -20,6 +20,9 @@ struct CronTests {
       ("0 0 * jan sun", "2026-11-25T10:00:00Z", "2027-01-03T00:00:00Z", "2026-01-25T00:00:00Z"),
       ("* * * * * */20", "2026-11-25T10:00:05Z", "2026-11-25T10:00:20Z", "2026-11-25T10:00:00Z"),
       ("0 12 13 * 5", "2026-11-25T10:00:00Z", "2026-11-27T12:00:00Z", "2026-11-20T12:00:00Z"),
+      ("0 0 1 * 0-6", "2026-11-25T10:00:00Z", "2026-12-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+      ("0 0 * * 7", "2026-11-25T10:00:00Z", "2026-11-29T00:00:00Z", "2026-11-22T00:00:00Z"),
+      ("5/20 * * * *", "2026-11-25T10:03:10Z", "2026-11-25T10:05:00Z", "2026-11-25T09:45:00Z"),
     ])
   func ticks(expression: String, at: String, next: String, previous: String) throws {
     let cron = try Cron(expression)
@@ -104,11 +107,13 @@ struct PeriodicTests {
     let worker = Worker(app: app, tasks: tasks, options: .test(queues: ["nothing"], oneShot: false))
     let run = Task { try await worker.run() }
     try await eventually("the minutely tick") {
-      try psql(app.databaseURL, "SELECT task_name FROM procrastinate_jobs") == ["minutely"]
+      try psql(app.databaseURL, "SELECT task_name FROM procrastinate_jobs").contains("minutely")
     }
     worker.stop()
     try await run.value
-    #expect(try psql(app.databaseURL, "SELECT task_name FROM procrastinate_jobs") == ["minutely"])
+    #expect(
+      try psql(app.databaseURL, "SELECT DISTINCT task_name FROM procrastinate_jobs") == ["minutely"]
+    )
     #expect(throws: CronError.self) {
       try tasks.registerPeriodic(TaskDefinition(name: "x"), cron: "* *")
     }

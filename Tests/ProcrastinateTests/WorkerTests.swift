@@ -322,7 +322,7 @@ struct WorkerTests {
     let worker = Worker(app: app, tasks: tasks, options: .test(concurrency: 4, oneShot: false))
     let run = Task { try await worker.run() }
     let first = try await app.deferBatch((0..<700).map { _ in JobRequest(task: "count") })
-    try await eventually("some jobs to run") { calls.count > 20 }
+    try await eventually(timeout: .seconds(30), "some jobs to run") { calls.count > 20 }
     try await server.restart()
     var second: [Int64] = []
     try await eventually(timeout: .seconds(20), "defer to work again") {
@@ -410,7 +410,8 @@ struct WorkerAbortTests {
       app: app, tasks: tasks,
       options: .test(oneShot: false) {
         $0.listenNotify = listen
-        $0.abortPollingInterval = .milliseconds(200)
+        // With LISTEN, only the NOTIFY can deliver the abort within the test's bound.
+        $0.abortPollingInterval = listen ? .seconds(3600) : .milliseconds(200)
       })
     let run = Task { try await worker.run() }
     try await eventually("the job to start") { worker.runningJobCount == 1 }

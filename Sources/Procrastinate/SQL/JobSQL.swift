@@ -201,6 +201,15 @@ package enum JobSQL {
 
 /// The statements a worker runs about itself.
 package enum WorkerSQL {
+  /// Sets worker `$1` on the `doing` jobs `$2` that lost their worker id when the worker's
+  /// row was pruned.
+  static let reclaimRunning = Statement(
+    "procrastinate_swift_reclaim_running",
+    """
+    UPDATE procrastinate_jobs SET worker_id = $1::bigint
+    WHERE id = ANY($2::bigint[]) AND status = 'doing' AND worker_id IS NULL
+    """)
+
   /// Python's `list_jobs_to_abort`, for the jobs of worker `$1`.
   static let jobsToAbort = Statement(
     "procrastinate_swift_jobs_to_abort",

@@ -210,6 +210,16 @@ public final class Worker: Sendable {
     return id
   }
 
+  /// After our row was pruned (its jobs lost their `worker_id`), registers anew and takes
+  /// back the jobs still running here, so nobody counts them as stalled and aborts reach them.
+  private func registerAgain() async {
+    guard let id = try? await register() else { return }
+    let running = state.withLock { Array($0.running.keys) }
+    if running.isEmpty { return }
+    _ = try? await pool.execute(
+      WorkerSQL.reclaimRunning, [String(id), PostgresArray.literal(running.map { String($0) })])
+  }
+
   // MARK: - Fetching
 
   private var queuesParameter: String? { options.queues.map { PostgresArray.literal($0) } }
@@ -275,7 +285,7 @@ public final class Worker: Sendable {
       if !outcomes.isEmpty { await completer.persistAndResume(outcomes) }
       if let error = error as? DatabaseError, error.sqlState == "23503" {
         logger.warning("worker \(workerID) was unregistered by someone else; registering again")
-        _ = try? await register()
+        await registerAgain()
       } else if !outcomes.isEmpty, let error = error as? DatabaseError, error.kind == .statement {
         // An outcome could not be written with the fetch; it was written on its own above.
       } else {
@@ -324,7 +334,7 @@ public final class Worker: Sendable {
     } catch let error as DatabaseError where error.sqlState == "23503" {
       // Our worker row is gone (pruned by another worker that saw no heartbeat): register again.
       logger.warning("worker \(workerID) was unregistered by someone else; registering again")
-      _ = try? await register()
+      await registerAgain()
       return nil
     } catch {
       logger.error("fetching jobs failed, retrying in \(options.reconnectDelay): \(error)")

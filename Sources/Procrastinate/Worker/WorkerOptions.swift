@@ -71,5 +71,15 @@ public struct WorkerOptions: Sendable {
       throw ConfigurationError("worker concurrency must be at least 1, got \(concurrency)")
     }
     for queue in queues ?? [] { try DeferOptions.validateQueueName(queue) }
+    let intervals: [(String, Duration?)] = [
+      ("pollingInterval", pollingInterval), ("heartbeatInterval", heartbeatInterval),
+      ("abortPollingInterval", abortPollingInterval),
+      ("retryStalledJobsEvery", retryStalledJobsEvery), ("reconnectDelay", reconnectDelay),
+    ]
+    for (name, interval) in intervals {
+      if let interval, interval <= .zero {
+        throw ConfigurationError("worker \(name) must be positive, got \(interval)")
+      }
+    }
   }
 }
