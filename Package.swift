@@ -3,9 +3,15 @@ import PackageDescription
 
 let package = Package(
   name: "swift-procrastinate",
-  platforms: [.macOS(.v15)],
+  // Linux only: built and tested on Debian 12 (x86_64). No Apple platform is claimed; the
+  // embedded PostgreSQL, the fault tests and the demo's joke server use Linux facilities.
   products: [
+    // The queue, the worker and the traced defer/run the generated code calls, over the
+    // swift-distributed-tracing API only: no tracer of ours, no libcurl.
     .library(name: "Procrastinate", targets: ["Procrastinate"]),
+    // Our tracer, its exporters (OTLP/HTTP over libcurl, Jaeger, console, file),
+    // `setupTracing` and the trace view. Services that run swift-otel do without it.
+    .library(name: "ProcrastinateTracing", targets: ["ProcrastinateTracing"]),
     .library(name: "ProcrastinateTesting", targets: ["ProcrastinateTesting"]),
     .library(name: "ProcrastinateGenerator", targets: ["ProcrastinateGenerator"]),
     .library(name: "ProcrastinateCommands", targets: ["ProcrastinateCommands"]),
@@ -21,6 +27,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
   ],
   targets: [
     .systemLibrary(
@@ -40,11 +47,21 @@ let package = Package(
       dependencies: [
         "CLibPQ",
         "ProcrastinateCron",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+    .target(
+      name: "ProcrastinateTracing",
+      dependencies: [
+        "Procrastinate",
         "CCurl",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
-        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
     .target(
@@ -55,6 +72,7 @@ let package = Package(
       name: "ProcrastinateCommands",
       dependencies: [
         "Procrastinate",
+        "ProcrastinateTracing",
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,6 +82,7 @@ let package = Package(
       name: "ProcrastinateCLI",
       dependencies: [
         "Procrastinate",
+        "ProcrastinateTracing",
         "ProcrastinateCommands",
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -98,7 +117,9 @@ let package = Package(
     .testTarget(
       name: "ProcrastinateTests",
       dependencies: [
-        "Procrastinate", "ProcrastinateTesting", "ProcrastinateGenerator", "ProcrastinateCron",
+        "Procrastinate", "ProcrastinateTracing", "ProcrastinateTesting", "ProcrastinateGenerator",
+        "ProcrastinateCron",
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "MetricsTestKit", package: "swift-metrics"),
       ]
     ),

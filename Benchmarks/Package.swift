@@ -4,7 +4,6 @@ import PackageDescription
 
 let package = Package(
   name: "procrastinate-benchmarks",
-  platforms: [.macOS(.v15)],
   dependencies: [
     .package(name: "swift-procrastinate", path: "..")
   ],
@@ -13,6 +12,7 @@ let package = Package(
       name: "QueueBenchmark",
       dependencies: [
         .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
       ]
     ),
@@ -20,6 +20,7 @@ let package = Package(
       name: "TaskBenchmark",
       dependencies: [
         .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
         .product(name: "ProcrastinateGenerator", package: "swift-procrastinate"),
       ],

@@ -5,7 +5,6 @@ import PackageDescription
 
 let package = Package(
   name: "procrastinate-tracing-benchmark",
-  platforms: [.macOS(.v15)],
   dependencies: [
     .package(name: "swift-procrastinate", path: "../.."),
     .package(url: "https://github.com/swift-otel/swift-otel.git", exact: "1.6.0", traits: ["OTLPHTTP"]),
@@ -17,6 +16,7 @@ let package = Package(
       name: "TracingBenchmark",
       dependencies: [
         .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
         .product(name: "OTel", package: "swift-otel"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Procrastinate
 import ProcrastinateCommands
+import ProcrastinateTracing
 import Synchronization
 import Tracing
 

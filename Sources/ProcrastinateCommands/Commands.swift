@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Procrastinate
+import ProcrastinateTracing
 import Tracing
 
 /// What an app gives the embedded commands: its service name (for traces) and its tasks.

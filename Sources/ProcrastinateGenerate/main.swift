@@ -27,8 +27,11 @@ struct ProcrastinateGenerate: ParsableCommand {
   @Option(help: "Directory holding tasks.swift.mustache (default: this package's Templates/).")
   var templates: String = defaultTemplates
 
-  @Option(help: "Access level of the generated declarations: internal, package or public.")
-  var accessModifier: Generator.AccessModifier = .internal
+  @Option(
+    help:
+      "Access level of the generated declarations: internal, package or public (default: the spec's 'access:', else internal)."
+  )
+  var accessModifier: Generator.AccessModifier?
 
   /// The package's `Templates/`, found from this source file's location at build time.
   static let defaultTemplates = URL(fileURLWithPath: #filePath)

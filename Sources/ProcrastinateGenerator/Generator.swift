@@ -33,13 +33,16 @@ public struct Generator: Sendable {
     return rendered.trimmingCharacters(in: .newlines) + "\n"
   }
 
-  /// Parses, validates and renders the spec at `path`.
-  public func generate(path: String, access: AccessModifier = .internal) throws -> String {
+  /// Parses, validates and renders the spec at `path`, with the access level `access`, else
+  /// the spec's own `access:`, else `internal`.
+  public func generate(path: String, access: AccessModifier? = nil) throws -> String {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw GeneratorError("cannot read \(path)")
     }
     let spec = try SpecParser.parse(String(decoding: data, as: UTF8.self), path: path)
-    return render(spec, sourceName: (path as NSString).lastPathComponent, access: access)
+    return render(
+      spec, sourceName: (path as NSString).lastPathComponent,
+      access: access ?? spec.access ?? .internal)
   }
 
   static func viewModel(_ spec: SpecFile, sourceName: String, access: AccessModifier) -> [String:

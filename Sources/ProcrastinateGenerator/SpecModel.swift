@@ -6,6 +6,9 @@ public struct SpecFile: Sendable, Equatable {
   public var baseName: String
   /// The handler protocol, e.g. `JokesTasks`.
   public var protocolName: String
+  /// The spec's `access:` (for a library target whose tasks other modules defer or run);
+  /// nil when the spec does not say, which leaves the choice to the generator's caller.
+  public var access: Generator.AccessModifier? = nil
   public var tasks: [TaskSpec]
 }
 

@@ -61,7 +61,17 @@ public struct SpecParser {
       return nil
     }
     guard let top = mapping(root, "the spec") else { return nil }
-    checkKeys(top, allowed: ["tasks"], in: "the spec")
+    checkKeys(top, allowed: ["tasks", "access"], in: "the spec")
+    var access: Generator.AccessModifier?
+    if let node = value(top, "access"), let text = scalarString(node, "'access'") {
+      access = Generator.AccessModifier(rawValue: text)
+      if access == nil {
+        error(
+          node,
+          "'access' is '\(text)'; write one of \(Generator.AccessModifier.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
+      }
+    }
     guard let tasksNode = value(top, "tasks") else {
       error(root, "the spec has no 'tasks:' key; write 'tasks:' followed by one entry per task")
       return nil
@@ -84,7 +94,7 @@ public struct SpecParser {
       typeNames[task.typeName] = name
       tasks.append(task)
     }
-    return SpecFile(baseName: base, protocolName: protocolName, tasks: tasks)
+    return SpecFile(baseName: base, protocolName: protocolName, access: access, tasks: tasks)
   }
 
   private mutating func yamlError(_ error: any Error) {

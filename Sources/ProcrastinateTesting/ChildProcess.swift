@@ -64,10 +64,12 @@ package enum ChildProcess {
       errorOutput: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
   }
 
-  /// Starts `executable` in the background, with its output going to `logPath`.
-  package static func spawn(_ executable: String, _ arguments: [String], logPath: String) throws
-    -> RunningChild
-  {
+  /// Starts `executable` in the background, with its output going to `logPath` and
+  /// `environment` over the caller's.
+  package static func spawn(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+    logPath: String
+  ) throws -> RunningChild {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -75,7 +77,9 @@ package enum ChildProcess {
     posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    let envp =
+      ProcessInfo.processInfo.environment.merging(environment) { $1 }
+      .map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
       argv.forEach { free($0) }
       envp.forEach { free($0) }
@@ -111,6 +115,25 @@ package struct ChildProcessError: Error, CustomStringConvertible {
 /// A child process started with ``ChildProcess/spawn(_:_:logPath:)``.
 package struct RunningChild: Sendable {
   package let pid: pid_t
+
+  /// Sends `number` (SIGTERM, say) and returns at once.
+  package func signal(_ number: Int32) { kill(pid, number) }
+
+  /// The exit status (128 + the signal number when a signal ended it) once the process has
+  /// ended, polling up to `timeout`; nil if it is still running then.
+  package func waitForExit(timeout: Duration) async -> Int32? {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+      var status: Int32 = 0
+      let result = waitpid(pid, &status, WNOHANG)
+      if result == pid {
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+      }
+      if result < 0 && errno != EINTR { return -1 }
+      if ContinuousClock.now >= deadline { return nil }
+      try? await Task.sleep(for: .milliseconds(10))
+    }
+  }
 
   /// Kills the process (SIGKILL: the child may have inherited an ignored SIGTERM) and
   /// waits for it to end.

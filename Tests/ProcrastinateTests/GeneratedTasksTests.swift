@@ -1,6 +1,7 @@
 import Foundation
 import Procrastinate
 import ProcrastinateTesting
+import ProcrastinateTracing
 import Synchronization
 import Testing
 import Tracing

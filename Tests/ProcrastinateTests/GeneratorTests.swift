@@ -100,7 +100,11 @@ struct GeneratorTests {
         "tasks:\n  fetch:\n    args: { n: Int }\n    trace: { record_args: [m] }\n",
         "4:28: error: task 'fetch': 'trace'.record_args: 'm' is not an argument of the task; known: n"
       ),
-      ("jobs: {}\n", "1:1: error: the spec: unknown key 'jobs'; known keys: tasks"),
+      ("jobs: {}\n", "1:1: error: the spec: unknown key 'jobs'; known keys: tasks, access"),
+      (
+        "access: open\ntasks: { fetch: {} }\n",
+        "1:9: error: 'access' is 'open'; write one of public, package, internal"
+      ),
       (
         "tasks:\n  tick:\n    periodic: \"*/5 * *\"\n",
         "3:15: error: task 'tick': 'periodic': it has 3 field(s); write 5 (minute hour day month weekday) or 6 (… seconds), e.g. '*/5 * * * *'"
@@ -133,6 +137,24 @@ struct GeneratorTests {
   func diagnostic(yaml: String, expected: String) {
     let found = Self.diagnostics(yaml)
     #expect(found.contains("Sources/App/jokes.tasks.yaml:\(expected)"), "\(found)")
+  }
+
+  @Test("the spec's 'access:' sets the generated declarations' access; the caller's choice wins")
+  func access() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "access-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let spec = directory.appendingPathComponent("shared.tasks.yaml").path
+    try "access: public\ntasks:\n  fetch: { args: { n: Int } }\n".write(
+      toFile: spec, atomically: true, encoding: .utf8)
+    let generator = try Generator(templatesDirectory: Self.templates)
+    let fromSpec = try generator.generate(path: spec)
+    #expect(fromSpec.contains("public enum Fetch {"))
+    #expect(fromSpec.contains("public protocol SharedTasks: Sendable {"))
+    let overridden = try generator.generate(path: spec, access: .package)
+    #expect(overridden.contains("package enum Fetch {"))
+    #expect(!overridden.contains("public "))
   }
 
   @Test("a file name that is not an identifier is refused")

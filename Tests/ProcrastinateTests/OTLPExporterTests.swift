@@ -1,6 +1,7 @@
 import Foundation
 import Procrastinate
 import ProcrastinateTesting
+import ProcrastinateTracing
 import Testing
 import Tracing
 

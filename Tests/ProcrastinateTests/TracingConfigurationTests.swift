@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Procrastinate
 import ProcrastinateTesting
+import ProcrastinateTracing
 import Testing
 import Tracing
 

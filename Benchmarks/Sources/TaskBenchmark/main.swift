@@ -10,6 +10,7 @@
 import Foundation
 import Logging
 import Procrastinate
+import ProcrastinateTracing
 import ProcrastinateGenerator
 import ProcrastinateTesting
 import Tracing

@@ -5,21 +5,21 @@ import Foundation
 /// Each connection owns one, so a query or a `poll` waiting for notifications blocks that
 /// thread only: never Swift's cooperative pool, and never a libdispatch pool that may run
 /// short of threads when many connections wait at once.
-final class BlockingThread: @unchecked Sendable {
+package final class BlockingThread: @unchecked Sendable {
   // @unchecked Sendable: `items` and `stopped` are only read or written while `condition`
   // is locked; everything else is immutable.
   private let condition = NSCondition()
   private var items: [@Sendable () -> Void] = []
   private var stopped = false
 
-  init(name: String) {
+  package init(name: String) {
     let thread = Thread { [self] in self.loop() }
     thread.name = name
     thread.start()
   }
 
   /// Runs `item` on the thread, after the items submitted before it.
-  func submit(_ item: @escaping @Sendable () -> Void) {
+  package func submit(_ item: @escaping @Sendable () -> Void) {
     condition.lock()
     items.append(item)
     condition.signal()
@@ -27,7 +27,7 @@ final class BlockingThread: @unchecked Sendable {
   }
 
   /// Lets the thread exit once the submitted items have run.
-  func stop() {
+  package func stop() {
     condition.lock()
     stopped = true
     condition.signal()

@@ -133,3 +133,18 @@ struct DictionaryInjector: Injector {
 struct DictionaryExtractor: Extractor {
   func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
 }
+
+/// W3C trace identities read through the process's instrument, whichever tracer it is (ours,
+/// swift-otel, or another): what it would send in a `traceparent` header.
+public enum W3CTrace {
+  /// The trace id (32 lowercase hex digits) of the span in `context`; nil when no tracer is
+  /// set up or there is no span.
+  public static func traceID(in context: ServiceContext = .current ?? .topLevel) -> String? {
+    var headers: [String: String] = [:]
+    InstrumentationSystem.instrument.inject(context, into: &headers, using: DictionaryInjector())
+    guard let parent = headers[TracingKeys.traceParent], TraceParent.isValid(parent) else {
+      return nil
+    }
+    return String(parent.split(separator: "-")[1])
+  }
+}

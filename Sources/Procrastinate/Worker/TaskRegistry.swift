@@ -32,8 +32,8 @@ public struct JobContext: Sendable {
   /// so `withSpan` inside the handler nests under it.
   public internal(set) var span: (any Span)? = nil
 
-  /// The tracer for nested spans: the bootstrapped one (``setupTracing(serviceName:endpoint:enableConsole:bootstrap:environment:logger:)``
-  /// or any other swift-distributed-tracing backend).
+  /// The tracer for nested spans: the bootstrapped one (`ProcrastinateTracing`'s
+  /// `setupTracing`, swift-otel, or any other swift-distributed-tracing backend).
   public var tracer: any Tracer { InstrumentationSystem.tracer }
 
   /// How long the job waited to start: from when it was deferred (or became due, if it was

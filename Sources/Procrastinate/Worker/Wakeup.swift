@@ -2,7 +2,7 @@ import Synchronization
 
 /// A broadcast wake-up with memory: `signal()` wakes every current waiter, or the next one
 /// if nobody waits, so a NOTIFY arriving just before the fetch loop sleeps is never lost.
-final class Wakeup: Sendable {
+package final class Wakeup: Sendable {
   private struct State {
     var pending = false
     var nextID = 0
@@ -12,7 +12,9 @@ final class Wakeup: Sendable {
 
   private let state = Mutex(State())
 
-  func signal() {
+  package init() {}
+
+  package func signal() {
     let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
       if state.waiters.isEmpty {
         state.pending = true
@@ -25,7 +27,7 @@ final class Wakeup: Sendable {
   }
 
   /// Returns on a signal, after `timeout`, or when the task is cancelled.
-  func wait(timeout: Duration) async {
+  package func wait(timeout: Duration) async {
     let alreadySignalled = state.withLock { state -> Bool in
       defer { state.pending = false }
       return state.pending

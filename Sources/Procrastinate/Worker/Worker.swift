@@ -67,12 +67,14 @@ public final class Worker: Sendable {
     /// Counts jobs written back, so a one-shot fetch that found nothing knows whether a
     /// job ended (and may have gone back to `todo`) while it was in flight.
     var endedGeneration = 0
+    /// Running jobs are to be cancelled now, not after `shutdownTimeout`.
+    var abortRunning = false
   }
 
   public let app: ProcrastinateApp
   public let tasks: TaskRegistry
   public let options: WorkerOptions
-  private let logger: Logger
+  let logger: Logger
   private let pool: ConnectionPool
   private let completer: JobCompleter
   private let state = Mutex(State())
@@ -137,18 +139,22 @@ public final class Worker: Sendable {
     jobEnded.signal()
   }
 
+  /// Stops fetching and cancels the running jobs without waiting for `shutdownTimeout`
+  /// (they end `aborted`, or are retried if their strategy says so): what cancelling
+  /// ``run()`` does.
+  func stopNow() {
+    state.withLock { $0.abortRunning = true }
+    stop()
+  }
+
   /// Whether `stop()` was called or a stop signal arrived.
   public var isStopRequested: Bool { isStopping }
 
   private var isStopping: Bool { state.withLock { $0.stopping } }
 
-  /// Runs until stopped. Throws only when the worker cannot start (bad configuration, no
-  /// database, no schema); once started, database outages are waited out.
-  public func run() async throws {
-    try options.validate()
-    let signals = options.installSignalHandlers ? SignalObserver(worker: self, logger: logger) : nil
-    defer { signals?.cancel() }
-
+  /// The worker's whole life, from the schema check to unregistering; ``run()`` adds how it
+  /// is told to stop (signals, graceful shutdown, cancellation).
+  func runUntilStopped() async throws {
     // A database without procrastinate's schema gets one clear error, not a missing function.
     let schema = try await app.checkSchema()
     guard schema.isComplete else {
@@ -481,9 +487,12 @@ public final class Worker: Sendable {
     var cancelled = false
     while runningJobCount > 0 {
       await completer.flush()
-      if let deadline, !cancelled, ContinuousClock.now >= deadline {
+      let timedOut = deadline.map { ContinuousClock.now >= $0 } ?? false
+      if !cancelled, timedOut || state.withLock({ $0.abortRunning }) {
         let tasks = state.withLock { Array($0.running.values) }
-        logger.warning("shutdown timeout reached: aborting \(tasks.count) running job(s)")
+        logger.warning(
+          "\(timedOut ? "shutdown timeout reached" : "worker cancelled"): aborting \(tasks.count) running job(s)"
+        )
         for task in tasks { task.cancel() }
         cancelled = true
       }
@@ -615,35 +624,5 @@ public final class Worker: Sendable {
 
   static func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-  }
-}
-
-/// Turns the first SIGINT or SIGTERM into a graceful `stop()`, then restores the default
-/// handlers so a second signal ends the process at once.
-final class SignalObserver {
-  private let sources: [any DispatchSourceSignal]
-
-  init(worker: Worker, logger: Logger) {
-    let queue = DispatchQueue(label: "procrastinate.signals")
-    var sources: [any DispatchSourceSignal] = []
-    for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-      signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-      source.setEventHandler {
-        logger.info("received \(name): finishing running jobs; send it again to quit at once")
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
-        worker.stop()
-      }
-      source.resume()
-      sources.append(source)
-    }
-    self.sources = sources
-  }
-
-  func cancel() {
-    for source in sources { source.cancel() }
-    signal(SIGINT, SIG_DFL)
-    signal(SIGTERM, SIG_DFL)
   }
 }

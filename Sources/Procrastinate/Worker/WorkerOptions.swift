@@ -36,7 +36,9 @@ public struct WorkerOptions: Sendable {
   public var shutdownTimeout: Duration? = nil
   /// Stop once a fetch finds nothing and the running jobs are done (`--one-shot`).
   public var oneShot: Bool = false
-  /// Stop gracefully on the first SIGINT or SIGTERM; a second one kills the process.
+  /// When the worker runs on its own (not in a `ServiceGroup`, which owns signals): stop
+  /// gracefully on the first SIGINT or SIGTERM; a second one kills the process. The
+  /// previous handlers are restored when ``Worker/run()`` returns.
   public var installSignalHandlers: Bool = true
   /// Pause before trying again after the database could not be reached.
   public var reconnectDelay: Duration = .seconds(1)

@@ -10,6 +10,7 @@ import Foundation
 import Logging
 import OTel
 import Procrastinate
+import ProcrastinateTracing
 import ServiceLifecycle
 import Tracing
 

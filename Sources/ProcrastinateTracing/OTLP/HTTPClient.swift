@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import Procrastinate
 import Synchronization
 
 /// The answer to one HTTP request.

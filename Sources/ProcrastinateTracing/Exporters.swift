@@ -1,4 +1,5 @@
 import Foundation
+import Procrastinate
 import Synchronization
 import Tracing
 

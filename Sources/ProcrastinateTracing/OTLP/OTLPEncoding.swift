@@ -1,4 +1,5 @@
 import Foundation
+import Procrastinate
 import Tracing
 import W3CTraceContext
 

@@ -1,4 +1,5 @@
 import Foundation
+import Procrastinate
 import Tracing
 
 /// Tracing settings, read from the standard `OTEL_*` variables (and the Python guide's

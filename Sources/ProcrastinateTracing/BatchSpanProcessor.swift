@@ -1,4 +1,6 @@
 import Logging
+import Procrastinate
+import ServiceLifecycle
 import Synchronization
 
 /// How many spans a processor exported, dropped and failed to export.
@@ -182,4 +184,19 @@ private actor ExportSerializer {
       return false
     }
   }
+}
+
+extension BatchSpanProcessor: Service {
+  /// Waits for graceful shutdown (or cancellation), then exports what is queued within
+  /// `exportTimeout` and shuts the exporter down (``shutdown()``).
+  public func run() async throws {
+    try? await gracefulShutdown()
+    await flushDetached { await self.shutdown() }
+  }
+}
+
+/// Runs a final flush in a task of its own: a cancelled caller (a `ServiceGroup` being
+/// cancelled) must not cut the export short, which its deadline bounds anyway.
+func flushDetached(_ flush: @escaping @Sendable () async -> Void) async {
+  await Task { await flush() }.value
 }

@@ -1,3 +1,4 @@
+import Procrastinate
 import Tracing
 import W3CTraceContext
 
@@ -63,7 +64,7 @@ private enum SpanContextKey: InstrumentationContextKey {
 
 extension InstrumentationContext {
   /// The span context of the current span, if any.
-  public var spanContext: SpanContext? {
+  package var spanContext: SpanContext? {
     get { self[SpanContextKey.self] }
     set { self[SpanContextKey.self] = newValue }
   }

@@ -1,3 +1,4 @@
+import Procrastinate
 import Tracing
 import W3CTraceContext
 

@@ -1,4 +1,5 @@
 import Foundation
+import Procrastinate
 
 /// A span read back from an OTLP/JSON file, as the file exporter writes it
 /// (`PROCRASTINATE_TRACES_FILE`: one `ExportTraceServiceRequest` per line).

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Procrastinate
 
 /// Sends spans to an OpenTelemetry collector over OTLP/HTTP (libcurl).
 ///

@@ -1,9 +1,15 @@
 import Foundation
 import Logging
+import Procrastinate
+import ServiceLifecycle
 import Synchronization
 import Tracing
 
 /// The tracer `setupTracing` installed, with what it needs at shutdown.
+///
+/// It is a swift-service-lifecycle `Service`: put it first in a `ServiceGroup` (groups shut
+/// services down in reverse order), and on graceful shutdown it exports every queued span
+/// after the services that produce them have stopped, as swift-otel's service does.
 public final class TracingSetup: Sendable {
   public let tracer: ProcrastinateTracer
   public let configuration: TracingConfiguration
@@ -32,9 +38,28 @@ public final class TracingSetup: Sendable {
     }
   }
 
+  /// "N spans sent to <destinations>", with the dropped and failed counts when not zero.
+  public var summary: String {
+    let statistics = self.statistics
+    let lost =
+      statistics.dropped + statistics.failed > 0
+      ? " (\(statistics.dropped) dropped, \(statistics.failed) failed)" : ""
+    let places = destinations.isEmpty ? "nowhere" : destinations.joined(separator: ", ")
+    return "\(statistics.exported) spans sent to \(places)\(lost)"
+  }
+
   /// Exports what is queued (call it before the process exits) and logs what was lost.
   public func shutdown() async {
     await tracer.processor.shutdown()
+  }
+}
+
+extension TracingSetup: Service {
+  /// Waits for graceful shutdown (or cancellation), then exports what is queued, within
+  /// each batch processor's `exportTimeout`, and shuts the exporters down.
+  public func run() async throws {
+    try? await gracefulShutdown()
+    await flushDetached { await self.shutdown() }
   }
 }
 
@@ -53,15 +78,24 @@ private let bootstrapped = Mutex(false)
 ///   - enableConsole: print span lines, as `OTEL_CONSOLE_ENABLED=true` does.
 ///   - bootstrap: install it with `InstrumentationSystem.bootstrap` (only the first call
 ///     in a process can; later calls return a tracer you pass around yourself).
+///   - defaultFile: where spans go (OTLP/JSON lines) when neither the environment nor
+///     `endpoint` names an exporter: the examples' zero-infrastructure default, which
+///     `procrastinate-swift traces show` prints.
 @discardableResult
 public func setupTracing(
   serviceName: String, endpoint: String? = nil, enableConsole: Bool? = nil, bootstrap: Bool = true,
+  defaultFile: String? = nil,
   environment: [String: String] = ProcessInfo.processInfo.environment,
   logger: Logger = Logger(label: "procrastinate.tracing")
 ) throws -> TracingSetup {
   var configuration = TracingConfiguration.fromEnvironment(
     defaultServiceName: serviceName, environment)
   if environment["OTEL_SERVICE_NAME"] == nil { configuration.serviceName = serviceName }
+  if let defaultFile, endpoint == nil, configuration.otlp == nil, configuration.jaeger == nil,
+    configuration.file == nil
+  {
+    configuration.file = defaultFile
+  }
   if let endpoint {
     let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
     var otlp = configuration.otlp ?? OTLPHTTPExporter.Configuration(endpoint: base + "/v1/traces")
