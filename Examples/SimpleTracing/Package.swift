@@ -6,7 +6,6 @@ import PackageDescription
 
 let package = Package(
   name: "SimpleTracing",
-  platforms: [.macOS(.v15)],
   dependencies: [
     .package(name: "swift-procrastinate", path: "../.."),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -16,6 +15,7 @@ let package = Package(
       name: "SimpleTracing",
       dependencies: [
         .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Procrastinate
 import ProcrastinateTesting
+import ProcrastinateTracing
 import Tracing
 
 /// The guide's simple example in Swift. With no arguments it runs end to end: a private
@@ -36,13 +37,7 @@ struct DatabaseOptions: ParsableArguments {
 
 /// Where the spans go: the `OTEL_*`/`JAEGER_ENDPOINT` configuration, or else a file.
 func startTracing() throws -> TracingSetup {
-  var environment = ProcessInfo.processInfo.environment
-  let configured = [
-    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "JAEGER_ENDPOINT",
-    "PROCRASTINATE_TRACES_FILE",
-  ].contains { !(environment[$0] ?? "").isEmpty }
-  if !configured { environment["PROCRASTINATE_TRACES_FILE"] = "simple-example.traces.jsonl" }
-  return try setupTracing(serviceName: "simple-example", environment: environment)
+  try setupTracing(serviceName: "simple-example", defaultFile: "simple-example.traces.jsonl")
 }
 
 func logger() -> Logger {
@@ -78,7 +73,7 @@ struct RunAll: AsyncParsableCommand {
 
     let (traceID, jobID) = try await withSpan("simple_example") { span in
       let id = try await ProcessMessage.defer(message: message, times: 2, on: app)
-      return (span.context.spanContext.map { "\($0.traceID)" } ?? "?", id)
+      return (W3CTrace.traceID(in: span.context) ?? "?", id)
     }
     print("Deferred job \(jobID) in trace \(traceID).")
 
@@ -88,11 +83,7 @@ struct RunAll: AsyncParsableCommand {
       .run()
     await app.close()
     await tracing.shutdown()
-    let statistics = tracing.statistics
-    print(
-      "Trace \(traceID): \(statistics.exported) spans sent to \(tracing.destinations.joined(separator: ", "))"
-        + (statistics.dropped + statistics.failed > 0
-          ? " (\(statistics.dropped) dropped, \(statistics.failed) failed)" : ""))
+    print("Trace \(traceID): \(tracing.summary)")
     if let file = tracing.configuration.file {
       // The guide's "Trace Structure", from what the file exporter wrote.
       print()

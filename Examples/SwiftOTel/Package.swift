@@ -1,0 +1,33 @@
+// swift-tools-version:6.1
+// Generated tasks under swift-otel instead of our tracer: the process bootstraps swift-otel
+// 1.6 (OTLP/HTTP), depends on `Procrastinate` only (not `ProcrastinateTracing`), and its
+// defer and job spans land in swift-otel's trace, with the W3C context in `trace_context`.
+import PackageDescription
+
+let package = Package(
+  name: "SwiftOTelExample",
+  products: [.executable(name: "swift-otel-example", targets: ["SwiftOTelExample"])],
+  dependencies: [
+    .package(name: "swift-procrastinate", path: "../.."),
+    .package(
+      url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+    .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+  ],
+  targets: [
+    .executableTarget(
+      name: "SwiftOTelExample",
+      dependencies: [
+        .product(name: "Procrastinate", package: "swift-procrastinate"),
+        // Only for the private PostgreSQL when no database is configured.
+        .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
+        .product(name: "OTel", package: "swift-otel"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      plugins: [.plugin(name: "ProcrastinateTasks", package: "swift-procrastinate")]
+    )
+  ]
+)

@@ -1,0 +1,84 @@
+import Foundation
+import Procrastinate
+import ProcrastinateTesting
+import Testing
+
+/// `Examples/SwiftOTel`, built by `scripts/test` before the tests run.
+enum SwiftOTelBinary {
+  static let path = Python.repository.appendingPathComponent(
+    "Examples/SwiftOTel/.build/debug/swift-otel-example"
+  ).path
+  static var testable: Bool {
+    Python.available
+      && (TracingDemoBinary.required || FileManager.default.isExecutableFile(atPath: path))
+  }
+}
+
+@Suite(
+  "Generated tasks under swift-otel",
+  .enabled(if: SwiftOTelBinary.testable, "build Examples/SwiftOTel (scripts/test does)"))
+struct SwiftOTelTests {
+  @Test(
+    "swift-otel records the generated defer and job spans in one trace, and trace_context is what Python's guide reads"
+  )
+  func swiftOTel() async throws {
+    let receiver = try await OTLPReceiver()
+    let database = try await TestDatabase.emptyDatabaseURL()
+    let output = try runProcess(
+      SwiftOTelBinary.path, [],
+      environment: [
+        "PROCRASTINATE_DATABASE_URL": database,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+      ])
+    #expect(output.contains("swift-otel shut down"), "\(output)")
+
+    // Decoded by the official opentelemetry-proto classes (Tests/Interop/otlp_receiver.py).
+    let spans = try receiver.spans()
+    func one(_ name: String) throws -> [String: Any] {
+      let matches = spans.filter { $0["name"] as? String == name }
+      try #require(
+        matches.count == 1, "\(name): \(matches.count) in \(spans.map { $0["name"] ?? "?" })")
+      return matches[0]
+    }
+    func field(_ span: [String: Any], _ key: String) -> String { span[key] as? String ?? "" }
+    func kind(_ span: [String: Any]) -> Int { span["kind"] as? Int ?? -1 }
+    let signup = try one("signup")
+    let deferSpan = try one("procrastinate.defer.send_welcome_email")
+    let jobSpan = try one("procrastinate.job.send_welcome_email")
+    let email = try one("email.send")
+    let trace = field(signup, "trace_id")
+    #expect(Set([signup, deferSpan, jobSpan, email].map { field($0, "trace_id") }) == [trace])
+    #expect(field(deferSpan, "parent_span_id") == field(signup, "span_id") && kind(deferSpan) == 4)
+    #expect(field(jobSpan, "parent_span_id") == field(deferSpan, "span_id") && kind(jobSpan) == 5)
+    #expect(field(email, "parent_span_id") == field(jobSpan, "span_id") && kind(email) == 3)
+    let attributes = jobSpan["attributes"] as? [String: Any] ?? [:]
+    #expect(attributes["procrastinate.job.outcome"] as? String == "succeeded")
+    #expect(attributes["procrastinate.task.args.user_id"] as? Int == 42)
+    let resource = try receiver.requests().first?["resource"] as? [String: Any]
+    #expect(resource?["service.name"] as? String == "procrastinate-swift-otel-example")
+
+    // The carrier swift-otel injected: {"traceparent": "00-<trace>-<defer span>-01"}, read
+    // back with the guide's `extract(trace_context)` from the OpenTelemetry SDK.
+    let arguments = try psql(database, "SELECT args->'trace_context' FROM procrastinate_jobs")
+    try #require(arguments.count == 1)
+    let carrier = try JSONDecoder().decode([String: String].self, from: Data(arguments[0].utf8))
+    #expect(carrier == ["traceparent": "00-\(trace)-\(field(deferSpan, "span_id"))-01"])
+    let extracted = try runProcess(
+      Python.interpreter,
+      [
+        "-c",
+        """
+        import json, sys
+        from opentelemetry import trace
+        from opentelemetry.propagate import extract
+        context = trace.get_current_span(extract(json.loads(sys.argv[1]))).get_span_context()
+        print(format(context.trace_id, "032x"), format(context.span_id, "016x"), context.is_remote)
+        """,
+        arguments[0],
+      ])
+    #expect(
+      extracted.trimmingCharacters(in: .whitespacesAndNewlines)
+        == "\(trace) \(field(deferSpan, "span_id")) True")
+  }
+}
