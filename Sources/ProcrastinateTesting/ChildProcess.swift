@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -112,34 +113,57 @@ package struct ChildProcessError: Error, CustomStringConvertible {
   init(_ description: String) { self.description = description }
 }
 
-/// A child process started with ``ChildProcess/spawn(_:_:logPath:)``.
-package struct RunningChild: Sendable {
+/// A child process started with ``ChildProcess/spawn(_:_:environment:logPath:)``.
+///
+/// Once the process has been waited for, its pid may belong to another process: nothing
+/// here signals it again (a second `kill` could hit, say, a PostgreSQL server).
+package final class RunningChild: Sendable {
   package let pid: pid_t
+  /// The exit status, once the process has been waited for.
+  private let exitStatus = Mutex<Int32?>(nil)
 
-  /// Sends `number` (SIGTERM, say) and returns at once.
-  package func signal(_ number: Int32) { kill(pid, number) }
+  init(pid: pid_t) { self.pid = pid }
+
+  /// Sends `number` (SIGTERM, say) and returns at once; nothing once the process was reaped.
+  package func signal(_ number: Int32) {
+    exitStatus.withLock { status in
+      if status == nil { kill(pid, number) }
+    }
+  }
 
   /// The exit status (128 + the signal number when a signal ended it) once the process has
   /// ended, polling up to `timeout`; nil if it is still running then.
   package func waitForExit(timeout: Duration) async -> Int32? {
     let deadline = ContinuousClock.now + timeout
     while true {
-      var status: Int32 = 0
-      let result = waitpid(pid, &status, WNOHANG)
-      if result == pid {
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-      }
-      if result < 0 && errno != EINTR { return -1 }
+      if let status = reap(blocking: false) { return status }
       if ContinuousClock.now >= deadline { return nil }
       try? await Task.sleep(for: .milliseconds(10))
     }
   }
 
   /// Kills the process (SIGKILL: the child may have inherited an ignored SIGTERM) and
-  /// waits for it to end.
+  /// waits for it to end; nothing if it was already waited for.
   package func terminate() {
-    kill(pid, SIGKILL)
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    signal(SIGKILL)
+    _ = reap(blocking: true)
+  }
+
+  /// Waits for the process (or only looks, when not `blocking`); its status once it ended.
+  private func reap(blocking: Bool) -> Int32? {
+    exitStatus.withLock { exitStatus in
+      if let exitStatus { return exitStatus }
+      var status: Int32 = 0
+      var result: pid_t
+      repeat {
+        result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+      } while result < 0 && errno == EINTR
+      if result == pid {
+        exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+      } else if result < 0 {
+        exitStatus = -1  // not our child any more: never signal it again
+      }
+      return exitStatus
+    }
   }
 }

@@ -135,7 +135,26 @@ public final class EmbeddedPostgres: Sendable {
     }
     guard first else { return }
     _ = try? runSync("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+    keepLog()
     try? FileManager.default.removeItem(atPath: directory)
+  }
+
+  /// The last `lines` lines of the server's log, for a failure message.
+  public func logTail(lines: Int = 30) -> String {
+    let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "(no server log)"
+    return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+  }
+
+  /// With `PROCRASTINATE_SERVER_LOGS` set to a folder, the server's log is copied there
+  /// before its folder is deleted (scripts/soak sets it, so a failed run keeps its logs).
+  private func keepLog() {
+    guard let folder = ProcessInfo.processInfo.environment["PROCRASTINATE_SERVER_LOGS"],
+      !folder.isEmpty
+    else { return }
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let name = (directory as NSString).lastPathComponent + ".server.log"
+    try? FileManager.default.copyItem(
+      atPath: logPath, toPath: (folder as NSString).appendingPathComponent(name))
   }
 
   // MARK: - Processes

@@ -42,6 +42,9 @@ public final class BatchSpanProcessor: SpanProcessor {
     var shutDown = false
     /// Spans taken from the queue whose export has not finished.
     var inFlight = 0
+    /// The first drop and the first failure of a run of failures are logged, not each one.
+    var dropLogged = false
+    var failing = false
   }
 
   public let configuration: Configuration
@@ -74,19 +77,21 @@ public final class BatchSpanProcessor: SpanProcessor {
   public var statistics: SpanExportStatistics { state.withLock { $0.statistics } }
 
   public func onEnd(_ span: SpanRecord) {
-    let full = state.withLock { state -> Bool in
-      guard !state.shutDown else {
+    let (full, firstDrop) = state.withLock { state -> (Bool, Bool) in
+      guard !state.shutDown, state.queue.count < configuration.maximumQueueSize else {
         state.statistics.dropped += 1
-        return false
-      }
-      guard state.queue.count < configuration.maximumQueueSize else {
-        state.statistics.dropped += 1
-        return false
+        defer { state.dropLogged = true }
+        return (false, !state.dropLogged)
       }
       state.queue.append(span)
-      return state.queue.count == configuration.maximumBatchSize
+      return (state.queue.count == configuration.maximumBatchSize, false)
     }
     if full { batchReady.signal() }
+    if firstDrop {
+      logger.warning(
+        "span queue full (\(configuration.maximumQueueSize) spans) or shut down: dropping spans; they are counted in statistics.dropped (logged once)"
+      )
+    }
   }
 
   /// Exports everything queued, and waits for exports already under way, giving up after
@@ -134,15 +139,25 @@ public final class BatchSpanProcessor: SpanProcessor {
         return Array(state.queue.prefix(count))
       }
       if batch.isEmpty { return }
-      let succeeded = await exports.export(batch)
+      let failure = await exports.export(batch)
       defer { exportFinished.signal() }
-      state.withLock { state in
+      let (firstFailure, recovered) = state.withLock { state -> (Bool, Bool) in
         state.inFlight -= batch.count
-        if succeeded {
+        let wasFailing = state.failing
+        state.failing = failure != nil
+        if failure == nil {
           state.statistics.exported += batch.count
         } else {
           state.statistics.failed += batch.count
         }
+        return (failure != nil && !wasFailing, failure == nil && wasFailing)
+      }
+      if firstFailure, let failure {
+        logger.error(
+          "exporting spans failed: \(failure); failed spans are counted in statistics.failed, and this is logged again only after an export succeeds"
+        )
+      } else if recovered {
+        logger.info("exporting spans works again")
       }
     }
   }
@@ -159,21 +174,22 @@ private actor ExportSerializer {
     self.timeout = timeout
   }
 
-  func export(_ batch: [SpanRecord]) async -> Bool {
+  /// Nil when the batch was exported, else why not.
+  func export(_ batch: [SpanRecord]) async -> String? {
     let exporter = self.exporter
     let timeout = self.timeout
-    return await withTaskGroup(of: Bool?.self) { group in
+    return await withTaskGroup(of: String??.self) { group in
       group.addTask {
         do {
           try await exporter.export(batch)
-          return true
+          return .some(nil)
         } catch {
-          return false
+          return .some("\(error)")
         }
       }
       group.addTask {
         try? await Task.sleep(for: timeout)
-        return Task.isCancelled ? nil : false
+        return Task.isCancelled ? nil : .some("no answer within the export timeout (\(timeout))")
       }
       while let result = await group.next() {
         if let result {
@@ -181,7 +197,7 @@ private actor ExportSerializer {
           return result
         }
       }
-      return false
+      return "the export was cancelled"
     }
   }
 }

@@ -64,13 +64,13 @@ public final class FileSpanExporter: SpanExporter {
   public let resource: TracingResource
   private let lock = Mutex(())
 
-  public init(path: String, resource: TracingResource) throws {
+  /// A file that cannot be created or written does not stop the process: each export to
+  /// it fails, the batch processor counts the spans as failed and logs the reason once.
+  public init(path: String, resource: TracingResource) {
     self.path = path
     self.resource = resource
     if !FileManager.default.fileExists(atPath: path) {
-      guard FileManager.default.createFile(atPath: path, contents: nil) else {
-        throw ConfigurationError("cannot create the trace file \(path)")
-      }
+      _ = FileManager.default.createFile(atPath: path, contents: nil)
     }
   }
 
@@ -82,13 +82,17 @@ public final class FileSpanExporter: SpanExporter {
     try lock.withLock { _ in
       let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
       guard fd >= 0 else {
-        throw TraceFileError(description: "\(path): cannot open for appending (errno \(errno))")
+        throw TraceFileError(
+          description: "\(path): cannot open for appending: \(String(cString: strerror(errno)))")
       }
       defer { close(fd) }
       let bytes = Array(line.utf8)
       let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
       guard written == bytes.count else {
-        throw TraceFileError(description: "\(path): short write (errno \(errno))")
+        throw TraceFileError(
+          description: written < 0
+            ? "\(path): cannot write: \(String(cString: strerror(errno)))"
+            : "\(path): only \(written) of \(bytes.count) bytes written")
       }
     }
   }

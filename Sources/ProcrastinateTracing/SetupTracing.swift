@@ -129,7 +129,7 @@ public func setupTracing(
         destination: "Jaeger \(jaeger)")
     }
     if let file = configuration.file {
-      export(to: try FileSpanExporter(path: file, resource: resource), destination: "file \(file)")
+      export(to: FileSpanExporter(path: file, resource: resource), destination: "file \(file)")
     }
     if configuration.console {
       processors.append(ConsoleSpanExporter())

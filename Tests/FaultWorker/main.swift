@@ -1,5 +1,6 @@
 // A worker process for the fault tests: `ProcrastinateFaultWorker DATABASE_URL [options]`.
-// Task "slow" sleeps `ms` milliseconds, then records one execution in fault_executions.
+// Task "slow" sleeps `ms` milliseconds (and, when `gated`, waits for a row in fault_gate),
+// then records one execution in fault_executions.
 // The tests kill it with SIGKILL mid-job, restart PostgreSQL under it, and so on.
 import Foundation
 import Logging
@@ -12,16 +13,30 @@ guard arguments.count >= 2 else {
   exit(2)
 }
 var logger = Logger(label: "fault-worker")
-logger.logLevel = .warning
+logger.logLevel =
+  ProcessInfo.processInfo.environment["PROCRASTINATE_LOG_LEVEL"].flatMap {
+    Logger.Level(rawValue: $0)
+  } ?? .info
 let app = try ProcrastinateApp(databaseURL: arguments[1], logger: logger)
 try await app.query(
   "CREATE TABLE IF NOT EXISTS fault_executions (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now())"
 )
+try await app.query("CREATE TABLE IF NOT EXISTS fault_gate (opened_at timestamptz DEFAULT now())")
 var tasks = TaskRegistry()
 try tasks.register("slow") { jobArguments, context in
-  struct Arguments: Decodable { var ms: Int }
-  let ms = try jobArguments.decode(Arguments.self).ms
-  try await Task.sleep(for: .milliseconds(ms))
+  // `gated` jobs also wait for a row in fault_gate: the test opens the gate when it wants
+  // them to finish, so that jobs are surely running when it kills this process.
+  struct Arguments: Decodable {
+    var ms: Int
+    var gated: Bool?
+  }
+  let arguments = try jobArguments.decode(Arguments.self)
+  try await Task.sleep(for: .milliseconds(arguments.ms))
+  while arguments.gated == true,
+    try await context.app.query("SELECT count(*) FROM fault_gate").first?.first ?? "0" == "0"
+  {
+    try await Task.sleep(for: .milliseconds(50))
+  }
   try await context.app.query(
     "INSERT INTO fault_executions (job_id, pid) VALUES ($1, $2)",
     [String(context.jobID), String(getpid())])

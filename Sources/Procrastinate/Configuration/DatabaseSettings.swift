@@ -22,12 +22,40 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
   public let source: Source
   /// The connection target without its password, for logs and errors.
   public let redacted: String
+  /// How long a statement may wait for the server's answer before its connection counts as
+  /// lost (and is replaced): a server or network that stops answering without closing the
+  /// connection is noticed within this time instead of never. TCP keepalives cannot tell
+  /// when the peer's kernel still acknowledges, as a stalled proxy's does.
+  public var responseTimeout: Duration = .seconds(30)
 
   /// Validates `conninfo` with libpq's parser; a malformed string throws at once.
   public init(conninfo: String, source: Source = .explicit) throws {
     self.conninfo = conninfo
     self.source = source
     self.redacted = try Self.describe(conninfo, source: source)
+  }
+
+  /// Connection settings added under the user's own, which override them (as do the
+  /// matching `PG*` variables): a connect attempt gives up after 10 s instead of waiting for
+  /// the operating system, and TCP keepalives notice a peer that stopped answering.
+  static let connectionDefaults: [(keyword: String, value: String, variable: String)] = [
+    ("connect_timeout", "10", "PGCONNECT_TIMEOUT"),
+    ("keepalives", "1", ""),
+    ("keepalives_idle", "30", ""),
+    ("keepalives_interval", "10", ""),
+    ("keepalives_count", "3", ""),
+  ]
+
+  /// The keywords and values for `PQconnectdbParams`: the defaults above (each left out when
+  /// its `PG*` variable is set), then `conninfo` as `dbname`, expanded by libpq, so that what
+  /// the user wrote wins.
+  func connectParameters(
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> [(String, String)] {
+    Self.connectionDefaults.filter {
+      $0.variable.isEmpty || (environment[$0.variable] ?? "").isEmpty
+    }
+    .map { ($0.keyword, $0.value) } + [("dbname", conninfo)]
   }
 
   /// Resolves the database from an explicit URL or the environment.

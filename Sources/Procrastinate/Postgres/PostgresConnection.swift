@@ -37,11 +37,14 @@ package final class PostgresConnection: Sendable {
   private let wakeWrite: Int32
   /// The redacted connection description used in errors and logs.
   package let target: String
+  /// How long a statement waits for the server's answer (``DatabaseSettings/responseTimeout``).
+  private let responseTimeout: Duration
 
-  private init(conn: sending OpaquePointer, target: String) {
+  private init(conn: sending OpaquePointer, target: String, responseTimeout: Duration) {
     self.thread = BlockingThread(name: "procrastinate.postgres")
     self.state = Mutex(State(conn: conn))
     self.target = target
+    self.responseTimeout = responseTimeout
     var fds: [Int32] = [-1, -1]
     if pipe(&fds) == 0 {
       for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
@@ -57,14 +60,15 @@ package final class PostgresConnection: Sendable {
     _ = write(wakeWrite, &byte, 1)
   }
 
-  /// Opens a connection. The blocking `PQconnectdb` runs on a dispatch queue, off the
-  /// cooperative pool.
+  /// Opens a connection. The blocking `PQconnectdbParams` runs on a dispatch queue, off the
+  /// cooperative pool, for at most `connect_timeout` (10 s unless the settings say otherwise).
   package static func connect(_ settings: DatabaseSettings) async throws -> PostgresConnection {
-    let conninfo = settings.conninfo
+    let parameters = settings.connectParameters()
     let target = settings.redacted
+    let responseTimeout = settings.responseTimeout
     return try await withCheckedThrowingContinuation { continuation in
       DispatchQueue.global().async {
-        guard let conn = PQconnectdb(conninfo) else {
+        guard let conn = Self.connectdb(parameters) else {
           continuation.resume(
             throwing: DatabaseError(
               kind: .connect, message: "libpq could not allocate a connection",
@@ -83,7 +87,25 @@ package final class PostgresConnection: Sendable {
         // Server notices (e.g. "relation already exists, skipping") are not errors: drop them
         // rather than letting libpq print them on stderr.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
-        continuation.resume(returning: PostgresConnection(conn: conn, target: target))
+        continuation.resume(
+          returning: PostgresConnection(
+            conn: conn, target: target, responseTimeout: responseTimeout))
+      }
+    }
+  }
+
+  /// `PQconnectdbParams` with `expand_dbname`, from keyword/value pairs.
+  private static func connectdb(_ parameters: [(String, String)]) -> OpaquePointer? {
+    let keywords = parameters.map { strdup($0.0) } + [nil]
+    let values = parameters.map { strdup($0.1) } + [nil]
+    defer {
+      keywords.forEach { free($0) }
+      values.forEach { free($0) }
+    }
+    return keywords.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer {
+      keywordPointers in
+      values.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { valuePointers in
+        PQconnectdbParams(keywordPointers.baseAddress, valuePointers.baseAddress, 1)
       }
     }
   }
@@ -117,7 +139,7 @@ package final class PostgresConnection: Sendable {
   package func script(_ sql: String, context: String) async throws -> QueryResult {
     try await runThrowing { state in
       let conn = try Self.live(&state, context: context)
-      let result = PQexec(conn, sql)
+      let result = try self.roundTrip(conn, &state, context: context) { PQsendQuery(conn, sql) }
       return try Self.consume(result, conn: conn, state: &state, context: context)
     }
   }
@@ -129,8 +151,11 @@ package final class PostgresConnection: Sendable {
   {
     try await runThrowing { state in
       let conn = try Self.live(&state, context: context)
-      let result = Self.withCStrings(parameters) { values in
-        PQexecParams(conn, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+      try Self.checkNoNUL(parameters, context: context)
+      let result = try self.roundTrip(conn, &state, context: context) {
+        Self.withCStrings(parameters) { values in
+          PQsendQueryParams(conn, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
       }
       return try Self.consume(result, conn: conn, state: &state, context: context)
     }
@@ -143,13 +168,12 @@ package final class PostgresConnection: Sendable {
   {
     try await runThrowing { state in
       let conn = try Self.live(&state, context: statement.name)
-      if !state.prepared.contains(statement.name) {
-        let prepared = PQprepare(conn, statement.name, statement.sql, Int32(parameters.count), nil)
-        _ = try Self.consume(prepared, conn: conn, state: &state, context: statement.name)
-        state.prepared.insert(statement.name)
-      }
-      let result = Self.withCStrings(parameters) { values in
-        PQexecPrepared(conn, statement.name, Int32(parameters.count), values, nil, nil, 0)
+      try Self.checkNoNUL(parameters, context: statement.name)
+      try self.prepare(statement, parameterCount: parameters.count, conn, &state)
+      let result = try self.roundTrip(conn, &state, context: statement.name) {
+        Self.withCStrings(parameters) { values in
+          PQsendQueryPrepared(conn, statement.name, Int32(parameters.count), values, nil, nil, 0)
+        }
       }
       return try Self.consume(result, conn: conn, state: &state, context: statement.name)
     }
@@ -161,11 +185,11 @@ package final class PostgresConnection: Sendable {
   package func transaction(_ steps: [(Statement, [String?])]) async throws -> [QueryResult] {
     try await runThrowing { state in
       let conn = try Self.live(&state, context: "transaction")
-      for (statement, parameters) in steps where !state.prepared.contains(statement.name) {
-        let prepared = PQprepare(conn, statement.name, statement.sql, Int32(parameters.count), nil)
-        _ = try Self.consume(prepared, conn: conn, state: &state, context: statement.name)
-        state.prepared.insert(statement.name)
+      for (statement, parameters) in steps {
+        try Self.checkNoNUL(parameters, context: statement.name)
+        try self.prepare(statement, parameterCount: parameters.count, conn, &state)
       }
+      let deadline = ContinuousClock.now + self.responseTimeout
       guard PQenterPipelineMode(conn) == 1 else {
         throw DatabaseError(
           kind: .statement, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
@@ -188,7 +212,7 @@ package final class PostgresConnection: Sendable {
       var firstError: (any Error)?
       let names = ["BEGIN"] + steps.map(\.0.name) + ["COMMIT"]
       for name in names {
-        guard let result = PQgetResult(conn) else {
+        guard let result = try self.nextResult(conn, &state, until: deadline, context: name) else {
           state.broken = PQstatus(conn) != CONNECTION_OK
           firstError =
             firstError
@@ -209,10 +233,12 @@ package final class PostgresConnection: Sendable {
           }
         }
         // Each query's results end with a NULL.
-        while let extra = PQgetResult(conn) { PQclear(extra) }
+        while let extra = try self.nextResult(conn, &state, until: deadline, context: name) {
+          PQclear(extra)
+        }
       }
       // The pipeline ends with its sync marker.
-      while let result = PQgetResult(conn) {
+      while let result = try self.nextResult(conn, &state, until: deadline, context: "pipeline") {
         let status = PQresultStatus(result)
         PQclear(result)
         if status == PGRES_PIPELINE_SYNC { break }
@@ -228,8 +254,13 @@ package final class PostgresConnection: Sendable {
             kind: .connectionLost, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
       }
       if let firstError {
-        if PQstatus(conn) == CONNECTION_OK, PQtransactionStatus(conn) != PQTRANS_IDLE {
-          PQclear(PQexec(conn, "ROLLBACK"))
+        if !state.broken, PQstatus(conn) == CONNECTION_OK,
+          PQtransactionStatus(conn) != PQTRANS_IDLE
+        {
+          let rollback = try? self.roundTrip(conn, &state, context: "ROLLBACK") {
+            PQsendQuery(conn, "ROLLBACK")
+          }
+          if let rollback { PQclear(rollback) }
         }
         throw firstError
       }
@@ -313,12 +344,90 @@ package final class PostgresConnection: Sendable {
     }
   }
 
+  /// Prepares `statement` on this connection the first time it is used.
+  private func prepare(
+    _ statement: Statement, parameterCount: Int, _ conn: OpaquePointer, _ state: inout State
+  ) throws {
+    if state.prepared.contains(statement.name) { return }
+    let prepared = try roundTrip(conn, &state, context: statement.name) {
+      PQsendPrepare(conn, statement.name, statement.sql, Int32(parameterCount), nil)
+    }
+    _ = try Self.consume(prepared, conn: conn, state: &state, context: statement.name)
+    state.prepared.insert(statement.name)
+  }
+
+  /// Sends a statement with `send` and reads its results, as `PQexec` would (the last result,
+  /// or nil when sending failed), but waits for the server for at most ``responseTimeout``.
+  private func roundTrip(
+    _ conn: OpaquePointer, _ state: inout State, context: String, send: () -> Int32
+  ) throws -> OpaquePointer? {
+    guard send() == 1 else { return nil }
+    let deadline = ContinuousClock.now + responseTimeout
+    var last: OpaquePointer?
+    do {
+      while let result = try nextResult(conn, &state, until: deadline, context: context) {
+        if let last { PQclear(last) }
+        last = result
+      }
+    } catch {
+      if let last { PQclear(last) }
+      throw error
+    }
+    return last
+  }
+
+  /// `PQgetResult`, once it can answer without blocking; past `deadline` the connection is
+  /// marked broken (the pool replaces it) and the wait ends with a lost-connection error.
+  private func nextResult(
+    _ conn: OpaquePointer, _ state: inout State, until deadline: ContinuousClock.Instant,
+    context: String
+  ) throws -> OpaquePointer? {
+    while PQisBusy(conn) == 1 {
+      let remaining = deadline - ContinuousClock.now
+      guard remaining > .zero else {
+        state.broken = true
+        state.prepared = []
+        throw DatabaseError(
+          kind: .connectionLost,
+          message: "no answer from the server within \(responseTimeout) (responseTimeout)",
+          context: context)
+      }
+      var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+      let milliseconds = Int32(
+        clamping: min(remaining, .seconds(1)).components.seconds * 1000
+          + min(remaining, .seconds(1)).components.attoseconds / 1_000_000_000_000_000 + 1)
+      if poll(&descriptor, 1, milliseconds) < 0 && errno != EINTR {
+        state.broken = true
+        throw DatabaseError(
+          kind: .connectionLost, message: String(cString: strerror(errno)), context: context)
+      }
+      if PQconsumeInput(conn) == 0 {
+        state.broken = true
+        throw DatabaseError(
+          kind: .connectionLost, message: Self.trimmed(PQerrorMessage(conn)), context: context)
+      }
+    }
+    return PQgetResult(conn)
+  }
+
   private static func live(_ state: inout State, context: String) throws -> OpaquePointer {
     guard let conn = state.conn, !state.broken else {
       throw DatabaseError(
         kind: .connectionLost, message: "the connection is closed", context: context)
     }
     return conn
+  }
+
+  /// libpq passes parameters as C strings, which end at a NUL: a value holding one would be
+  /// cut short without a word. PostgreSQL's text cannot hold NUL either, so it is refused.
+  private static func checkNoNUL(_ parameters: [String?], context: String) throws {
+    for (index, parameter) in parameters.enumerated() where parameter?.utf8.contains(0) == true {
+      throw DatabaseError(
+        kind: .statement,
+        message:
+          "parameter \(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
+        context: context)
+    }
   }
 
   private static func withCStrings<R>(

@@ -119,6 +119,18 @@ enum TracedRun {
     }
     var context = ServiceContext.topLevel
     InstrumentationSystem.instrument.extract(headers, into: &context, using: DictionaryExtractor())
+    if !traceParent.hasPrefix("00-") {
+      // A later W3C version: valid, but a tracer may only read version 00. Whether it read
+      // this one shows in what it would send on.
+      var sent: [String: String] = [:]
+      InstrumentationSystem.instrument.inject(context, into: &sent, using: DictionaryInjector())
+      if sent[TracingKeys.traceParent] == nil {
+        return (
+          nil,
+          "'\(key)'.traceparent '\(traceParent.prefix(80))' has a W3C version the tracer does not read"
+        )
+      }
+    }
     return (context, nil)
   }
 }

@@ -256,6 +256,9 @@ public final class Worker: Sendable {
       }
       let ended = state.withLock { $0.endedGeneration }
       let jobs = await fetchAndFinish(limit: reserved, outcomes: outcomes)
+      logger.debug(
+        "wrote \(outcomes.count) outcome(s), fetched \(jobs.map { String($0.count) } ?? "no") job(s) for \(reserved) free slot(s)"
+      )
       start(jobs ?? [], releasing: reserved)
       if reserved > 0 && jobs?.isEmpty == true {
         if options.oneShot && nothingInFlight(since: ended) {
@@ -567,6 +570,11 @@ public final class Worker: Sendable {
       guard !Task.isCancelled, let workerID else { return }
       do {
         try await pool.execute(WorkerSQL.heartbeat, [String(workerID)])
+        // A fetch given up on (its answer never came) may still reach the server and commit
+        // later, once a stalled network forwards it: its jobs would be `doing` under our id
+        // with nobody running them. So the orphan check also runs once per heartbeat, not
+        // only right after a failed fetch.
+        state.withLock { $0.orphanCheckPending = true }
       } catch {
         logger.warning("heartbeat failed: \(error)")
       }

@@ -1,5 +1,6 @@
 import Foundation
 import Procrastinate
+import ProcrastinateTesting
 import Synchronization
 
 /// Collects values from concurrently running handlers.
@@ -54,4 +55,37 @@ func eventually(
     try await Task.sleep(for: .milliseconds(20))
   }
   throw TaskFailure(description: "timed out waiting for \(what)")
+}
+
+/// Runs `body`; when it throws, the error says so with the last lines of each log (a worker
+/// process's output, a server's log), so that a failure leaves something to read.
+func withLogs<T>(
+  _ logs: [(name: String, tail: () -> String)], _ body: () async throws -> T
+) async throws -> T {
+  do {
+    return try await body()
+  } catch {
+    let tails = logs.map { "\n--- last lines of \($0.name) ---\n\($0.tail())" }.joined()
+    throw TaskFailure(description: "\(error)\(tails)")
+  }
+}
+
+/// The last `lines` lines of a file, for a failure message.
+func tail(of path: String, lines: Int = 30) -> String {
+  let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(nothing at \(path))"
+  return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+}
+
+extension EmbeddedPostgres {
+  /// Creates a role that must log in over TCP with `password` (scram-sha-256), ahead of
+  /// initdb's trust rules.
+  func createPasswordRole(_ role: String, password: String, superuser: Bool = false) throws {
+    _ = try psql(
+      url, "CREATE ROLE \(role) LOGIN \(superuser ? "SUPERUSER " : "")PASSWORD '\(password)'")
+    let hba = directory + "/data/pg_hba.conf"
+    let rules = try String(contentsOfFile: hba, encoding: .utf8)
+    try ("host all \(role) 127.0.0.1/32 scram-sha-256\n" + rules).write(
+      toFile: hba, atomically: true, encoding: .utf8)
+    _ = try psql(url, "SELECT pg_reload_conf()")
+  }
 }

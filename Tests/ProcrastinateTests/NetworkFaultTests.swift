@@ -1,0 +1,122 @@
+import Foundation
+import Procrastinate
+import ProcrastinateTesting
+import Testing
+
+/// `Tests/Interop/blackhole_proxy.py`: a TCP proxy the test can silence without closing.
+final class BlackholeProxy {
+  let port: Int
+  let log: String
+  private let control: String
+  private let child: RunningChild
+
+  init(targetPort: Int) async throws {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "blackhole-\(UUID().uuidString)"
+    ).path
+    control = base + ".control"
+    log = base + ".log"
+    let portFile = base + ".port"
+    child = try ChildProcess.spawn(
+      Python.interpreter,
+      [
+        Python.repository.appendingPathComponent("Tests/Interop/blackhole_proxy.py").path,
+        "--target", "127.0.0.1:\(targetPort)", "--port-file", portFile, "--control-file", control,
+      ],
+      logPath: log)
+    var found: Int?
+    try await eventually("the proxy to listen") {
+      found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
+      return found != nil
+    }
+    port = found ?? 0
+  }
+
+  /// Stops (or resumes) forwarding on every connection, without closing any.
+  func blackhole(_ silent: Bool) throws {
+    try (silent ? "blackhole" : "forward").write(toFile: control, atomically: true, encoding: .utf8)
+  }
+
+  deinit { child.terminate() }
+}
+
+@Suite(
+  "Network faults", .enabled(if: Python.available, "run scripts/test to create the virtualenv"))
+struct NetworkFaultTests {
+  @Test(
+    "a network that goes silent: the worker notices within responseTimeout, reconnects when it answers again, finishes every job once, and still stops in bounded time while silent"
+  )
+  func blackholedNetwork() async throws {
+    let server = try await TestDatabase.server.value
+    let name = "blackhole_\(UUID().uuidString.prefix(8).lowercased())"
+    let direct = try ProcrastinateApp(
+      databaseURL: try await server.createDatabase(name), logger: TestDatabase.quietLogger)
+    try await direct.applySchema()
+    let ids = try await direct.deferBatch(
+      (0..<120).map { _ in JobRequest(task: "work", arguments: JobArguments([:])) })
+
+    let proxy = try await BlackholeProxy(targetPort: server.port)
+    var settings = try DatabaseSettings(
+      conninfo: "postgresql://postgres@127.0.0.1:\(proxy.port)/\(name)")
+    settings.responseTimeout = .seconds(2)
+    let logs = LogRecorder()
+    let app = ProcrastinateApp(database: settings, logger: logs.logger())
+    let runs = Recorder<Int64>()
+    var tasks = TaskRegistry()
+    try tasks.register("work") { _, context in
+      try await Task.sleep(for: .milliseconds(40))
+      runs.append(context.jobID)
+    }
+    let worker = Worker(
+      app: app, tasks: tasks,
+      options: .test(concurrency: 4, oneShot: false) {
+        $0.reconnectDelay = .milliseconds(200)
+        $0.heartbeatInterval = .milliseconds(500)
+      })
+    let run = Task { try await worker.run() }
+
+    try await withLogs([
+      ("the proxy's output", { tail(of: proxy.log) }),
+      (
+        "the worker's log",
+        {
+          logs.all.filter { $0.level >= .info }.suffix(40).map { "\($0.level) \($0.message)" }
+            .joined(separator: "\n")
+        }
+      ),
+      (
+        "the jobs by status",
+        {
+          ((try? psql(
+            direct.databaseURL,
+            "SELECT status, worker_id, count(*) FROM procrastinate_jobs GROUP BY 1, 2"))
+            ?? []).joined(separator: ", ")
+        }
+      ),
+    ]) {
+      try await eventually(timeout: .seconds(20), "some jobs to run") { runs.count >= 20 }
+      // Silence: jobs in flight finish their work, but nothing reaches the database.
+      try proxy.blackhole(true)
+      try await Task.sleep(for: .seconds(5))
+      let duringSilence = runs.count
+      try await Task.sleep(for: .seconds(1))
+      #expect(runs.count <= duringSilence + 4, "jobs kept starting while the network was silent")
+      try proxy.blackhole(false)
+      try await eventually(timeout: .seconds(40), "every job to succeed after the silence") {
+        try direct.jobRows("status").allSatisfy { $0 == "succeeded" }
+      }
+      #expect(Set(runs.values) == Set(ids), "no job lost")
+      let twice = Dictionary(grouping: runs.values, by: { $0 }).filter { $0.value.count > 1 }
+      #expect(twice.isEmpty, "ran more than once: \(twice.keys.sorted())")
+
+      // Silent again, and the worker is asked to stop: it must not wait forever.
+      try proxy.blackhole(true)
+      let stopping = ContinuousClock.now
+      worker.stop()
+      _ = try? await run.value
+      let stopTime = ContinuousClock.now - stopping
+      #expect(stopTime < .seconds(15), "stopping took \(stopTime) while the network was silent")
+      try proxy.blackhole(false)
+    }
+  }
+}

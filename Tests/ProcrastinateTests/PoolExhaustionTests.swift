@@ -1,0 +1,95 @@
+import Foundation
+import Procrastinate
+import ProcrastinateTesting
+import Testing
+
+@testable import Procrastinate
+
+@Suite("Pool exhaustion")
+struct PoolExhaustionTests {
+  @Test(
+    "other clients hold every connection for 10 s: the worker retries with a clear log line, does not crash, and resumes within 2 s of the release"
+  )
+  func exhaustion() async throws {
+    let server = try await EmbeddedPostgres.start(
+      options: .init(
+        fsync: false,
+        settings: ["max_connections": "16", "superuser_reserved_connections": "0"]))
+    defer { server.stop() }
+    let url = try await server.createDatabase("exhaustion")
+    let producer = try ProcrastinateApp(
+      databaseURL: url, maximumConnections: 1, logger: TestDatabase.quietLogger)
+    try await producer.applySchema()
+    let logs = LogRecorder()
+    let workerApp = try ProcrastinateApp(
+      databaseURL: url, maximumConnections: 2, logger: logs.logger())
+    let ran = Recorder<(Int64, ContinuousClock.Instant)>()
+    var tasks = TaskRegistry()
+    try tasks.register("tick") { _, context in ran.append((context.jobID, .now)) }
+    let worker = Worker(
+      app: workerApp, tasks: tasks,
+      options: .test(oneShot: false) { $0.pollingInterval = .milliseconds(100) })
+    let run = Task { try await worker.run() }
+    // A job every 50 ms, through the producer's one connection, opened before the squeeze.
+    let producing = Task {
+      while !Task.isCancelled {
+        _ = try? await producer.defer(task: "tick")
+        try? await Task.sleep(for: .milliseconds(50))
+      }
+    }
+    defer { producing.cancel() }
+    try await eventually("jobs to run") { ran.count >= 5 }
+
+    // Take every free slot, then cut the worker's connections: it has to connect again.
+    let settings = try DatabaseSettings(conninfo: url)
+    var held: [PostgresConnection] = []
+    func squeeze() async {
+      while let connection = try? await PostgresConnection.connect(settings) {
+        held.append(connection)
+      }
+    }
+    await squeeze()
+    let producerPID = try await producer.query("SELECT pg_backend_pid()")[0][0]!
+    // Until no connection but ours and the producer's is left (the worker may win a freed
+    // slot back before this loop does): cut the others, take their slots.
+    for _ in 0..<50 {
+      let ours = try await held.asyncMap {
+        try await $0.query("SELECT pg_backend_pid()", context: "test").rows[0].string(0)!
+      }
+      let keep = (ours + [producerPID]).joined(separator: ",")
+      let others = try await held[0].query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'exhaustion' AND backend_type = 'client backend' AND pid NOT IN (\(keep))",
+        context: "test")
+      if others.rows.isEmpty { break }
+      try await Task.sleep(for: .milliseconds(50))
+      await squeeze()
+    }
+    let squeezed = ContinuousClock.now
+    try await Task.sleep(for: .seconds(10))
+    let ranDuringSqueeze = ran.values.filter { $0.1 > squeezed + .seconds(1) }.count
+    #expect(ranDuringSqueeze == 0, "jobs ran while every connection was taken")
+    #expect(!worker.isStopRequested, "the worker gave up")
+
+    for connection in held { await connection.close() }
+    let released = ContinuousClock.now
+    try await eventually(timeout: .seconds(10), "a job to run after the release") {
+      ran.values.contains { $0.1 > released }
+    }
+    let resumedAfter = (ran.values.first { $0.1 > released }!.1) - released
+    #expect(resumedAfter < .seconds(2), "resumed \(resumedAfter) after the release")
+    let refusals = logs.messages(atLeast: .warning).filter { $0.contains("too many clients") }
+    #expect(!refusals.isEmpty, "\(logs.messages(atLeast: .warning))")
+    producing.cancel()
+    worker.stop()
+    try await run.value
+    print("pool exhaustion: resumed \(resumedAfter) after the release")
+  }
+}
+
+extension Array {
+  func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+    var results: [T] = []
+    for element in self { results.append(try await transform(element)) }
+    return results
+  }
+}
