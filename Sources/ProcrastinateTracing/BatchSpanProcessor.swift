@@ -45,6 +45,9 @@ public final class BatchSpanProcessor: SpanProcessor {
     /// The first drop and the first failure of a run of failures are logged, not each one.
     var dropLogged = false
     var failing = false
+    /// Set when shutdown has counted what is left: an export finishing after that is not
+    /// counted again.
+    var settled = false
   }
 
   public let configuration: Configuration
@@ -114,10 +117,14 @@ public final class BatchSpanProcessor: SpanProcessor {
     let deadline = ContinuousClock.now + configuration.exportTimeout
     await exportQueued(until: deadline)
     await waitForExports(until: deadline)
-    // What the timeout left behind will never be exported: count it.
+    // What the timeout left behind will never be exported: count it, the spans still in
+    // queue as dropped and those of an export still under way as failed.
     state.withLock { state in
       state.statistics.dropped += state.queue.count
       state.queue.removeAll()
+      state.statistics.failed += state.inFlight
+      state.inFlight = 0
+      state.settled = true
     }
     await exporter.shutdown()
     let statistics = self.statistics
@@ -142,6 +149,7 @@ public final class BatchSpanProcessor: SpanProcessor {
       let failure = await exports.export(batch)
       defer { exportFinished.signal() }
       let (firstFailure, recovered) = state.withLock { state -> (Bool, Bool) in
+        if state.settled { return (false, false) }  // already counted by shutdown
         state.inFlight -= batch.count
         let wasFailing = state.failing
         state.failing = failure != nil
