@@ -171,8 +171,11 @@ public final class BatchSpanProcessor: SpanProcessor {
   }
 }
 
-/// Bounds each export by the timeout. (Exports of the timer loop and of a flush may
-/// overlap; the OTLP exporter's HTTP client serialises its requests on its own thread.)
+/// Bounds each export by the timeout: the answer is whichever comes first, the exporter's
+/// or the timer's. An exporter that ignores cancellation (a blocking HTTP request) is left to
+/// finish on its own, so that a flush or shutdown keeps to `exportTimeout`. (Exports of the
+/// timer loop and of a flush may overlap; the OTLP exporter's HTTP client serialises its
+/// requests on its own thread.)
 private actor ExportSerializer {
   let exporter: any SpanExporter
   let timeout: Duration
@@ -186,27 +189,44 @@ private actor ExportSerializer {
   func export(_ batch: [SpanRecord]) async -> String? {
     let exporter = self.exporter
     let timeout = self.timeout
-    return await withTaskGroup(of: String??.self) { group in
-      group.addTask {
+    let answer = FirstAnswer()
+    return await withCheckedContinuation { continuation in
+      answer.wait(continuation)
+      let work = Task {
         do {
           try await exporter.export(batch)
-          return .some(nil)
+          answer.give(nil)
         } catch {
-          return .some("\(error)")
+          answer.give("\(error)")
         }
       }
-      group.addTask {
+      Task {
         try? await Task.sleep(for: timeout)
-        return Task.isCancelled ? nil : .some("no answer within the export timeout (\(timeout))")
+        if answer.give("no answer within the export timeout (\(timeout))") { work.cancel() }
       }
-      while let result = await group.next() {
-        if let result {
-          group.cancelAll()
-          return result
-        }
-      }
-      return "the export was cancelled"
     }
+  }
+}
+
+/// Resumes a continuation with the first answer given; later ones are ignored.
+private final class FirstAnswer: Sendable {
+  private let state = Mutex<(CheckedContinuation<String?, Never>?, Bool)>((nil, false))
+
+  func wait(_ continuation: CheckedContinuation<String?, Never>) {
+    state.withLock { $0.0 = continuation }
+  }
+
+  /// Whether this answer was the first.
+  @discardableResult
+  func give(_ answer: String?) -> Bool {
+    let continuation = state.withLock { state -> CheckedContinuation<String?, Never>? in
+      if state.1 { return nil }
+      state.1 = true
+      defer { state.0 = nil }
+      return state.0
+    }
+    continuation?.resume(returning: answer)
+    return continuation != nil
   }
 }
 

@@ -191,6 +191,56 @@ extension FaultTests {
   }
 }
 
+extension FaultTests {
+  @Test(
+    "a standalone worker process: the first SIGTERM stops it gracefully, a second ends the process; after run() returns, SIGTERM acts as without the worker"
+  )
+  func signalsInAProcess() async throws {
+    let server = try await TestDatabase.server.value
+    let url = try await server.createDatabase("signals_\(UUID().uuidString.prefix(8).lowercased())")
+    let app = try ProcrastinateApp(databaseURL: url, logger: TestDatabase.quietLogger)
+    try await app.applySchema()
+    try await app.query(
+      "CREATE TABLE fault_executions (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now())"
+    )
+    try await app.query("CREATE TABLE fault_gate (opened_at timestamptz DEFAULT now())")
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "signals-\(UUID().uuidString).log"
+    ).path
+
+    // A gated job keeps the worker draining after the first SIGTERM; the second ends it.
+    try await app.defer(
+      JobRequest(task: "slow", arguments: JobArguments(["ms": 1, "gated": true])))
+    let draining = try ChildProcess.spawn(Self.binary, [url], logPath: log)
+    defer { draining.terminate() }
+    try await withLogs([("the worker's output", { tail(of: log) })]) {
+      try await eventually(timeout: .seconds(20), "the job to run") {
+        try await app.jobs(JobFilter(status: .doing)).count == 1
+      }
+      draining.signal(SIGTERM)
+      try await eventually("the worker to start stopping") {
+        tail(of: log).contains("received SIGTERM")
+      }
+      #expect(await draining.waitForExit(timeout: .milliseconds(500)) == nil, "it did not drain")
+      draining.signal(SIGTERM)
+      #expect(await draining.waitForExit(timeout: .seconds(10)) == 128 + SIGTERM)
+    }
+
+    // A one-shot worker returns; the process goes on, and SIGTERM ends it as by default.
+    try await app.query("INSERT INTO fault_gate DEFAULT VALUES")
+    let after = try ChildProcess.spawn(
+      Self.binary, [url, "--one-shot", "--then-wait"], logPath: log + ".2")
+    defer { after.terminate() }
+    try await withLogs([("the worker's output", { tail(of: log + ".2") })]) {
+      try await eventually(timeout: .seconds(20), "the worker to return") {
+        tail(of: log + ".2").contains("worker returned")
+      }
+      after.signal(SIGTERM)
+      #expect(await after.waitForExit(timeout: .seconds(10)) == 128 + SIGTERM)
+    }
+  }
+}
+
 @Suite(
   "Lock rules across Swift and Python workers",
   .enabled(if: Python.available, "run scripts/test to create the virtualenv"))

@@ -64,6 +64,12 @@ struct PoolExhaustionTests {
       try await Task.sleep(for: .milliseconds(50))
       await squeeze()
     }
+    let others = try await held[0].query(
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = 'exhaustion' AND backend_type = 'client backend'",
+      context: "test")
+    try #require(
+      others.rows[0].string(0) == String(held.count + 1),
+      "the worker kept a connection: the squeeze did not work")
     let squeezed = ContinuousClock.now
     try await Task.sleep(for: .seconds(10))
     let ranDuringSqueeze = ran.values.filter { $0.1 > squeezed + .seconds(1) }.count

@@ -22,11 +22,15 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
   public let source: Source
   /// The connection target without its password, for logs and errors.
   public let redacted: String
-  /// How long a statement may wait for the server's answer before its connection counts as
-  /// lost (and is replaced): a server or network that stops answering without closing the
-  /// connection is noticed within this time instead of never. TCP keepalives cannot tell
-  /// when the peer's kernel still acknowledges, as a stalled proxy's does.
-  public var responseTimeout: Duration = .seconds(30)
+  /// How long a statement may go without a byte from the server before its connection
+  /// counts as lost (and is replaced), so that a server or network that goes silent without
+  /// closing the connection is noticed instead of waited for forever. TCP keepalives cannot
+  /// tell, when the peer's kernel still acknowledges, as a stalled proxy's does.
+  ///
+  /// `nil` (the default) waits as long as libpq does; a ``Worker`` uses
+  /// ``WorkerOptions/responseTimeout`` for its own connections then. A statement given up on
+  /// may still run, and commit, on the server: only use this where that is safe.
+  public var responseTimeout: Duration? = nil
 
   /// Validates `conninfo` with libpq's parser; a malformed string throws at once.
   public init(conninfo: String, source: Source = .explicit) throws {
@@ -44,6 +48,8 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
     ("keepalives_idle", "30", ""),
     ("keepalives_interval", "10", ""),
     ("keepalives_count", "3", ""),
+    // Unacknowledged data (a send into a dead network) fails after 30 s, not TCP's ~15 min.
+    ("tcp_user_timeout", "30000", ""),
   ]
 
   /// The keywords and values for `PQconnectdbParams`: the defaults above (each left out when
@@ -52,7 +58,11 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
   func connectParameters(
     environment: [String: String] = ProcessInfo.processInfo.environment
   ) -> [(String, String)] {
-    Self.connectionDefaults.filter {
+    // A service file's values apply only where nothing else is set: with one, add nothing.
+    if conninfo.contains("service=") || !(environment["PGSERVICE"] ?? "").isEmpty {
+      return [("dbname", conninfo)]
+    }
+    return Self.connectionDefaults.filter {
       $0.variable.isEmpty || (environment[$0.variable] ?? "").isEmpty
     }
     .map { ($0.keyword, $0.value) } + [("dbname", conninfo)]

@@ -37,10 +37,11 @@ package final class PostgresConnection: Sendable {
   private let wakeWrite: Int32
   /// The redacted connection description used in errors and logs.
   package let target: String
-  /// How long a statement waits for the server's answer (``DatabaseSettings/responseTimeout``).
-  private let responseTimeout: Duration
+  /// How long a statement waits without a byte from the server
+  /// (``DatabaseSettings/responseTimeout``); nil waits forever, as libpq does.
+  private let responseTimeout: Duration?
 
-  private init(conn: sending OpaquePointer, target: String, responseTimeout: Duration) {
+  private init(conn: sending OpaquePointer, target: String, responseTimeout: Duration?) {
     self.thread = BlockingThread(name: "procrastinate.postgres")
     self.state = Mutex(State(conn: conn))
     self.target = target
@@ -189,7 +190,7 @@ package final class PostgresConnection: Sendable {
         try Self.checkNoNUL(parameters, context: statement.name)
         try self.prepare(statement, parameterCount: parameters.count, conn, &state)
       }
-      let deadline = ContinuousClock.now + self.responseTimeout
+      var deadline = self.deadline()
       guard PQenterPipelineMode(conn) == 1 else {
         throw DatabaseError(
           kind: .statement, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
@@ -212,7 +213,7 @@ package final class PostgresConnection: Sendable {
       var firstError: (any Error)?
       let names = ["BEGIN"] + steps.map(\.0.name) + ["COMMIT"]
       for name in names {
-        guard let result = try self.nextResult(conn, &state, until: deadline, context: name) else {
+        guard let result = try self.nextResult(conn, &state, until: &deadline, context: name) else {
           state.broken = PQstatus(conn) != CONNECTION_OK
           firstError =
             firstError
@@ -233,12 +234,12 @@ package final class PostgresConnection: Sendable {
           }
         }
         // Each query's results end with a NULL.
-        while let extra = try self.nextResult(conn, &state, until: deadline, context: name) {
+        while let extra = try self.nextResult(conn, &state, until: &deadline, context: name) {
           PQclear(extra)
         }
       }
       // The pipeline ends with its sync marker.
-      while let result = try self.nextResult(conn, &state, until: deadline, context: "pipeline") {
+      while let result = try self.nextResult(conn, &state, until: &deadline, context: "pipeline") {
         let status = PQresultStatus(result)
         PQclear(result)
         if status == PGRES_PIPELINE_SYNC { break }
@@ -356,18 +357,33 @@ package final class PostgresConnection: Sendable {
     state.prepared.insert(statement.name)
   }
 
+  /// When a wait for the server gives up, if nothing arrives before: now plus
+  /// ``responseTimeout``, or never.
+  private func deadline() -> ContinuousClock.Instant? {
+    responseTimeout.map { ContinuousClock.now + $0 }
+  }
+
   /// Sends a statement with `send` and reads its results, as `PQexec` would (the last result,
-  /// or nil when sending failed), but waits for the server for at most ``responseTimeout``.
+  /// or nil when sending failed), but waits for the server for at most ``responseTimeout``
+  /// between bytes. COPY is refused: nothing here feeds or drains it.
   private func roundTrip(
     _ conn: OpaquePointer, _ state: inout State, context: String, send: () -> Int32
   ) throws -> OpaquePointer? {
     guard send() == 1 else { return nil }
-    let deadline = ContinuousClock.now + responseTimeout
+    var deadline = self.deadline()
     var last: OpaquePointer?
     do {
-      while let result = try nextResult(conn, &state, until: deadline, context: context) {
+      while let result = try nextResult(conn, &state, until: &deadline, context: context) {
         if let last { PQclear(last) }
         last = result
+        let status = PQresultStatus(result)
+        if status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH {
+          state.broken = true
+          state.prepared = []
+          throw DatabaseError(
+            kind: .statement, message: "COPY is not supported on this connection",
+            context: context)
+        }
       }
     } catch {
       if let last { PQclear(last) }
@@ -376,31 +392,39 @@ package final class PostgresConnection: Sendable {
     return last
   }
 
-  /// `PQgetResult`, once it can answer without blocking; past `deadline` the connection is
-  /// marked broken (the pool replaces it) and the wait ends with a lost-connection error.
+  /// `PQgetResult`, once it can answer without blocking. Each byte from the server moves
+  /// `deadline` on by ``responseTimeout``; past it the connection is marked broken (the pool
+  /// replaces it) and the wait ends with a lost-connection error.
   private func nextResult(
-    _ conn: OpaquePointer, _ state: inout State, until deadline: ContinuousClock.Instant,
+    _ conn: OpaquePointer, _ state: inout State, until deadline: inout ContinuousClock.Instant?,
     context: String
   ) throws -> OpaquePointer? {
     while PQisBusy(conn) == 1 {
-      let remaining = deadline - ContinuousClock.now
-      guard remaining > .zero else {
-        state.broken = true
-        state.prepared = []
-        throw DatabaseError(
-          kind: .connectionLost,
-          message: "no answer from the server within \(responseTimeout) (responseTimeout)",
-          context: context)
+      var wait: Int32 = -1
+      if let limit = deadline {
+        let remaining = limit - ContinuousClock.now
+        guard remaining > .zero else {
+          state.broken = true
+          state.prepared = []
+          throw DatabaseError(
+            kind: .connectionLost,
+            message:
+              "no answer from the server for \(responseTimeout ?? .zero) (responseTimeout); the statement may still run there",
+            context: context)
+        }
+        let slice = min(remaining, .seconds(1))
+        wait = Int32(
+          clamping: slice.components.seconds * 1000 + slice.components.attoseconds
+            / 1_000_000_000_000_000 + 1)
       }
       var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
-      let milliseconds = Int32(
-        clamping: min(remaining, .seconds(1)).components.seconds * 1000
-          + min(remaining, .seconds(1)).components.attoseconds / 1_000_000_000_000_000 + 1)
-      if poll(&descriptor, 1, milliseconds) < 0 && errno != EINTR {
+      let ready = poll(&descriptor, 1, wait)
+      if ready < 0 && errno != EINTR {
         state.broken = true
         throw DatabaseError(
           kind: .connectionLost, message: String(cString: strerror(errno)), context: context)
       }
+      if ready > 0 { deadline = self.deadline() }
       if PQconsumeInput(conn) == 0 {
         state.broken = true
         throw DatabaseError(

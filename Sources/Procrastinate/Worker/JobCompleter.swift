@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// How a job ended, as the worker writes it back.
 enum Completion: Sendable {
@@ -32,15 +33,20 @@ actor JobCompleter {
   private let logger: Logger
   private let onPending: @Sendable () -> Void
   private var pending: [Waiting] = []
+  /// Set when the worker stops: a write the database keeps refusing is then given up after
+  /// ``giveUpWhileStopping``, so that stopping never waits forever.
+  private let stopping = Atomic<Bool>(false)
+  private let giveUpWhileStopping: Duration
   /// Jobs whose outcome could not be recorded (a statement error): they ran, so orphan
   /// recovery must never run them again, even if they are still `doing`.
   private(set) var unrecorded: Set<Int64> = []
 
   init(
-    pool: ConnectionPool, batched: Bool, retryDelay: Duration, logger: Logger,
-    onPending: @escaping @Sendable () -> Void
+    pool: ConnectionPool, batched: Bool, retryDelay: Duration, giveUpWhileStopping: Duration,
+    logger: Logger, onPending: @escaping @Sendable () -> Void
   ) {
     self.pool = pool
+    self.giveUpWhileStopping = giveUpWhileStopping
     self.batched = batched
     self.retryDelay = retryDelay
     self.logger = logger
@@ -63,6 +69,10 @@ actor JobCompleter {
       onPending()
     }
   }
+
+  /// From now on, an outcome the database keeps refusing for `giveUpWhileStopping` is
+  /// given up (logged; the job stays `doing` and stalled-job recovery gives it back).
+  nonisolated func workerStopping() { stopping.store(true, ordering: .relaxed) }
 
   /// Hands the waiting outcomes to the fetch loop, which must resume them once written.
   func takePending() -> [Waiting] {
@@ -107,6 +117,7 @@ actor JobCompleter {
     let jobs = outcome.jobIDs
     var attempt = 0
     var statementFailures = 0
+    var failingSince: ContinuousClock.Instant?
     while true {
       do {
         let result = try await pool.execute(outcome.statement, outcome.parameters)
@@ -127,6 +138,15 @@ actor JobCompleter {
         return nil
       } catch {
         attempt += 1
+        let since = failingSince ?? .now
+        failingSince = since
+        if stopping.load(ordering: .relaxed), ContinuousClock.now - since >= giveUpWhileStopping {
+          logger.error(
+            "gave up recording job(s) \(jobs) while stopping: the database stayed unreachable for \(giveUpWhileStopping); they stay doing, and stalled-job recovery gives them back: \(error)"
+          )
+          unrecorded.formUnion(jobs)
+          return nil
+        }
         if attempt == 1 || attempt % 30 == 0 {
           logger.warning("cannot reach the database to record job(s) \(jobs), retrying: \(error)")
         }

@@ -75,6 +75,8 @@ public final class Worker: Sendable {
   public let tasks: TaskRegistry
   public let options: WorkerOptions
   let logger: Logger
+  /// The app's database settings, with the worker's response timeout.
+  private let database: DatabaseSettings
   private let pool: ConnectionPool
   private let completer: JobCompleter
   private let state = Mutex(State())
@@ -93,14 +95,17 @@ public final class Worker: Sendable {
     self.logger = logger
     // per-job: one connection per slot plus one for heartbeats; batched: fetch, finish, heartbeat.
     let connections = options.fetchStrategy == .perJob ? max(options.concurrency, 1) + 1 : 3
-    self.pool = ConnectionPool(settings: app.database, maximumConnections: connections)
+    var database = app.database
+    if database.responseTimeout == nil { database.responseTimeout = options.responseTimeout }
+    self.database = database
+    self.pool = ConnectionPool(settings: database, maximumConnections: connections)
     let jobAvailable = Wakeup()
     let jobEnded = Wakeup()
     self.jobAvailable = jobAvailable
     self.jobEnded = jobEnded
     self.completer = JobCompleter(
       pool: pool, batched: options.fetchStrategy == .batched, retryDelay: options.reconnectDelay,
-      logger: logger,
+      giveUpWhileStopping: database.responseTimeout ?? options.responseTimeout, logger: logger,
       onPending: {
         jobAvailable.signal()
         jobEnded.signal()
@@ -135,6 +140,7 @@ public final class Worker: Sendable {
       return !state.stopping
     }
     if first { logger.info("stopping: no new jobs will be fetched") }
+    completer.workerStopping()
     jobAvailable.signal()
     jobEnded.signal()
   }
@@ -590,7 +596,7 @@ public final class Worker: Sendable {
     while !Task.isCancelled {
       var connection: PostgresConnection?
       do {
-        let listener = try await PostgresConnection.connect(app.database)
+        let listener = try await PostgresConnection.connect(database)
         connection = listener
         for channel in channels {
           try await listener.query(

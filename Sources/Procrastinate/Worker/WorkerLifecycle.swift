@@ -47,13 +47,17 @@ extension Worker: Service {
 }
 
 /// Turns the first SIGINT or SIGTERM into a graceful `stop()` of every standalone worker
-/// running, then sets the default handlers so a second signal ends the process at once.
-/// When the last of those workers returns, the handlers the process had before are back.
+/// running; a second one ends the process. When the last of those workers returns, the
+/// handlers the process had before are back.
 ///
 /// libdispatch on Linux installs its own `sigaction` handler shortly after the first signal
 /// source for a signal starts (asynchronously), and a source created after an earlier one was
 /// cancelled never fires. So each signal has one source for the life of the process;
 /// observing puts libdispatch's handler in place, and ``restore()`` puts back the previous one.
+/// Where every thread blocks the signal (Swift's async main), libdispatch still reads it
+/// through its signalfd; a signal nobody observes is then raised again on a thread that does
+/// not block it, so that the process's own disposition (a handler, or the default: exit)
+/// applies as if no worker had run.
 final class StopSignalObserver: Sendable {
   private static let signals: [(number: Int32, name: String)] = [
     (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"),
@@ -62,10 +66,14 @@ final class StopSignalObserver: Sendable {
   private struct State {
     var workers: [Int: Worker] = [:]
     var nextID = 0
-    /// The handlers libdispatch installed for its sources, once they are known.
-    var dispatchHandlers: [Int32: sigaction]?
+    /// Whether the sources were started (once per process), and the handlers libdispatch
+    /// installed for them (missing if it installed none within 2 s).
+    var started = false
+    var dispatchHandlers: [Int32: sigaction] = [:]
     /// The process's handlers before the first observer, restored after the last.
     var previous: [Int32: sigaction] = [:]
+    /// A stop signal arrived while workers observe: the next one ends the process.
+    var signalled = false
     /// Created once, never cancelled (see above).
     var sources: [any DispatchSourceSignal] = []
   }
@@ -76,42 +84,44 @@ final class StopSignalObserver: Sendable {
 
   /// Starts observing for `worker`.
   static func start(for worker: Worker) async -> StopSignalObserver {
-    let created = state.withLock { state -> Bool in
+    let create = state.withLock { state -> Bool in
       guard state.sources.isEmpty else { return false }
       let queue = DispatchQueue(label: "procrastinate.signals")
       for (number, name) in signals {
         let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-        source.setEventHandler { received(name) }
+        source.setEventHandler { received(number, name) }
         state.sources.append(source)
       }
       return true
     }
-    if created { await startSources() }
-    // Until the sources' handlers are known, another worker's first start is under way.
-    while state.withLock({ $0.dispatchHandlers == nil }) {
+    if create { await startSources() }
+    // Until the sources are started, another worker's first start is under way.
+    while !state.withLock({ $0.started }) && !Task.isCancelled {
       try? await Task.sleep(for: .milliseconds(1))
     }
-    return StopSignalObserver(id: register(worker))
+    let (id, complete) = register(worker)
+    if !complete {
+      worker.logger.warning(
+        "could not take over SIGINT and SIGTERM (libdispatch installed no handler); stop this worker with stop() or by cancelling its task"
+      )
+    }
+    return StopSignalObserver(id: id)
   }
 
   private init(id: Int) { self.id = id }
 
-  /// Starts the sources and waits (up to 2 s) for libdispatch to install its handlers.
+  /// Starts the sources and waits (up to 2 s) for libdispatch to install its handlers, then
+  /// puts the process's handlers back until a worker registers.
   private static func startSources() async {
-    let previous = signals.map { (number, _) in
-      var old = sigaction()
-      sigaction(number, nil, &old)
-      return (number, old)
-    }
-    for (number, _) in signals { signal(number, SIG_IGN) }
+    let previous = Dictionary(
+      uniqueKeysWithValues: signals.map { signal in (signal.number, currentAction(signal.number)) })
     state.withLock { state in for source in state.sources { source.resume() } }
     let deadline = ContinuousClock.now + .seconds(2)
     var handlers: [Int32: sigaction] = [:]
-    while handlers.count < signals.count && ContinuousClock.now < deadline {
+    while handlers.count < signals.count && ContinuousClock.now < deadline && !Task.isCancelled {
       for (number, _) in signals where handlers[number] == nil {
-        var installed = sigaction()
-        sigaction(number, nil, &installed)
-        if !isIgnored(installed) { handlers[number] = installed }
+        let installed = currentAction(number)
+        if address(installed) != address(previous[number]!) { handlers[number] = installed }
       }
       if handlers.count < signals.count { try? await Task.sleep(for: .milliseconds(1)) }
     }
@@ -119,41 +129,82 @@ final class StopSignalObserver: Sendable {
       var old = old
       sigaction(number, &old, nil)
     }
-    state.withLock { $0.dispatchHandlers = handlers }
+    state.withLock { state in
+      state.dispatchHandlers = handlers
+      state.started = true
+    }
   }
 
-  private static func isIgnored(_ action: sigaction) -> Bool {
+  private static func currentAction(_ number: Int32) -> sigaction {
+    var action = sigaction()
+    sigaction(number, nil, &action)
+    return action
+  }
+
+  private static func address(_ action: sigaction) -> Int {
     unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self)
-      == unsafeBitCast(SIG_IGN, to: Int.self)
   }
 
-  private static func register(_ worker: Worker) -> Int {
+  /// Registers `worker`; also whether every signal has libdispatch's handler to install.
+  private static func register(_ worker: Worker) -> (Int, Bool) {
     state.withLock { state in
       defer { state.nextID += 1 }
       if state.workers.isEmpty {
         for (number, _) in signals {
+          guard var handler = state.dispatchHandlers[number] else { continue }
           var old = sigaction()
-          guard var handler = state.dispatchHandlers?[number] else { continue }
           sigaction(number, &handler, &old)
           state.previous[number] = old
         }
       }
       state.workers[state.nextID] = worker
-      return state.nextID
+      return (state.nextID, state.dispatchHandlers.count == signals.count)
     }
   }
 
-  private static func received(_ name: String) {
-    let workers = state.withLock { state in
-      // A second signal ends the process at once.
-      for (number, _) in signals { signal(number, SIG_DFL) }
-      return Array(state.workers.values)
+  private enum Reaction {
+    case stop([Worker])
+    case exit
+    case passOn
+  }
+
+  private static func received(_ number: Int32, _ name: String) {
+    let reaction = state.withLock { state -> Reaction in
+      if state.workers.isEmpty {
+        // Nobody observes: the process's own disposition acts, unless that is libdispatch's
+        // handler itself (another user of signal sources, which got the signal too).
+        let dispatch = state.dispatchHandlers[number].map(address)
+        return address(currentAction(number)) == dispatch ? .stop([]) : .passOn
+      }
+      if state.signalled { return .exit }
+      state.signalled = true
+      return .stop(Array(state.workers.values))
     }
-    for worker in workers {
-      worker.logger.info(
-        "received \(name): finishing running jobs; send it again to quit at once")
-      worker.stop()
+    switch reaction {
+    case .stop(let workers):
+      for worker in workers {
+        worker.logger.info(
+          "received \(name): finishing running jobs; send it again to quit at once")
+        worker.stop()
+      }
+    case .exit:
+      signal(number, SIG_DFL)
+      raiseUnblocked(number)
+    case .passOn:
+      raiseUnblocked(number)
     }
+  }
+
+  /// Raises `number` on this thread with it unblocked, so that the disposition in place acts
+  /// now (a handler runs; the default action ends the process).
+  private static func raiseUnblocked(_ number: Int32) {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, number)
+    var old = sigset_t()
+    pthread_sigmask(SIG_UNBLOCK, &set, &old)
+    raise(number)
+    pthread_sigmask(SIG_SETMASK, &old, nil)
   }
 
   func restore() {
@@ -164,6 +215,7 @@ final class StopSignalObserver: Sendable {
         sigaction(number, &action, nil)
       }
       state.previous = [:]
+      state.signalled = false
     }
   }
 }

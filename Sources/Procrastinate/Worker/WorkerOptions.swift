@@ -40,6 +40,11 @@ public struct WorkerOptions: Sendable {
   /// gracefully on the first SIGINT or SIGTERM; a second one kills the process. The
   /// previous handlers are restored when ``Worker/run()`` returns.
   public var installSignalHandlers: Bool = true
+  /// How long a statement of the worker's own connections may go without a byte from the
+  /// server before the connection counts as lost and is replaced (unless the app's
+  /// ``DatabaseSettings/responseTimeout`` sets one): a silent network is noticed. The worker's
+  /// statements are safe to give up on: fetches it lost are given back, outcomes retried.
+  public var responseTimeout: Duration = .seconds(30)
   /// Pause before trying again after the database could not be reached.
   public var reconnectDelay: Duration = .seconds(1)
   /// Run the periodic deferrer for the registry's periodic tasks (every worker does, by
