@@ -1,5 +1,5 @@
 // A worker process for the fault tests:
-// `ProcrastinateFaultWorker DATABASE_URL [--retry-stalled-every S] [--one-shot] [--then-wait]`.
+// `ProcrastinateFaultWorker DATABASE_URL [--retry-stalled-every S]`.
 // Task "slow" sleeps `ms` milliseconds (and, when `gated`, waits for a row in fault_gate),
 // then records one execution in fault_executions.
 // The tests kill it with SIGKILL mid-job, restart PostgreSQL under it, and so on.
@@ -51,13 +51,4 @@ if let index = arguments.firstIndex(of: "--retry-stalled-every"),
 {
   options.retryStalledJobsEvery = .milliseconds(Int(seconds * 1000))
 }
-options.oneShot = arguments.contains("--one-shot")
 try await Worker(app: app, tasks: tasks, options: options).run()
-if arguments.contains("--then-wait") {
-  // The signal tests: once the worker has returned, SIGTERM must act as it would have
-  // without the worker (here: the default action, ending the process).
-  print("worker returned")
-  fflush(nil)
-  try await Task.sleep(for: .seconds(60))
-  print("still running after 60 s")
-}

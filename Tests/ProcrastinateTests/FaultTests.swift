@@ -193,7 +193,7 @@ extension FaultTests {
 
 extension FaultTests {
   @Test(
-    "a standalone worker process: the first SIGTERM stops it gracefully, a second ends the process; after run() returns, SIGTERM acts as without the worker"
+    "a standalone worker process: the first SIGTERM stops it gracefully, a second ends the process"
   )
   func signalsInAProcess() async throws {
     let server = try await TestDatabase.server.value
@@ -224,19 +224,6 @@ extension FaultTests {
       #expect(await draining.waitForExit(timeout: .milliseconds(500)) == nil, "it did not drain")
       draining.signal(SIGTERM)
       #expect(await draining.waitForExit(timeout: .seconds(10)) == 128 + SIGTERM)
-    }
-
-    // A one-shot worker returns; the process goes on, and SIGTERM ends it as by default.
-    try await app.query("INSERT INTO fault_gate DEFAULT VALUES")
-    let after = try ChildProcess.spawn(
-      Self.binary, [url, "--one-shot", "--then-wait"], logPath: log + ".2")
-    defer { after.terminate() }
-    try await withLogs([("the worker's output", { tail(of: log + ".2") })]) {
-      try await eventually(timeout: .seconds(20), "the worker to return") {
-        tail(of: log + ".2").contains("worker returned")
-      }
-      after.signal(SIGTERM)
-      #expect(await after.waitForExit(timeout: .seconds(10)) == 128 + SIGTERM)
     }
   }
 }
