@@ -109,7 +109,6 @@ struct FuzzTests {
         }
       }
     }
-    #expect(parsed + refused == 3000)
     #expect(parsed > 100 && refused > 100, "parsed \(parsed), refused \(refused)")
   }
 
