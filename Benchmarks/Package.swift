@@ -4,21 +4,45 @@ import PackageDescription
 
 let package = Package(
   name: "procrastinate-benchmarks",
+  products: [
+    // Medians and spreads, child-process cleanup and the venv check, shared with the
+    // tracing benchmark's package.
+    .library(name: "BenchmarkSupport", targets: ["BenchmarkSupport"])
+  ],
   dependencies: [
     .package(name: "swift-procrastinate", path: "..")
   ],
   targets: [
+    .target(name: "BenchmarkSupport"),
+    // Timed runs of Swift and Python workers over a pre-filled queue.
+    .target(
+      name: "QueueRuns",
+      dependencies: [
+        "BenchmarkSupport",
+        .product(name: "Procrastinate", package: "swift-procrastinate"),
+      ]
+    ),
     .executableTarget(
       name: "QueueBenchmark",
       dependencies: [
+        "BenchmarkSupport", "QueueRuns",
         .product(name: "Procrastinate", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
       ]
     ),
     .executableTarget(
+      name: "ScalingBenchmark",
+      dependencies: [
+        "BenchmarkSupport", "QueueRuns",
+        .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
+      ]
+    ),
+    .executableTarget(
       name: "TaskBenchmark",
       dependencies: [
+        "BenchmarkSupport",
         .product(name: "Procrastinate", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),

@@ -7,6 +7,7 @@ let package = Package(
   name: "procrastinate-tracing-benchmark",
   dependencies: [
     .package(name: "swift-procrastinate", path: "../.."),
+    .package(name: "procrastinate-benchmarks", path: ".."),
     .package(url: "https://github.com/swift-otel/swift-otel.git", exact: "1.6.0", traits: ["OTLPHTTP"]),
     .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -15,6 +16,7 @@ let package = Package(
     .executableTarget(
       name: "TracingBenchmark",
       dependencies: [
+        .product(name: "BenchmarkSupport", package: "procrastinate-benchmarks"),
         .product(name: "Procrastinate", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
         .product(name: "OTel", package: "swift-otel"),

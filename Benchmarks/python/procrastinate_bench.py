@@ -3,9 +3,10 @@
     python procrastinate_bench.py --dsn DSN --jobs N --mode MODE
 
 MODE: defer_single (N sequential defer_async), defer_batch (one batch_defer_async of N),
-process_c1 / process_c10 (N no-op jobs deferred untimed, then a one-shot async worker at
-concurrency 1 or 10 is timed until the queue is drained). The schema must exist. Prints
-one JSON line: {"mode", "jobs", "seconds", "per_second"}.
+process (N jobs deferred untimed, then a one-shot async worker at --concurrency C, default
+1, is timed until the queue is drained; each job sleeps --work-ms milliseconds, default 0
+for a no-op). The schema must exist. Prints one JSON line:
+{"mode", "jobs", "seconds", "per_second"}.
 """
 
 import argparse
@@ -19,7 +20,7 @@ import procrastinate
 import psycopg
 
 
-def build_app(dsn: str, pool_size: int, queue: str):
+def build_app(dsn: str, pool_size: int, queue: str, work_ms: float):
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
             conninfo=dsn, min_size=1, max_size=pool_size
@@ -28,15 +29,15 @@ def build_app(dsn: str, pool_size: int, queue: str):
 
     @app.task(name="bench.noop", queue=queue)
     async def noop(**kwargs):
-        return None
+        if work_ms > 0:
+            await asyncio.sleep(work_ms / 1000)
 
     return app, noop
 
 
-async def run(mode: str, dsn: str, jobs: int) -> float:
+async def run(mode: str, dsn: str, jobs: int, concurrency: int, work_ms: float) -> float:
     queue = f"py_{mode}_{uuid.uuid4().hex[:8]}"
-    concurrency = 10 if mode == "process_c10" else 1
-    app, noop = build_app(dsn, max(concurrency, 2), queue)
+    app, noop = build_app(dsn, max(concurrency, 2), queue, work_ms)
     async with app.open_async():
         if mode == "defer_single":
             start = time.perf_counter()
@@ -79,10 +80,20 @@ def main() -> None:
     parser.add_argument(
         "--mode",
         required=True,
-        choices=["defer_single", "defer_batch", "process_c1", "process_c10"],
+        choices=["defer_single", "defer_batch", "process"],
     )
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--work-ms", type=float, default=0)
     arguments = parser.parse_args()
-    seconds = asyncio.run(run(arguments.mode, arguments.dsn, arguments.jobs))
+    seconds = asyncio.run(
+        run(
+            arguments.mode,
+            arguments.dsn,
+            arguments.jobs,
+            arguments.concurrency,
+            arguments.work_ms,
+        )
+    )
     print(
         json.dumps(
             {

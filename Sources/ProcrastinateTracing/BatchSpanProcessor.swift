@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import Procrastinate
 import ServiceLifecycle
@@ -37,7 +38,9 @@ public final class BatchSpanProcessor: SpanProcessor {
   }
 
   private struct State {
-    var queue: [SpanRecord] = []
+    /// A deque: taking a batch from the front costs the batch, not the spans left behind,
+    /// so `onEnd` callers never wait behind a shift of the whole queue.
+    var queue = Deque<SpanRecord>()
     var statistics = SpanExportStatistics()
     var shutDown = false
     /// Spans taken from the queue whose export has not finished.

@@ -13,6 +13,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
   public let sampler: any Sampler
   public let processor: any SpanProcessor
   public let limits: SpanLimits
+  private let ids = SpanIDGenerator()
 
   public init(
     sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler()),
@@ -30,13 +31,13 @@ public final class ProcrastinateTracer: Tracer, Sendable {
   ) -> RecordingSpan {
     var spanServiceContext = context()
     let parent = spanServiceContext.spanContext
-    let traceID = parent?.traceID ?? TraceID.random()
+    let traceID = parent?.traceID ?? ids.traceID()
     let sampled = sampler.shouldSample(
       traceID: traceID, parent: parent, operationName: operationName, kind: kind)
     var flags = parent?.flags ?? []
     if sampled { flags.insert(.sampled) } else { flags.remove(.sampled) }
     let spanContext = SpanContext(
-      traceID: traceID, spanID: SpanID.random(), flags: flags,
+      traceID: traceID, spanID: ids.spanID(), flags: flags,
       traceState: parent?.traceState ?? TraceState(),
       isRemote: false)
     spanServiceContext.spanContext = spanContext

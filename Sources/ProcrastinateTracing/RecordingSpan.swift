@@ -1,10 +1,11 @@
 import Procrastinate
-import Synchronization
 import Tracing
 import W3CTraceContext
 
 /// A span of ``ProcrastinateTracer``. Thread-safe; ends once.
-public final class RecordingSpan: Tracing.Span, Sendable {
+// @unchecked Sendable: `state` is read and written only while `lock` is held (`withState`
+// and the `attributes` accessors); every other stored property is immutable.
+public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
   private struct State {
     var name: String
     var attributes = SpanAttributes()
@@ -24,7 +25,8 @@ public final class RecordingSpan: Tracing.Span, Sendable {
   private let startNanoseconds: UInt64
   private let limits: SpanLimits
   private let processor: any SpanProcessor
-  private let state: Mutex<State>
+  private let lock = SpinLock()
+  private var state: State
 
   init(
     name: String, kind: SpanKind, context: InstrumentationContext, spanContext: SpanContext,
@@ -39,25 +41,44 @@ public final class RecordingSpan: Tracing.Span, Sendable {
     self.isRecording = isRecording
     self.limits = limits
     self.processor = processor
-    self.state = Mutex(State(name: name))
+    self.state = State(name: name)
+  }
+
+  private func withState<Result>(_ body: (inout State) -> Result) -> Result {
+    lock.lock()
+    defer { lock.unlock() }
+    return body(&state)
   }
 
   public var operationName: String {
-    get { state.withLock { $0.name } }
-    set { state.withLock { $0.name = newValue } }
+    get { withState { $0.name } }
+    set { withState { $0.name = newValue } }
   }
 
   public var attributes: SpanAttributes {
-    get { state.withLock { $0.attributes } }
+    get { withState { $0.attributes } }
     set {
       guard isRecording else { return }
-      state.withLock { if !$0.ended { $0.attributes = newValue } }
+      withState { if !$0.ended { $0.attributes = newValue } }
+    }
+    // In place, under the lock: `span.attributes[key] = value` inserts one entry instead of
+    // copying the whole dictionary out and back. Changes to a span that is not recording or
+    // has ended go to a scratch copy and are dropped.
+    _modify {
+      lock.lock()
+      defer { lock.unlock() }
+      if isRecording && !state.ended {
+        yield &state.attributes
+      } else {
+        var scratch = state.attributes
+        yield &scratch
+      }
     }
   }
 
   public func setStatus(_ status: SpanStatus) {
     guard isRecording else { return }
-    state.withLock { state in
+    withState { state in
       // OK is final. A later status without a message keeps the message of the same code
       // (withSpan sets a bare ERROR after recordError has set one with the error's text).
       if state.ended || state.status?.code == .ok { return }
@@ -68,7 +89,7 @@ public final class RecordingSpan: Tracing.Span, Sendable {
 
   public func addEvent(_ event: SpanEvent) {
     guard isRecording else { return }
-    state.withLock { state in
+    withState { state in
       guard !state.ended else { return }
       if state.events.count >= limits.eventCount {
         state.droppedEvents += 1
@@ -93,7 +114,7 @@ public final class RecordingSpan: Tracing.Span, Sendable {
 
   public func addLink(_ link: SpanLink) {
     guard isRecording, let linked = link.context.spanContext else { return }
-    state.withLock { state in
+    withState { state in
       guard !state.ended else { return }
       if state.links.count >= limits.linkCount {
         state.droppedLinks += 1
@@ -105,7 +126,7 @@ public final class RecordingSpan: Tracing.Span, Sendable {
 
   public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
     let end = instant().nanosecondsSinceEpoch
-    let finished = state.withLock { state -> State? in
+    let finished = withState { state -> State? in
       guard !state.ended else { return nil }
       state.ended = true
       return state

@@ -47,6 +47,9 @@ public struct SpanLimits: Sendable {
 
   /// Applies the count and length limits; returns the kept attributes and how many were dropped.
   func limit(_ attributes: SpanAttributes) -> (SpanAttributes, dropped: Int) {
+    if attributes.count <= attributeCount && attributeValueLength == nil {
+      return (attributes, 0)  // the usual case: nothing to cut, no copy
+    }
     var kept = SpanAttributes()
     var dropped = 0
     attributes.forEach { key, value in

@@ -3,10 +3,12 @@
 //     tracing on (our tracer, every span sampled, exported over OTLP/HTTP protobuf to a
 //     loopback receiver that decodes every request) vs tracing off (no tracer), on the same
 //     private PostgreSQL. Each measurement runs in a child process (a process bootstraps
-//     one tracer), alternating off/on for `rounds` rounds; the best of each is kept.
+//     one tracer), alternating off/on for 5 rounds; each figure is reported as the median
+//     and spread (min–max), the on/off ratio round by round.
 //  2. generating Swift for a spec of 1,000 tasks (parse, validate, render; median of 5).
 //
 //   swift run -c release --package-path Benchmarks TaskBenchmark [--quick]
+import BenchmarkSupport
 import Foundation
 import Logging
 import Procrastinate
@@ -15,21 +17,13 @@ import ProcrastinateGenerator
 import ProcrastinateTesting
 import Tracing
 
-let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
 let jobs = quick ? 3_000 : 10_000
-let rounds = quick ? 1 : 3
-
-struct Failure: Error, CustomStringConvertible { var description: String }
+let rounds = quick ? 2 : 5
 
 struct Noop: BenchTasks {
   func benchNoop(i: Int, context: JobContext) async throws {}
-}
-
-func seconds(_ duration: Duration) -> Double {
-  Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 /// User + system CPU time of this process so far.
@@ -81,148 +75,170 @@ if let index = arguments.firstIndex(of: "--child") {
 // MARK: - Parent
 
 func runChild(_ mode: String, url: String, environment: [String: String]) throws -> [Double] {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-  process.arguments = (quick ? ["--quick"] : []) + ["--child", mode, url]
-  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   let output = Pipe()
-  process.standardOutput = output
-  try process.run()
+  let process = try spawn(
+    CommandLine.arguments[0], (quick ? ["--quick"] : []) + ["--child", mode, url],
+    environment: environment, standardOutput: output)
   let data = output.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   let text = String(decoding: data, as: UTF8.self)
   guard process.terminationStatus == 0 else {
-    throw Failure(description: "child \(mode) exited \(process.terminationStatus): \(text)")
+    throw BenchmarkFailure("child \(mode) exited \(process.terminationStatus): \(text)")
   }
   return text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
 }
 
 /// The loopback OTLP receiver, decoding every request with opentelemetry-proto.
-func startReceiver() throws -> (Process, Int, String) {
+func startReceiver(python: String) throws -> (port: Int, countFile: String) {
   let base = NSTemporaryDirectory() + "task-bench-\(UUID().uuidString)"
-  let process = Process()
-  process.executableURL = repository.appendingPathComponent(".venv/bin/python")
-  process.arguments = [
-    repository.appendingPathComponent("Tests/Interop/otlp_receiver.py").path,
-    "--port-file", base + ".port", "--output", base + ".count", "--count-only",
-  ]
-  // Not our stdout: a pipe reading this program's output would wait for the receiver too.
-  process.standardOutput = FileHandle.nullDevice
-  process.standardError = FileHandle.nullDevice
-  try process.run()
+  _ = try spawn(
+    python,
+    [
+      repositoryRoot.appendingPathComponent("Tests/Interop/otlp_receiver.py").path,
+      "--port-file", base + ".port", "--output", base + ".count", "--count-only",
+    ], standardError: FileHandle.nullDevice)
   for _ in 0..<400 {
     if let port = (try? String(contentsOfFile: base + ".port", encoding: .utf8)).flatMap({ Int($0) }
     ) {
-      return (process, port, base + ".count")
+      return (port, base + ".count")
     }
     Thread.sleep(forTimeInterval: 0.05)
   }
-  throw Failure(description: "the OTLP receiver did not start")
+  throw BenchmarkFailure("the OTLP receiver did not start within 20 s")
 }
 
-let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
-let (receiver, port, countFile) = try startReceiver()
-let traced = [
-  "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)",
-  // A queue and batches sized for tens of thousands of spans per second: nothing dropped.
-  "OTEL_BSP_MAX_QUEUE_SIZE": "65536", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
-  "OTEL_BSP_SCHEDULE_DELAY": "200",
-]
-var off: [Double] = []
-var on: [Double] = []
-/// The worker process's CPU time per job, in microseconds (user + system).
-var offCPU: [Double] = []
-var onCPU: [Double] = []
-var dropped = 0.0
-var failed = 0.0
-var exported = 0.0
-/// A fresh database per measurement: jobs left by an earlier run slow every fetch down.
-func freshDatabase(_ name: String) async throws -> String {
-  let url = try await server.createDatabase(name)
-  let app = try ProcrastinateApp(databaseURL: url)
-  try await app.applySchema()
-  await app.close()
-  return url
+struct Measured {
+  var off = Samples()
+  var on = Samples()
+  /// The worker process's CPU time per job, in microseconds (user + system).
+  var offCPU = Samples()
+  var onCPU = Samples()
+  var dropped = 0.0
+  var failed = 0.0
+  var exported = 0.0
+  var received = 0
 }
-for round in 0..<rounds {
-  // Alternate which mode goes first, so neither always runs on a warmer server.
-  for mode in round % 2 == 0 ? ["off", "on"] : ["on", "off"] {
-    let url = try await freshDatabase("bench_\(round)_\(mode)")
-    if mode == "off" {
-      let figures = try runChild("off", url: url, environment: [:])
-      off.append(figures[0])
-      offCPU.append(figures[4])
-    } else {
-      let figures = try runChild("on", url: url, environment: traced)
-      on.append(figures[0])
-      onCPU.append(figures[4])
-      dropped += figures[1]
-      failed += figures[2]
-      exported += figures[3]
-    }
+
+func measureWorkers() async throws -> Measured {
+  let python = PythonEnvironment.require(modules: ["opentelemetry.proto"])
+  let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
+  Cleanup.add { server.stop() }
+  let (port, countFile) = try startReceiver(python: python)
+  let traced = [
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)",
+    // A queue and batches sized for tens of thousands of spans per second: nothing dropped.
+    "OTEL_BSP_MAX_QUEUE_SIZE": "65536", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
+    "OTEL_BSP_SCHEDULE_DELAY": "200",
+  ]
+  var measured = Measured()
+  /// A fresh database per measurement: jobs left by an earlier run slow every fetch down.
+  func freshDatabase(_ name: String) async throws -> String {
+    let url = try await server.createDatabase(name)
+    let app = try ProcrastinateApp(databaseURL: url)
+    try await app.applySchema()
+    await app.close()
+    return url
   }
-  FileHandle.standardError.write(
-    Data(
-      "round \(round + 1): off \(Int(off.last!)) jobs/s (\(Int(offCPU.last!)) µs CPU/job), on \(Int(on.last!)) jobs/s (\(Int(onCPU.last!)) µs CPU/job)\n"
-        .utf8))
+  for round in 0..<rounds {
+    for mode in alternating(["off", "on"], round: round) {
+      let url = try await freshDatabase("bench_\(round)_\(mode)")
+      if mode == "off" {
+        let figures = try runChild("off", url: url, environment: [:])
+        measured.off.append(figures[0])
+        measured.offCPU.append(figures[4])
+      } else {
+        let figures = try runChild("on", url: url, environment: traced)
+        measured.on.append(figures[0])
+        measured.onCPU.append(figures[4])
+        measured.dropped += figures[1]
+        measured.failed += figures[2]
+        measured.exported += figures[3]
+      }
+    }
+    FileHandle.standardError.write(
+      Data(
+        "round \(round + 1): off \(Int(measured.off.values.last!)) jobs/s (\(Int(measured.offCPU.values.last!)) µs CPU/job), on \(Int(measured.on.values.last!)) jobs/s (\(Int(measured.onCPU.values.last!)) µs CPU/job)\n"
+          .utf8))
+  }
+  // The receiver's count settles once the last child's final flush has been decoded.
+  var settled = -1
+  while true {
+    let count = (try? String(contentsOfFile: countFile, encoding: .utf8)).flatMap { Int($0) } ?? 0
+    if count == settled || count >= Int(measured.exported) { break }
+    settled = count
+    try await Task.sleep(for: .milliseconds(300))
+  }
+  measured.received =
+    (try? String(contentsOfFile: countFile, encoding: .utf8)).flatMap { Int($0) } ?? 0
+  return measured
 }
-let received = (try? String(contentsOfFile: countFile, encoding: .utf8)).flatMap { Int($0) } ?? 0
-receiver.terminate()
-server.stop()
 
 // MARK: Generation of 1,000 tasks
 
-var spec = "tasks:\n"
-for index in 0..<1_000 {
-  spec += """
-      task_\(index):
-        doc: Task number \(index).
-        queue: queue_\(index % 7)
-        retry: { max_attempts: 3, wait: 1, exponential_wait: 2 }
-        args:
-          user_id: Int
-          name: { type: String, default: "n\(index)" }
-          tags: "[String]?"
-        trace: { record_args: [user_id] }
+func measureGeneration() throws -> (seconds: Samples, lines: Int) {
+  var spec = "tasks:\n"
+  for index in 0..<1_000 {
+    spec += """
+        task_\(index):
+          doc: Task number \(index).
+          queue: queue_\(index % 7)
+          retry: { max_attempts: 3, wait: 1, exponential_wait: 2 }
+          args:
+            user_id: Int
+            name: { type: String, default: "n\(index)" }
+            tags: "[String]?"
+          trace: { record_args: [user_id] }
 
-    """
+      """
+  }
+  let generator = try Generator(
+    templatesDirectory: repositoryRoot.appendingPathComponent("Templates").path)
+  var generation = Samples()
+  var lines = 0
+  for _ in 0..<5 {
+    let started = ContinuousClock.now
+    let parsed = try SpecParser.parse(spec, path: "thousand.tasks.yaml")
+    let source = generator.render(parsed, sourceName: "thousand.tasks.yaml")
+    generation.append(seconds(ContinuousClock.now - started))
+    lines = source.split(separator: "\n").count
+  }
+  return (generation, lines)
 }
-let generator = try Generator(
-  templatesDirectory: repository.appendingPathComponent("Templates").path)
-var generation: [Double] = []
-var lines = 0
-for _ in 0..<5 {
-  let started = ContinuousClock.now
-  let parsed = try SpecParser.parse(spec, path: "thousand.tasks.yaml")
-  let source = generator.render(parsed, sourceName: "thousand.tasks.yaml")
-  generation.append(seconds(ContinuousClock.now - started))
-  lines = source.split(separator: "\n").count
-}
-let generationSeconds = generation.sorted()[generation.count / 2]
 
-let bestOff = off.max() ?? 0
-let bestOn = on.max() ?? 0
-let ratio = (bestOn / bestOff * 1000).rounded() / 1000
-print("no-op generated task, batched, concurrency 10, \(jobs) jobs, best of \(rounds):")
-print("  tracing off  \(Int(bestOff)) jobs/s")
-print(
-  "  tracing on   \(Int(bestOn)) jobs/s (a job span per job, a producer span per batch, exported over OTLP/HTTP)"
-)
-print("  on/off       \(ratio)")
-print(
-  "  spans: \(Int(exported)) exported, \(Int(dropped)) dropped, \(Int(failed)) failed, \(received) decoded by the receiver"
-)
-print(
-  "generating 1,000 tasks (\(lines) lines): \(String(format: "%.3f", generationSeconds)) s (median of 5)"
-)
-let json: [String: Any] = [
-  "benchmark": "generated_tasks", "quick": quick, "jobs": jobs, "rounds": rounds,
-  "tracing_off_jobs_per_second": bestOff.rounded(), "tracing_on_jobs_per_second": bestOn.rounded(),
-  "on_vs_off": ratio, "spans_exported": Int(exported), "spans_dropped": Int(dropped),
-  "spans_failed": Int(failed), "spans_received": received,
-  "generate_1000_tasks_seconds": (generationSeconds * 1000).rounded() / 1000,
-]
-print(
-  String(
-    decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]),
-    as: UTF8.self))
+await benchmarkMain {
+  let measured = try await measureWorkers()
+  let (generation, lines) = try measureGeneration()
+  let ratio = measured.on.pairedRatio(over: measured.off)
+  let addedCPU = Samples(zip(measured.onCPU.values, measured.offCPU.values).map { $0 - $1 })
+  print(
+    "no-op generated task, batched, concurrency 10, \(jobs) jobs, median (min–max) of \(rounds) alternating rounds:"
+  )
+  print("  tracing off  \(measured.off.summary()) jobs/s, \(measured.offCPU.summary()) µs CPU/job")
+  print(
+    "  tracing on   \(measured.on.summary()) jobs/s, \(measured.onCPU.summary()) µs CPU/job (a job span per job, a producer span per batch, exported over OTLP/HTTP)"
+  )
+  print("  on/off       \(ratio.summary(decimals: 3)) (round by round)")
+  print("  CPU added    \(addedCPU.summary(decimals: 1)) µs per job (round by round)")
+  print(
+    "  spans: \(Int(measured.exported)) exported, \(Int(measured.dropped)) dropped, \(Int(measured.failed)) failed, \(measured.received) decoded by the receiver"
+  )
+  print(
+    "generating 1,000 tasks (\(lines) lines): \(generation.summary(decimals: 3)) s (median (min–max) of 5)"
+  )
+  let json: [String: Any] = [
+    "benchmark": "generated_tasks", "quick": quick, "jobs": jobs, "rounds": rounds,
+    "tracing_off_jobs_per_second": measured.off.json(),
+    "tracing_on_jobs_per_second": measured.on.json(),
+    "tracing_off_cpu_us_per_job": measured.offCPU.json(decimals: 1),
+    "tracing_on_cpu_us_per_job": measured.onCPU.json(decimals: 1),
+    "tracing_added_cpu_us_per_job": addedCPU.json(decimals: 1),
+    "on_vs_off": ratio.json(decimals: 3), "spans_exported": Int(measured.exported),
+    "spans_dropped": Int(measured.dropped), "spans_failed": Int(measured.failed),
+    "spans_received": measured.received,
+    "generate_1000_tasks_seconds": generation.json(decimals: 3),
+  ]
+  print(
+    String(
+      decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]),
+      as: UTF8.self))
+}

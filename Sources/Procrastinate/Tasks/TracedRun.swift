@@ -95,18 +95,20 @@ enum TracedRun {
     -> (ServiceContext?, String?)
   {
     guard let key = task.trace.carrier, task.trace.relation != .none else { return (nil, nil) }
-    let value: JSONValue?
-    do {
-      value = try arguments.decode(CarrierProbe.self, decoder: CarrierProbe.decoder(key: key)).value
-    } catch {
+    let traceParent: String
+    var traceState: String?
+    switch TraceCarrierReader.read(arguments.json, key: key) {
+    case .unreadable:
       return (nil, "the job's arguments could not be read for '\(key)'")
-    }
-    guard let value else { return (nil, "no '\(key)' in the job's arguments") }
-    guard case .object(let members) = value else {
-      return (nil, "'\(key)' is \(value.kindName), not an object with a traceparent")
-    }
-    guard case .string(let traceParent) = members[TracingKeys.traceParent] ?? .null else {
+    case .missing:
+      return (nil, "no '\(key)' in the job's arguments")
+    case .notAnObject(let kind):
+      return (nil, "'\(key)' is \(kind), not an object with a traceparent")
+    case .object(nil, _):
       return (nil, "'\(key)' has no traceparent string")
+    case .object(let parent?, let state):
+      traceParent = parent
+      traceState = state
     }
     guard TraceParent.isValid(traceParent) else {
       return (
@@ -114,9 +116,7 @@ enum TracedRun {
       )
     }
     var headers = [TracingKeys.traceParent: traceParent]
-    if case .string(let state) = members[TracingKeys.traceState] ?? .null {
-      headers[TracingKeys.traceState] = state
-    }
+    if let traceState { headers[TracingKeys.traceState] = traceState }
     var context = ServiceContext.topLevel
     InstrumentationSystem.instrument.extract(headers, into: &context, using: DictionaryExtractor())
     if !traceParent.hasPrefix("00-") {
@@ -135,41 +135,41 @@ enum TracedRun {
   }
 }
 
-/// Reads one member of the arguments object without materialising the rest.
-private struct CarrierProbe: Decodable {
-  static let keyInfo = CodingUserInfoKey(rawValue: "procrastinate.carrier")!
-  let value: JSONValue?
-
-  static func decoder(key: String) -> JSONDecoder {
-    let decoder = JSONDecoder()
-    decoder.userInfo[keyInfo] = key
-    return decoder
-  }
-
-  struct Key: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-  }
-
-  init(from decoder: any Decoder) throws {
-    let key = Key(stringValue: decoder.userInfo[Self.keyInfo] as? String ?? "")
-    value = try decoder.container(keyedBy: Key.self).decodeIfPresent(JSONValue.self, forKey: key)
-  }
-}
-
 /// The W3C `traceparent` syntax: `vv-<32 hex>-<16 hex>-ff`, ids not all zero, version not ff.
 enum TraceParent {
   static func isValid(_ header: String) -> Bool {
-    let parts = header.split(separator: "-", omittingEmptySubsequences: false)
-    guard parts.count >= 4, parts[0].count == 2, parts[1].count == 32, parts[2].count == 16,
-      parts[3].count == 2, parts[0] != "ff"
-    else { return false }
-    if parts[0] == "00" && parts.count != 4 { return false }
-    let hex = Set("0123456789abcdef")
-    for part in parts.prefix(4) where !part.allSatisfy(hex.contains) { return false }
-    return parts[1].contains { $0 != "0" } && parts[2].contains { $0 != "0" }
+    // Byte by byte, with no allocation: this runs for every traced job.
+    func expected(_ field: Int) -> Int { field == 1 ? 32 : field == 2 ? 16 : 2 }
+    var field = 0  // which dash-separated field the byte is in
+    var length = 0
+    var version: (UInt8, UInt8) = (0, 0)
+    var traceNonZero = false
+    var spanNonZero = false
+    for byte in header.utf8 {
+      if byte == UInt8(ascii: "-") {
+        if field < 4 && length != expected(field) { return false }
+        field += 1
+        length = 0
+        continue
+      }
+      if field < 4 {
+        let isHex =
+          (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+          || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+        guard isHex, length < expected(field) else { return false }
+        if field == 0 && length == 0 { version.0 = byte }
+        if field == 0 && length == 1 { version.1 = byte }
+        if field == 1 && byte != UInt8(ascii: "0") { traceNonZero = true }
+        if field == 2 && byte != UInt8(ascii: "0") { spanNonZero = true }
+      }
+      length += 1
+    }
+    if field < 4 && length != expected(field) { return false }
+    guard field >= 3 else { return false }
+    if version == (UInt8(ascii: "f"), UInt8(ascii: "f")) { return false }
+    // Version 00 has exactly four fields; later versions may append more.
+    if version == (UInt8(ascii: "0"), UInt8(ascii: "0")) && field != 3 { return false }
+    return traceNonZero && spanNonZero
   }
 }
 
