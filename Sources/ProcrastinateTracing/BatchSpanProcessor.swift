@@ -39,8 +39,9 @@ public final class BatchSpanProcessor: SpanProcessor {
 
   private struct State {
     /// A deque: taking a batch from the front costs the batch, not the spans left behind,
-    /// so `onEnd` callers never wait behind a shift of the whole queue.
-    var queue = Deque<SpanRecord>()
+    /// so `onEnd` callers never wait behind a shift of the whole queue. It holds ended spans
+    /// by reference; their records are built when a batch is taken, off the caller's path.
+    var queue = Deque<any QueuedSpan>()
     var statistics = SpanExportStatistics()
     var shutDown = false
     /// Spans taken from the queue whose export has not finished.
@@ -83,6 +84,11 @@ public final class BatchSpanProcessor: SpanProcessor {
   public var statistics: SpanExportStatistics { state.withLock { $0.statistics } }
 
   public func onEnd(_ span: SpanRecord) {
+    enqueue(RecordedSpan(record: span))
+  }
+
+  /// Queues an ended span (``RecordingSpan`` hands itself over, or a record in a box).
+  func enqueue(_ span: some QueuedSpan) {
     let (full, firstDrop) = state.withLock { state -> (Bool, Bool) in
       guard !state.shutDown, state.queue.count < configuration.maximumQueueSize else {
         state.statistics.dropped += 1
@@ -141,13 +147,13 @@ public final class BatchSpanProcessor: SpanProcessor {
   /// Exports batches back to back until the queue is empty, or the deadline passes.
   private func exportQueued(until deadline: ContinuousClock.Instant?) async {
     while deadline.map({ ContinuousClock.now < $0 }) ?? true {
-      let batch = state.withLock { state -> [SpanRecord] in
+      let batch = state.withLock { state -> [any QueuedSpan] in
         let count = min(state.queue.count, configuration.maximumBatchSize)
         if count == 0 { return [] }
         defer { state.queue.removeFirst(count) }
         state.inFlight += count
         return Array(state.queue.prefix(count))
-      }
+      }.map { $0.record() }
       if batch.isEmpty { return }
       let failure = await exports.export(batch)
       defer { exportFinished.signal() }
@@ -172,6 +178,20 @@ public final class BatchSpanProcessor: SpanProcessor {
       }
     }
   }
+}
+
+/// An ended span waiting in the queue.
+protocol QueuedSpan: AnyObject, Sendable {
+  func record() -> SpanRecord
+}
+
+extension RecordingSpan: QueuedSpan {}
+
+/// A record handed to ``BatchSpanProcessor/onEnd(_:)`` by someone else's code.
+private final class RecordedSpan: QueuedSpan {
+  let stored: SpanRecord
+  init(record: SpanRecord) { stored = record }
+  func record() -> SpanRecord { stored }
 }
 
 /// Bounds each export by the timeout: the answer is whichever comes first, the exporter's

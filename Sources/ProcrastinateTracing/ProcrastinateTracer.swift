@@ -14,6 +14,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
   public let processor: any SpanProcessor
   public let limits: SpanLimits
   private let ids = SpanIDGenerator()
+  private let batch: BatchSpanProcessor?
 
   public init(
     sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler()),
@@ -21,6 +22,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
   ) {
     self.sampler = sampler
     self.processor = processor
+    self.batch = processor as? BatchSpanProcessor
     self.limits = limits
   }
 
@@ -45,7 +47,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
       name: operationName, kind: kind, context: spanServiceContext, spanContext: spanContext,
       parentSpanID: parent?.spanID, startNanoseconds: instant().nanosecondsSinceEpoch,
       isRecording: sampled,
-      limits: limits, processor: processor)
+      limits: limits, processor: processor, batch: batch)
   }
 
   /// Exports what is queued (the protocol's synchronous form starts it and returns).

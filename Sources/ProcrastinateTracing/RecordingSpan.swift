@@ -15,6 +15,7 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     var droppedEvents = 0
     var droppedLinks = 0
     var ended = false
+    var endNanoseconds: UInt64 = 0
   }
 
   public let context: InstrumentationContext
@@ -25,13 +26,16 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
   private let startNanoseconds: UInt64
   private let limits: SpanLimits
   private let processor: any SpanProcessor
+  /// `processor` when it is a ``BatchSpanProcessor``, found once by the tracer.
+  private let batch: BatchSpanProcessor?
   private let lock = SpinLock()
   private var state: State
 
   init(
     name: String, kind: SpanKind, context: InstrumentationContext, spanContext: SpanContext,
     parentSpanID: SpanID?,
-    startNanoseconds: UInt64, isRecording: Bool, limits: SpanLimits, processor: any SpanProcessor
+    startNanoseconds: UInt64, isRecording: Bool, limits: SpanLimits, processor: any SpanProcessor,
+    batch: BatchSpanProcessor?
   ) {
     self.context = context
     self.kind = kind
@@ -41,6 +45,7 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     self.isRecording = isRecording
     self.limits = limits
     self.processor = processor
+    self.batch = batch
     self.state = State(name: name)
   }
 
@@ -52,7 +57,8 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
 
   public var operationName: String {
     get { withState { $0.name } }
-    set { withState { $0.name = newValue } }
+    // Unchanged once ended: the processor may read the span after that.
+    set { withState { if !$0.ended { $0.name = newValue } } }
   }
 
   public var attributes: SpanAttributes {
@@ -126,20 +132,32 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
 
   public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
     let end = instant().nanosecondsSinceEpoch
-    let finished = withState { state -> State? in
-      guard !state.ended else { return nil }
+    let first = withState { state -> Bool in
+      guard !state.ended else { return false }
       state.ended = true
-      return state
+      state.endNanoseconds = max(end, startNanoseconds)
+      return true
     }
-    guard isRecording, let finished else { return }
+    guard isRecording, first else { return }
+    if let batch {
+      // The batch processor queues the span itself (one reference) and builds its record
+      // on the export side: the caller copies nothing.
+      batch.enqueue(self)
+    } else {
+      processor.onEnd(record())
+    }
+  }
+
+  /// What the span recorded, once it has ended (its state no longer changes).
+  func record() -> SpanRecord {
+    let finished = withState { $0 }
     let (attributes, droppedAttributes) = limits.limit(finished.attributes)
-    processor.onEnd(
-      SpanRecord(
-        context: spanContext, parentSpanID: parentSpanID, name: finished.name, kind: kind,
-        startNanoseconds: startNanoseconds, endNanoseconds: max(end, startNanoseconds),
-        attributes: attributes,
-        events: finished.events, links: finished.links, status: finished.status,
-        droppedAttributes: droppedAttributes, droppedEvents: finished.droppedEvents,
-        droppedLinks: finished.droppedLinks))
+    return SpanRecord(
+      context: spanContext, parentSpanID: parentSpanID, name: finished.name, kind: kind,
+      startNanoseconds: startNanoseconds, endNanoseconds: finished.endNanoseconds,
+      attributes: attributes,
+      events: finished.events, links: finished.links, status: finished.status,
+      droppedAttributes: droppedAttributes, droppedEvents: finished.droppedEvents,
+      droppedLinks: finished.droppedLinks)
   }
 }

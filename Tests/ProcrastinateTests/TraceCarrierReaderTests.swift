@@ -44,7 +44,9 @@ struct TraceCarrierReaderTests {
     ])
   func fixedCases(json: String) {
     // With repeated keys, the first counts, as with JSONDecoder.
-    #expect(TraceCarrierReader.read(json, key: "trace_context") == Self.reference(json, key: "trace_context"))
+    #expect(
+      TraceCarrierReader.read(json, key: "trace_context")
+        == Self.reference(json, key: "trace_context"))
   }
 
   @Test("2,000 random argument objects, with and without a carrier, read as JSONDecoder reads them")
@@ -59,7 +61,8 @@ struct TraceCarrierReaderTests {
       case 1:
         members["trace_context"] = .object([
           "traceparent": .string(random.oddText(maximumLength: 60)),
-          "tracestate": Bool.random(using: &random) ? .string(random.oddText(maximumLength: 20)) : .int(1),
+          "tracestate": Bool.random(using: &random)
+            ? .string(random.oddText(maximumLength: 20)) : .int(1),
           random.oddText(maximumLength: 8): random.json(depth: 2),
         ])
       default:
@@ -67,7 +70,8 @@ struct TraceCarrierReaderTests {
       }
       let json = String(decoding: try encoder.encode(JSONValue.object(members)), as: UTF8.self)
       #expect(
-        TraceCarrierReader.read(json, key: "trace_context") == Self.reference(json, key: "trace_context"),
+        TraceCarrierReader.read(json, key: "trace_context")
+          == Self.reference(json, key: "trace_context"),
         "\(json)")
     }
   }

@@ -8,11 +8,11 @@
 //
 // Python's side needs the virtualenv `scripts/setup` creates (.venv at the repository root).
 import BenchmarkSupport
-import QueueRuns
 import Foundation
 import Logging
 import Procrastinate
 import ProcrastinateTesting
+import QueueRuns
 
 let quick = CommandLine.arguments.contains("--quick")
 let rounds = quick ? 2 : 5

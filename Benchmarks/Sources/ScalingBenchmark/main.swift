@@ -6,11 +6,11 @@
 //
 //   swift run -c release --package-path Benchmarks ScalingBenchmark [--quick]
 import BenchmarkSupport
-import QueueRuns
 import Foundation
 import Logging
 import Procrastinate
 import ProcrastinateTesting
+import QueueRuns
 
 let quick = CommandLine.arguments.contains("--quick")
 let rounds = quick ? 2 : 5

@@ -12,9 +12,9 @@ import BenchmarkSupport
 import Foundation
 import Logging
 import Procrastinate
-import ProcrastinateTracing
 import ProcrastinateGenerator
 import ProcrastinateTesting
+import ProcrastinateTracing
 import Tracing
 
 let arguments = CommandLine.arguments

@@ -104,7 +104,8 @@ await benchmarkMain {
   var otlp = OTLPHTTPExporter.Configuration(endpoint: receiver.endpoint)
   otlp.wireProtocol = .protobuf
   let ourProcessor = BatchSpanProcessor(
-    exporter: OTLPHTTPExporter(configuration: otlp, resource: TracingResource(serviceName: "bench")),
+    exporter: OTLPHTTPExporter(
+      configuration: otlp, resource: TracingResource(serviceName: "bench")),
     configuration: batch)
   let ourTracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: ourProcessor)
 
@@ -163,7 +164,8 @@ await benchmarkMain {
   throughputBatch.maximumQueueSize = 50_000
   throughputBatch.scheduledDelay = .milliseconds(100)
   let exportProcessor = BatchSpanProcessor(
-    exporter: OTLPHTTPExporter(configuration: otlp, resource: TracingResource(serviceName: "bench")),
+    exporter: OTLPHTTPExporter(
+      configuration: otlp, resource: TracingResource(serviceName: "bench")),
     configuration: throughputBatch)
   let exportTracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: exportProcessor)
   var exportRate = Samples()
