@@ -87,7 +87,28 @@ public final class EmbeddedPostgres: Sendable {
       ["-D", server.dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
     try await server.startServer()
     EmbeddedPostgres.registerForExit(server)
+    server.startWatchdog()
     return server
+  }
+
+  /// `atexit` stops the servers of a process that exits; one that is killed (SIGKILL, a
+  /// crash, a CI timeout) runs no handler. A detached shell per server stops it, and deletes
+  /// its folder, once this process is gone; it ends by itself when the folder is deleted
+  /// by ``stop()``.
+  private func startWatchdog() {
+    func quoted(_ text: String) -> String {
+      "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+    let pgCtl = binaries + "/pg_ctl"
+    let stop =
+      (runAsPostgres ? "/usr/sbin/runuser -u postgres -- " : "")
+      + "\(quoted(pgCtl)) -D \(quoted(dataDirectory)) -m immediate -w stop"
+    let script =
+      "(while kill -0 \(getpid()) 2>/dev/null && [ -d \(quoted(dataDirectory)) ]; do sleep 1; done; "
+      + "if [ -d \(quoted(dataDirectory)) ]; then \(stop); rm -rf \(quoted(directory)); fi"
+      + ") </dev/null >/dev/null 2>&1 &"
+    // Off the caller's thread: the shell returns at once, but it is still a process start.
+    DispatchQueue.global().async { _ = try? ChildProcess.run("/bin/sh", ["-c", script]) }
   }
 
   private var dataDirectory: String { directory + "/data" }

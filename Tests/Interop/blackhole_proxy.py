@@ -14,8 +14,11 @@ import socket
 import threading
 import time
 
+import lifeline
+
 
 def main() -> None:
+    lifeline.exit_with_parent()
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
     parser.add_argument("--port-file", required=True)

@@ -13,6 +13,8 @@ import thriftpy2
 from thriftpy2.protocol import TBinaryProtocolFactory
 from thriftpy2.utils import deserialize
 
+import lifeline
+
 jaeger = thriftpy2.load(os.path.join(os.path.dirname(__file__), "jaeger.thrift"), module_name="jaeger_thrift")
 arguments = None
 
@@ -70,6 +72,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
+    lifeline.exit_with_parent()
     global arguments
     parser = argparse.ArgumentParser()
     parser.add_argument("--port-file", required=True)

@@ -13,6 +13,8 @@ import base64
 import gzip
 import json
 import threading
+
+import lifeline
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
@@ -176,20 +178,8 @@ def main():
     import os
 
     os.rename(arguments.port_file + ".tmp", arguments.port_file)
-    threading.Thread(target=exit_with_parent, daemon=True).start()
+    lifeline.exit_with_parent()
     server.serve_forever()
-
-
-def exit_with_parent():
-    """Exits when the process that started this one is gone (killed before it could stop
-    us): a receiver must never outlive its test or benchmark."""
-    import os
-    import time
-
-    parent = os.getppid()
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,11 @@ import os
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import lifeline
+
 
 def main() -> None:
+    lifeline.exit_with_parent()
     parser = argparse.ArgumentParser()
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--delay", type=float, default=30.0)

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Synchronization
 
@@ -10,7 +9,6 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComp
 /// Run once, newest first, on normal exit, on an error and on SIGINT/SIGTERM.
 public enum Cleanup {
   private static let actions = Mutex<[@Sendable () -> Void]>([])
-  private static let signalSources = Mutex<[any DispatchSourceSignal]>([])
 
   public static func add(_ action: @escaping @Sendable () -> Void) {
     actions.withLock { $0.append(action) }
@@ -26,22 +24,35 @@ public enum Cleanup {
   }
 
   /// SIGINT and SIGTERM run the cleanup, then exit with 128 + the signal.
+  ///
+  /// Not with `SIG_IGN` and a dispatch source: an ignored signal stays ignored in every
+  /// child started after it, so a Python helper or psql would ignore the SIGTERM that stops
+  /// it. A handler (reset to the default in children by exec) writes the signal's number to
+  /// a pipe; a thread of its own reads it and cleans up outside the handler.
   static func installSignalHandlers() {
+    let readEnd = signalPipe[0]
+    Thread {
+      var number: UInt8 = 0
+      while read(readEnd, &number, 1) != 1 {}
+      FileHandle.standardError.write(Data("interrupted: stopping child processes\n".utf8))
+      runAll()
+      exit(128 + Int32(number))
+    }.start()
     for signalNumber in [SIGINT, SIGTERM] {
-      signal(signalNumber, SIG_IGN)
-      signalSources.withLock { sources in
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler {
-          FileHandle.standardError.write(Data("interrupted: stopping child processes\n".utf8))
-          runAll()
-          exit(128 + signalNumber)
-        }
-        source.resume()
-        sources.append(source)
+      signal(signalNumber) { number in
+        var byte = UInt8(truncatingIfNeeded: number)
+        _ = write(signalPipe[1], &byte, 1)
       }
     }
   }
 }
+
+/// The self-pipe the signal handler writes to (read end, write end).
+private let signalPipe: [Int32] = {
+  var ends: [Int32] = [-1, -1]
+  _ = pipe(&ends)
+  return ends
+}()
 
 /// Starts a child process that ``Cleanup`` stops: SIGTERM, then SIGKILL after 3 s.
 public func spawn(
@@ -61,14 +72,17 @@ public func spawn(
   return process
 }
 
-/// SIGTERM, then SIGKILL if it is still running after 3 s; waits for it.
+/// SIGTERM, then SIGKILL if it is still running after 3 s; waits for it, at most 2 s more
+/// (never for ever: a run must end even if an exit is not noticed).
 public func stop(_ process: Process) {
   guard process.isRunning else { return }
   process.terminate()
-  let deadline = Date().addingTimeInterval(3)
+  var deadline = Date().addingTimeInterval(3)
   while process.isRunning && Date() < deadline { usleep(10_000) }
-  if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-  process.waitUntilExit()
+  guard process.isRunning else { return }
+  kill(process.processIdentifier, SIGKILL)
+  deadline = Date().addingTimeInterval(2)
+  while process.isRunning && Date() < deadline { usleep(10_000) }
 }
 
 /// The benchmark program's entry: runs `body`; on an error prints it and exits 1. Child

@@ -14,8 +14,8 @@ import QueueRuns
 
 let quick = CommandLine.arguments.contains("--quick")
 let rounds = quick ? 2 : 5
-let swiftJobs = quick ? 600 : 2_000
-let pythonJobs = quick ? 300 : 1_000
+let swiftJobs = quick ? 300 : 1_000
+let pythonJobs = quick ? 200 : 500
 let concurrencies = [1, 10, 50, 100]
 let workLevels = [0, 1]
 let systems = ["swift_batched", "swift_per_job", "python"]

@@ -175,27 +175,35 @@ enum TraceParent {
 
 extension Span {
   fileprivate func setConsumerAttributes(task: TaskDefinition, context: JobContext) {
-    // One update, not one copy of the attribute dictionary per key.
+    // Built at its final size, then set in one update: no copy of the attribute dictionary
+    // per key, and no regrowth of it on every traced job.
+    var added = [String: SpanAttribute](minimumCapacity: 16)
+    added[TracingKeys.messagingSystem] = .string(TracingKeys.messagingSystemValue)
+    added[TracingKeys.messagingOperationType] = .string("process")
+    added[TracingKeys.messagingOperationName] = .string("run")
+    added[TracingKeys.messagingDestinationName] = .string(context.queueName)
+    added[TracingKeys.messagingMessageID] = .string(String(context.jobID))
+    added[TracingKeys.taskName] = .string(task.name)
+    added[TracingKeys.jobID] = .int64(context.jobID)
+    added[TracingKeys.jobAttempts] = .int64(Int64(context.attempts))
+    added[TracingKeys.jobPriority] = .int64(Int64(context.priority))
+    added[TracingKeys.workerID] = .int64(Int64(context.workerID))
+    if let lock = context.lock { added[TracingKeys.jobLock] = .string(lock) }
+    if let lock = context.queueingLock { added[TracingKeys.jobQueueingLock] = .string(lock) }
+    if let scheduled = context.scheduledAt {
+      added[TracingKeys.jobScheduledAt] = .string(scheduled.ISO8601Format())
+    }
+    if let wait = context.queueWait() {
+      added[TracingKeys.jobQueueWait] = .double(
+        Double(wait.components.seconds) * 1000 + Double(wait.components.attoseconds) / 1e15)
+    }
     updateAttributes { attributes in
-      attributes[TracingKeys.messagingSystem] = TracingKeys.messagingSystemValue
-      attributes[TracingKeys.messagingOperationType] = "process"
-      attributes[TracingKeys.messagingOperationName] = "run"
-      attributes[TracingKeys.messagingDestinationName] = context.queueName
-      attributes[TracingKeys.messagingMessageID] = String(context.jobID)
-      attributes[TracingKeys.taskName] = task.name
-      attributes[TracingKeys.jobID] = Int(context.jobID)
-      attributes[TracingKeys.jobAttempts] = context.attempts
-      attributes[TracingKeys.jobPriority] = Int(context.priority)
-      attributes[TracingKeys.workerID] = Int(context.workerID)
-      if let lock = context.lock { attributes[TracingKeys.jobLock] = lock }
-      if let lock = context.queueingLock { attributes[TracingKeys.jobQueueingLock] = lock }
-      if let scheduled = context.scheduledAt {
-        attributes[TracingKeys.jobScheduledAt] = scheduled.ISO8601Format()
+      // A span usually has none yet; any it has (set by another tracer) are kept.
+      var merged = SpanAttributes(added)
+      attributes.forEach { key, value in
+        if added[key] == nil { merged.set(key, value: value) }
       }
-      if let wait = context.queueWait() {
-        attributes[TracingKeys.jobQueueWait] =
-          Double(wait.components.seconds) * 1000 + Double(wait.components.attoseconds) / 1e15
-      }
+      attributes = merged
     }
   }
 }

@@ -246,6 +246,11 @@ enum AttributeValue {
 }
 
 /// A minimal protobuf writer: varints, fixed-width numbers, strings, bytes and nested messages.
+///
+/// Everything goes into one buffer: a nested message is written in place after a one-byte
+/// length, which is widened (the body moved right once) only when the body is 128 bytes or
+/// more; strings and ids are appended straight from their storage. Encoding a span
+/// allocates nothing but the buffer's growth.
 struct ProtobufWriter {
   private(set) var bytes: [UInt8] = []
 
@@ -293,21 +298,52 @@ struct ProtobufWriter {
     withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
   }
 
-  mutating func bytes(_ field: Int, _ value: [UInt8]) {
+  mutating func bytes(_ field: Int, _ value: UnsafeRawBufferPointer) {
     tag(field, 2)
     varint(UInt64(value.count))
     bytes.append(contentsOf: value)
   }
 
+  /// A string field, even when empty (an `AnyValue`'s string must be there to say its kind).
+  mutating func text(_ field: Int, _ value: String) {
+    tag(field, 2)
+    varint(UInt64(value.utf8.count))
+    bytes.append(contentsOf: value.utf8)
+  }
+
+  /// A string field, left out when empty (proto3's default).
   mutating func string(_ field: Int, _ value: String) {
     guard !value.isEmpty else { return }
-    bytes(field, Array(value.utf8))
+    text(field, value)
+  }
+
+  /// An id (trace or span) as its raw bytes.
+  mutating func id<ID>(_ field: Int, _ value: ID) {
+    withUnsafeBytes(of: value) { bytes(field, $0) }
   }
 
   mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
-    var nested = ProtobufWriter()
-    body(&nested)
-    bytes(field, nested.bytes)
+    tag(field, 2)
+    let lengthAt = bytes.count
+    bytes.append(0)
+    body(&self)
+    let length = bytes.count - lengthAt - 1
+    guard length >= 0x80 else {
+      bytes[lengthAt] = UInt8(length)
+      return
+    }
+    var width = 1
+    var rest = length >> 7
+    while rest > 0 {
+      width += 1
+      rest >>= 7
+    }
+    bytes.insert(contentsOf: repeatElement(0, count: width - 1), at: lengthAt + 1)
+    var value = length
+    for index in 0..<width {
+      bytes[lengthAt + index] = UInt8(truncatingIfNeeded: value) | (index < width - 1 ? 0x80 : 0)
+      value >>= 7
+    }
   }
 
   // MARK: OTLP messages
@@ -319,7 +355,7 @@ struct ProtobufWriter {
 
   mutating func anyValue(_ value: AttributeValue) {
     switch value {
-    case .string(let text): bytes(1, Array(text.utf8))
+    case .string(let text): self.text(1, text)
     case .bool(let flag): bool(2, flag)
     case .int(let number): int64(3, number)
     case .double(let number): double(4, number)
@@ -331,16 +367,16 @@ struct ProtobufWriter {
   }
 
   mutating func attributes(_ field: Int, _ attributes: SpanAttributes) {
-    var copy = self
-    attributes.forEach { key, value in copy.message(field) { $0.keyValue(key, value) } }
-    self = copy
+    attributes.forEach { key, value in message(field) { $0.keyValue(key, value) } }
   }
 
   mutating func span(_ span: SpanRecord) {
-    bytes(1, withUnsafeBytes(of: span.context.traceID.bytes) { Array($0) })
-    bytes(2, withUnsafeBytes(of: span.context.spanID.bytes) { Array($0) })
-    if let state = span.context.traceStateHeader { string(3, state) }
-    if let parent = span.parentSpanID { bytes(4, withUnsafeBytes(of: parent.bytes) { Array($0) }) }
+    id(1, span.context.traceID.bytes)
+    id(2, span.context.spanID.bytes)
+    if !span.context.traceState.isEmpty, let state = span.context.traceStateHeader {
+      string(3, state)
+    }
+    if let parent = span.parentSpanID { id(4, parent.bytes) }
     string(5, span.name)
     uint(6, OTLPEncoding.kindNumber(span.kind))
     fixed64(7, span.startNanoseconds)
@@ -357,8 +393,8 @@ struct ProtobufWriter {
     uint(12, UInt64(span.droppedEvents))
     for link in span.links {
       message(13) { encoded in
-        encoded.bytes(1, withUnsafeBytes(of: link.context.traceID.bytes) { Array($0) })
-        encoded.bytes(2, withUnsafeBytes(of: link.context.spanID.bytes) { Array($0) })
+        encoded.id(1, link.context.traceID.bytes)
+        encoded.id(2, link.context.spanID.bytes)
         if let state = link.context.traceStateHeader { encoded.string(3, state) }
         encoded.attributes(4, link.attributes)
         encoded.fixed32(6, OTLPEncoding.linkFlags(link.context))

@@ -6,10 +6,13 @@
 //     nothing is dropped). Reported as the calling thread's CPU time per span (what the
 //     span costs the code that makes it) and as wall time (which also shows the exporter
 //     and the receiver taking the caller's core on this 2-core machine);
-//  2. our export over OTLP/HTTP protobuf in batches of 512 (the default): spans per second,
+//  2. our export over OTLP/HTTP protobuf in batches of 512 (the default) and of 2,048,
+//     alternating: spans per second,
 //     and the process's whole CPU per span end to end (creation, processor, encoding and
 //     send), to a receiver that decodes every request with the official
-//     opentelemetry-proto classes.
+//     opentelemetry-proto classes;
+//  3. the default queue sizes (2,048 spans, batches of 512) at 10,000 spans/s for 5 s:
+//     what was dropped.
 //
 //   swift run -c release --package-path Benchmarks/TracingBenchmark TracingBenchmark [--quick]
 import BenchmarkSupport
@@ -25,6 +28,7 @@ let quick = CommandLine.arguments.contains("--quick")
 let rounds = quick ? 2 : 5
 let costSpans = quick ? 20_000 : 100_000
 let exportSpans = quick ? 100_000 : 300_000
+let batchSizes = [512, 2_048]
 
 /// The loopback receiver in count-only mode.
 struct Receiver {
@@ -159,47 +163,85 @@ await benchmarkMain {
   _ = await serviceTask.result
   await ourProcessor.shutdown()
 
-  // Export in batches of 512, producing as fast as the queue allows (never dropping).
-  var throughputBatch = BatchSpanProcessor.Configuration()
-  throughputBatch.maximumQueueSize = 50_000
-  throughputBatch.scheduledDelay = .milliseconds(100)
-  let exportProcessor = BatchSpanProcessor(
-    exporter: OTLPHTTPExporter(
-      configuration: otlp, resource: TracingResource(serviceName: "bench")),
-    configuration: throughputBatch)
-  let exportTracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: exportProcessor)
-  var exportRate = Samples()
-  var endToEndCPU = Samples()
-  for round in 0..<rounds {
-    let exportedBefore = exportProcessor.statistics.exported
-    let cpuStart = processCPU()
-    let started = ContinuousClock.now
-    var produced = 0
-    while produced < exportSpans {
-      let slice = min(5_000, exportSpans - produced)
-      for _ in 0..<slice {
-        let span = exportTracer.startSpan("bench.span", ofKind: .internal)
-        span.attributes["procrastinate.job.id"] = 42
-        span.end()
-      }
-      produced += slice
-      while produced - (exportProcessor.statistics.exported - exportedBefore) > 40_000 {
-        try await Task.sleep(for: .milliseconds(1))
-      }
-    }
-    await exportProcessor.forceFlush()
-    let elapsed = seconds(ContinuousClock.now - started)
-    endToEndCPU.append((processCPU() - cpuStart) / Double(exportSpans))
-    exportRate.append(Double(exportProcessor.statistics.exported - exportedBefore) / elapsed)
-    sent += exportSpans
-    try await receiver.waitFor(sent)
-    FileHandle.standardError.write(
-      Data(
-        "export round \(round + 1): \(Int(exportRate.values.last!)) spans/s, \(Int(endToEndCPU.values.last!)) ns CPU per span\n"
-          .utf8))
+  // Export in batches of 512 (the default) and of 2,048, alternating, producing as fast as
+  // the queue allows (never dropping).
+  var exportRate: [Int: Samples] = [:]
+  var endToEndCPU: [Int: Samples] = [:]
+  var exportProcessors: [Int: BatchSpanProcessor] = [:]
+  for batchSize in batchSizes {
+    var configuration = BatchSpanProcessor.Configuration()
+    configuration.maximumQueueSize = 50_000
+    configuration.maximumBatchSize = batchSize
+    configuration.scheduledDelay = .milliseconds(100)
+    exportProcessors[batchSize] = BatchSpanProcessor(
+      exporter: OTLPHTTPExporter(
+        configuration: otlp, resource: TracingResource(serviceName: "bench")),
+      configuration: configuration)
   }
-  let statistics = exportProcessor.statistics
-  await exportProcessor.shutdown()
+  for round in 0..<rounds {
+    for batchSize in alternating(batchSizes, round: round) {
+      let processor = exportProcessors[batchSize]!
+      let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: processor)
+      let exportedBefore = processor.statistics.exported
+      let cpuStart = processCPU()
+      let started = ContinuousClock.now
+      var produced = 0
+      while produced < exportSpans {
+        let slice = min(5_000, exportSpans - produced)
+        for _ in 0..<slice {
+          let span = tracer.startSpan("bench.span", ofKind: .internal)
+          span.attributes["procrastinate.job.id"] = 42
+          span.end()
+        }
+        produced += slice
+        while produced - (processor.statistics.exported - exportedBefore) > 40_000 {
+          try await Task.sleep(for: .milliseconds(1))
+        }
+      }
+      await processor.forceFlush()
+      let elapsed = seconds(ContinuousClock.now - started)
+      endToEndCPU[batchSize, default: Samples()].append(
+        (processCPU() - cpuStart) / Double(exportSpans))
+      exportRate[batchSize, default: Samples()].append(
+        Double(processor.statistics.exported - exportedBefore) / elapsed)
+      sent += exportSpans
+      try await receiver.waitFor(sent)
+      FileHandle.standardError.write(
+        Data(
+          "export round \(round + 1), batches of \(batchSize): \(Int(exportRate[batchSize]!.values.last!)) spans/s, \(Int(endToEndCPU[batchSize]!.values.last!)) ns CPU per span\n"
+            .utf8))
+    }
+  }
+  var statistics = SpanExportStatistics()
+  for processor in exportProcessors.values {
+    await processor.shutdown()
+    statistics.exported += processor.statistics.exported
+    statistics.dropped += processor.statistics.dropped
+    statistics.failed += processor.statistics.failed
+  }
+
+  // The default queue (2,048 spans, batches of 512, 5 s delay) at 10,000 spans/s for 5 s,
+  // paced on the clock: nothing may be dropped.
+  let defaultProcessor = BatchSpanProcessor(
+    exporter: OTLPHTTPExporter(configuration: otlp, resource: TracingResource(serviceName: "bench"))
+  )
+  let defaultTracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: defaultProcessor)
+  let paceStart = ContinuousClock.now
+  var paced = 0
+  while case let elapsed = seconds(ContinuousClock.now - paceStart), elapsed < 5 {
+    let due = Int(elapsed * 10_000)
+    while paced < due {
+      let span = defaultTracer.startSpan("bench.span", ofKind: .internal)
+      span.attributes["procrastinate.job.id"] = 42
+      span.end()
+      paced += 1
+    }
+    try await Task.sleep(for: .milliseconds(1))
+  }
+  await defaultProcessor.shutdown()
+  let defaults = defaultProcessor.statistics
+  sent += defaults.exported
+  try await receiver.waitFor(sent)
 
   let cpuRatio = oursCPU.pairedRatio(over: theirsCPU)
   print("median (min–max) of \(rounds) rounds")
@@ -210,21 +252,33 @@ await benchmarkMain {
   print("span start+attribute+end, wall time (exporter and receiver share the 2 cores):")
   print("  our tracer         \(oursWall.summary()) ns")
   print("  swift-otel 1.6.0   \(theirsWall.summary()) ns")
-  print("export over OTLP/HTTP protobuf, batches of 512:")
-  print("  rate               \(exportRate.summary()) spans/s")
-  print("  CPU end to end     \(endToEndCPU.summary()) ns per span (whole process)")
+  print("export over OTLP/HTTP protobuf:")
+  for batchSize in batchSizes {
+    print("  batches of \(batchSize):")
+    print("    rate             \(exportRate[batchSize]!.summary()) spans/s")
+    print("    CPU end to end   \(endToEndCPU[batchSize]!.summary()) ns per span (whole process)")
+  }
   print(
     "  \(statistics.exported) exported, \(statistics.dropped) dropped, \(statistics.failed) failed; \(receiver.count) spans decoded by the receiver in all (\(sent) sent)"
+  )
+  print(
+    "default queue sizes at 10,000 spans/s for 5 s: \(paced) spans, \(defaults.exported) exported, \(defaults.dropped) dropped, \(defaults.failed) failed"
   )
   let json: [String: Any] = [
     "benchmark": "tracing", "quick": quick, "rounds": rounds,
     "ours_cpu_ns_per_span": oursCPU.json(), "swift_otel_cpu_ns_per_span": theirsCPU.json(),
     "ours_vs_swift_otel_cpu": cpuRatio.json(decimals: 2),
     "ours_wall_ns_per_span": oursWall.json(), "swift_otel_wall_ns_per_span": theirsWall.json(),
-    "export_spans_per_second": exportRate.json(),
-    "export_end_to_end_cpu_ns_per_span": endToEndCPU.json(),
+    "export_spans_per_second": Dictionary(
+      uniqueKeysWithValues: exportRate.map { ("batch_\($0.key)", $0.value.json()) }),
+    "export_end_to_end_cpu_ns_per_span": Dictionary(
+      uniqueKeysWithValues: endToEndCPU.map { ("batch_\($0.key)", $0.value.json()) }),
     "exported": statistics.exported, "dropped": statistics.dropped, "failed": statistics.failed,
     "received": receiver.count, "sent": sent,
+    "default_queue_10k_per_second": [
+      "spans": paced, "exported": defaults.exported, "dropped": defaults.dropped,
+      "failed": defaults.failed,
+    ],
   ]
   print(
     String(
