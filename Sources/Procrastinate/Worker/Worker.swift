@@ -141,7 +141,7 @@ public final class Worker: Sendable {
     }
     if first { logger.info("stopping: no new jobs will be fetched") }
     completer.workerStopping()
-    jobAvailable.signal()
+    jobAvailable.close()
     jobEnded.signal()
   }
 
@@ -261,6 +261,7 @@ public final class Worker: Sendable {
         continue
       }
       let ended = state.withLock { $0.endedGeneration }
+      let ticket = jobAvailable.ticket()
       let jobs = await fetchAndFinish(limit: reserved, outcomes: outcomes)
       logger.debug(
         "wrote \(outcomes.count) outcome(s), fetched \(jobs.map { String($0.count) } ?? "no") job(s) for \(reserved) free slot(s)"
@@ -272,7 +273,7 @@ public final class Worker: Sendable {
           stop()
           break
         }
-        await jobAvailable.wait(timeout: options.pollingInterval)
+        await jobAvailable.wait(after: ticket, timeout: options.pollingInterval)
       }
     }
   }
@@ -322,6 +323,7 @@ public final class Worker: Sendable {
         state.fetchGeneration += 1
         return state.endedGeneration
       }
+      let ticket = jobAvailable.ticket()
       let jobs = await fetch(JobSQL.fetchOne, extra: [])
       guard let job = jobs?.first else {
         state.withLock { $0.reserved -= 1 }
@@ -331,7 +333,8 @@ public final class Worker: Sendable {
           stop()
           break
         }
-        await jobAvailable.wait(timeout: options.pollingInterval)
+        // A job that ended, or a NOTIFY, while this slot was fetching wakes it at once.
+        await jobAvailable.wait(after: ticket, timeout: options.pollingInterval)
         continue
       }
       for task in start([job], releasing: 1) { await task.value }
