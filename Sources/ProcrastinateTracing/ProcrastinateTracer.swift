@@ -14,7 +14,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
   public let processor: any SpanProcessor
   public let limits: SpanLimits
   private let ids = SpanIDGenerator()
-  private let batch: BatchSpanProcessor?
+  private let delivery: SpanDelivery
 
   public init(
     sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler()),
@@ -22,7 +22,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
   ) {
     self.sampler = sampler
     self.processor = processor
-    self.batch = processor as? BatchSpanProcessor
+    self.delivery = SpanDelivery(processor)
     self.limits = limits
   }
 
@@ -47,7 +47,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
       name: operationName, kind: kind, context: spanServiceContext, spanContext: spanContext,
       parentSpanID: parent?.spanID, startNanoseconds: instant().nanosecondsSinceEpoch,
       isRecording: sampled,
-      limits: limits, processor: processor, batch: batch)
+      limits: limits, delivery: delivery)
   }
 
   /// Exports what is queued (the protocol's synchronous form starts it and returns).
@@ -82,5 +82,30 @@ public final class ProcrastinateTracer: Tracer, Sendable {
         traceState: extractor.extract(key: TracingKeys.traceState, from: carrier))
     else { return }
     context.spanContext = spanContext
+  }
+}
+
+/// Where an ended span goes, worked out once per tracer: batch processors (also those inside
+/// a ``MultiSpanProcessor``) queue the span itself, by reference, and build its record on
+/// the export side; any other processor gets a record at once.
+struct SpanDelivery: Sendable {
+  let batches: [BatchSpanProcessor]
+  let others: [any SpanProcessor]
+
+  init(_ processor: any SpanProcessor) {
+    var batches: [BatchSpanProcessor] = []
+    var others: [any SpanProcessor] = []
+    func add(_ processor: any SpanProcessor) {
+      if let batch = processor as? BatchSpanProcessor {
+        batches.append(batch)
+      } else if let multi = processor as? MultiSpanProcessor {
+        multi.processors.forEach(add)
+      } else {
+        others.append(processor)
+      }
+    }
+    add(processor)
+    self.batches = batches
+    self.others = others
   }
 }

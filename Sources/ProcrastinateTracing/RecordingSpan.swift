@@ -25,17 +25,14 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
   private let parentSpanID: SpanID?
   private let startNanoseconds: UInt64
   private let limits: SpanLimits
-  private let processor: any SpanProcessor
-  /// `processor` when it is a ``BatchSpanProcessor``, found once by the tracer.
-  private let batch: BatchSpanProcessor?
+  private let delivery: SpanDelivery
   private let lock = SpinLock()
   private var state: State
 
   init(
     name: String, kind: SpanKind, context: InstrumentationContext, spanContext: SpanContext,
     parentSpanID: SpanID?,
-    startNanoseconds: UInt64, isRecording: Bool, limits: SpanLimits, processor: any SpanProcessor,
-    batch: BatchSpanProcessor?
+    startNanoseconds: UInt64, isRecording: Bool, limits: SpanLimits, delivery: SpanDelivery
   ) {
     self.context = context
     self.kind = kind
@@ -44,8 +41,7 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     self.startNanoseconds = startNanoseconds
     self.isRecording = isRecording
     self.limits = limits
-    self.processor = processor
-    self.batch = batch
+    self.delivery = delivery
     self.state = State(name: name)
   }
 
@@ -139,12 +135,12 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
       return true
     }
     guard isRecording, first else { return }
-    if let batch {
-      // The batch processor queues the span itself (one reference) and builds its record
-      // on the export side: the caller copies nothing.
-      batch.enqueue(self)
-    } else {
-      processor.onEnd(record())
+    // Batch processors queue the span itself (one reference) and build its record on the
+    // export side: the caller copies nothing.
+    for batch in delivery.batches { batch.enqueue(self) }
+    if !delivery.others.isEmpty {
+      let record = record()
+      for processor in delivery.others { processor.onEnd(record) }
     }
   }
 
