@@ -38,7 +38,8 @@ struct PoolExhaustionTests {
       }
     }
     defer { producing.cancel() }
-    try await eventually("jobs to run") { ran.count >= 5 }
+    // Warm-up only: the full suite can keep this machine's 2 cores busy for a while.
+    try await eventually(timeout: .seconds(30), "jobs to run") { ran.count >= 5 }
 
     // Take every free slot, then cut the worker's connections: it has to connect again.
     let settings = try DatabaseSettings(conninfo: url)
