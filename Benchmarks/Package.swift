@@ -20,6 +20,7 @@ let package = Package(
       dependencies: [
         "BenchmarkSupport",
         .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
       ]
     ),
     .executableTarget(

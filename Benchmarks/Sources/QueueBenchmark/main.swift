@@ -9,9 +9,7 @@
 // Python's side needs the virtualenv `scripts/setup` creates (.venv at the repository root).
 import BenchmarkSupport
 import Foundation
-import Logging
 import Procrastinate
-import ProcrastinateTesting
 import QueueRuns
 
 let quick = CommandLine.arguments.contains("--quick")
@@ -91,13 +89,7 @@ func pgbenchRound(url: String) throws {
 
 await benchmarkMain {
   let python = PythonEnvironment.require(modules: ["procrastinate", "psycopg"])
-  var logger = Logger(label: "bench")
-  logger.logLevel = .error
-  let server = try await EmbeddedPostgres.start()
-  Cleanup.add { server.stop() }
-  let url = try await server.createDatabase("bench")
-  let app = try ProcrastinateApp(databaseURL: url, maximumConnections: 1, logger: logger)
-  try await app.applySchema()
+  let (url, app) = try await benchDatabase("bench", maximumConnections: 1)
   for round in 0..<rounds {
     FileHandle.standardError.write(Data("round \(round + 1) of \(rounds)\n".utf8))
     for side in alternating(["swift", "python", "pgbench"], round: round) {

@@ -2,6 +2,7 @@ import BenchmarkSupport
 import Foundation
 import Logging
 import Procrastinate
+import ProcrastinateTesting
 
 /// Runs a program to completion and returns its standard output; a non-zero exit throws
 /// with what it printed.
@@ -26,6 +27,22 @@ public func run(_ executable: String, _ arguments: [String]) throws -> String {
 public func psql(_ url: String, _ sql: String) throws -> String {
   try run("/usr/bin/psql", [url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
     .trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// A private PostgreSQL (stopped on every way out) with database `name` carrying the
+/// schema, and an app on it that logs errors only.
+public func benchDatabase(
+  _ name: String, maximumConnections: Int, settings: [String: String] = [:]
+) async throws -> (url: String, app: ProcrastinateApp) {
+  var logger = Logger(label: "bench")
+  logger.logLevel = .error
+  let server = try await EmbeddedPostgres.start(options: .init(settings: settings))
+  Cleanup.add { server.stop() }
+  let url = try await server.createDatabase(name)
+  let app = try ProcrastinateApp(
+    databaseURL: url, maximumConnections: maximumConnections, logger: logger)
+  try await app.applySchema()
+  return (url, app)
 }
 
 /// Empties the job tables between measurements, so no run pays for another's leftovers

@@ -7,9 +7,7 @@
 //   swift run -c release --package-path Benchmarks ScalingBenchmark [--quick]
 import BenchmarkSupport
 import Foundation
-import Logging
 import Procrastinate
-import ProcrastinateTesting
 import QueueRuns
 
 let quick = CommandLine.arguments.contains("--quick")
@@ -29,15 +27,9 @@ func key(_ system: String, _ concurrency: Int, _ work: Int) -> String {
 
 await benchmarkMain {
   let python = PythonEnvironment.require(modules: ["procrastinate", "psycopg"])
-  var logger = Logger(label: "bench")
-  logger.logLevel = .error
   // Per-job fetching at concurrency 100 holds a connection per slot.
-  let server = try await EmbeddedPostgres.start(
-    options: .init(settings: ["max_connections": "300"]))
-  Cleanup.add { server.stop() }
-  let url = try await server.createDatabase("scaling")
-  let app = try ProcrastinateApp(databaseURL: url, maximumConnections: 2, logger: logger)
-  try await app.applySchema()
+  let (url, app) = try await benchDatabase(
+    "scaling", maximumConnections: 2, settings: ["max_connections": "300"])
   for round in 0..<rounds {
     FileHandle.standardError.write(Data("round \(round + 1) of \(rounds)\n".utf8))
     for system in alternating(systems, round: round) {
