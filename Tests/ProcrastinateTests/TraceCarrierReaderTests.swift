@@ -94,7 +94,6 @@ struct TraceCarrierReaderTests {
     let valid = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     #expect(TraceParent.isValid(valid))
     let alphabet = Array("0123456789abcdefABFz-") + ["é"]
-    var agreed = 0
     for _ in 0..<20_000 {
       var characters = Array(valid)
       for _ in 0..<Int.random(in: 0...3, using: &random) {
@@ -114,8 +113,6 @@ struct TraceCarrierReaderTests {
       }
       let header = String(characters)
       #expect(TraceParent.isValid(header) == Self.splitValid(header), "\(header)")
-      agreed += 1
     }
-    #expect(agreed == 20_000)
   }
 }

@@ -9,11 +9,17 @@ import ProcrastinateTesting
 @discardableResult
 public func run(_ executable: String, _ arguments: [String]) throws -> String {
   let output = Pipe()
-  let errors = Pipe()
+  // Standard error to a file, not a second pipe: a child filling that pipe while this reads
+  // the other would wait for ever.
+  let errorPath = NSTemporaryDirectory() + "bench-stderr-\(UUID().uuidString)"
+  _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+  defer { try? FileManager.default.removeItem(atPath: errorPath) }
+  let errors = FileHandle(forWritingAtPath: errorPath)
   let process = try spawn(executable, arguments, standardOutput: output, standardError: errors)
   let data = output.fileHandleForReading.readDataToEndOfFile()
-  let errorData = errors.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
+  try? errors?.close()
+  let errorData = FileManager.default.contents(atPath: errorPath) ?? Data()
   guard process.terminationStatus == 0 else {
     throw BenchmarkFailure(
       "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))"

@@ -88,25 +88,6 @@ func runChild(_ mode: String, url: String, environment: [String: String]) throws
   return text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
 }
 
-/// The loopback OTLP receiver, decoding every request with opentelemetry-proto.
-func startReceiver(python: String) throws -> (port: Int, countFile: String) {
-  let base = NSTemporaryDirectory() + "task-bench-\(UUID().uuidString)"
-  _ = try spawn(
-    python,
-    [
-      repositoryRoot.appendingPathComponent("Tests/Interop/otlp_receiver.py").path,
-      "--port-file", base + ".port", "--output", base + ".count", "--count-only",
-    ], standardError: FileHandle.nullDevice)
-  for _ in 0..<400 {
-    if let port = (try? String(contentsOfFile: base + ".port", encoding: .utf8)).flatMap({ Int($0) }
-    ) {
-      return (port, base + ".count")
-    }
-    Thread.sleep(forTimeInterval: 0.05)
-  }
-  throw BenchmarkFailure("the OTLP receiver did not start within 20 s")
-}
-
 struct Measured {
   var off = Samples()
   var on = Samples()
@@ -123,10 +104,10 @@ func measureWorkers() async throws -> Measured {
   let python = PythonEnvironment.require(modules: ["opentelemetry.proto"])
   let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
   Cleanup.add { server.stop() }
-  let (port, countFile) = try startReceiver(python: python)
+  let receiver = try OTLPReceiver(python: python)
   // The batch processor's default sizes (queue 2,048, batches of 512), as a service would
   // run it: nothing may be dropped.
-  let traced = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)"]
+  let traced = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)"]
   var measured = Measured()
   /// A fresh database per measurement: jobs left by an earlier run slow every fetch down.
   func freshDatabase(_ name: String) async throws -> String {
@@ -157,16 +138,10 @@ func measureWorkers() async throws -> Measured {
         "round \(round + 1): off \(Int(measured.off.values.last!)) jobs/s (\(Int(measured.offCPU.values.last!)) µs CPU/job), on \(Int(measured.on.values.last!)) jobs/s (\(Int(measured.onCPU.values.last!)) µs CPU/job)\n"
           .utf8))
   }
-  // The receiver's count settles once the last child's final flush has been decoded.
-  var settled = -1
-  while true {
-    let count = (try? String(contentsOfFile: countFile, encoding: .utf8)).flatMap { Int($0) } ?? 0
-    if count == settled || count >= Int(measured.exported) { break }
-    settled = count
-    try await Task.sleep(for: .milliseconds(300))
-  }
-  measured.received =
-    (try? String(contentsOfFile: countFile, encoding: .utf8)).flatMap { Int($0) } ?? 0
+  // Every exported span, once the last child's final flush has been decoded (or what the
+  // receiver has after 60 s: the report then shows the shortfall).
+  try? await receiver.waitFor(Int(measured.exported))
+  measured.received = receiver.count
   return measured
 }
 

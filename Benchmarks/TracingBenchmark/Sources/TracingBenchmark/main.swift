@@ -30,48 +30,6 @@ let costSpans = quick ? 20_000 : 100_000
 let exportSpans = quick ? 100_000 : 300_000
 let batchSizes = [512, 2_048]
 
-/// The loopback receiver in count-only mode.
-struct Receiver {
-  let port: Int
-  let countFile: String
-
-  init(python: String) throws {
-    let base = NSTemporaryDirectory() + "tracing-bench-\(UUID().uuidString)"
-    countFile = base + ".count"
-    let portFile = base + ".port"
-    _ = try spawn(
-      python,
-      [
-        repositoryRoot.appendingPathComponent("Tests/Interop/otlp_receiver.py").path,
-        "--port-file", portFile, "--output", countFile, "--count-only",
-      ], standardError: FileHandle.nullDevice)
-    let deadline = Date().addingTimeInterval(20)
-    var port: Int?
-    while port == nil && Date() < deadline {
-      port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
-      if port == nil { Thread.sleep(forTimeInterval: 0.05) }
-    }
-    guard let port else { throw BenchmarkFailure("the OTLP receiver did not start within 20 s") }
-    self.port = port
-  }
-
-  var count: Int {
-    (try? String(contentsOfFile: countFile, encoding: .utf8)).flatMap { Int($0) } ?? 0
-  }
-  var endpoint: String { "http://127.0.0.1:\(port)/v1/traces" }
-
-  /// Waits until the receiver has decoded `expected` spans in all.
-  func waitFor(_ expected: Int) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while count < expected {
-      guard ContinuousClock.now < deadline else {
-        throw BenchmarkFailure("the receiver decoded \(count) of \(expected) spans within 60 s")
-      }
-      try await Task.sleep(for: .milliseconds(20))
-    }
-  }
-}
-
 func nanoseconds(_ clock: clockid_t) -> Double {
   var time = timespec()
   clock_gettime(clock, &time)
@@ -98,7 +56,7 @@ func processCPU() -> Double { nanoseconds(CLOCK_PROCESS_CPUTIME_ID) }
 
 await benchmarkMain {
   let python = PythonEnvironment.require(modules: ["opentelemetry.proto"])
-  let receiver = try Receiver(python: python)
+  let receiver = try OTLPReceiver(python: python)
   var sent = 0
 
   // Ours, behind the batch processor and OTLP exporter setupTracing would build.
