@@ -46,7 +46,7 @@ package enum ChildProcess {
       envp.forEach { free($0) }
     }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    let spawned = withDefaultSignals { posix_spawn(&pid, executable, &actions, $0, argv, envp) }
     guard spawned == 0 else {
       throw ChildProcessError(
         "could not start \(executable): \(String(cString: strerror(spawned)))")
@@ -86,12 +86,34 @@ package enum ChildProcess {
       envp.forEach { free($0) }
     }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    let spawned = withDefaultSignals { posix_spawn(&pid, executable, &actions, $0, argv, envp) }
     guard spawned == 0 else {
       throw ChildProcessError(
         "could not start \(executable): \(String(cString: strerror(spawned)))")
     }
     return RunningChild(pid: pid)
+  }
+
+  /// Calls `body` with spawn attributes that start the child as a shell would: no signal
+  /// blocked and every signal's default action. Without them the child inherits the
+  /// calling thread's mask, and Swift's cooperative threads block SIGINT and SIGTERM: a
+  /// program that never unblocks them (an async main does not) then ignores both. It also
+  /// inherits `SIG_IGN`, which dispatch signal sources (ServiceLifecycle's) set.
+  private static func withDefaultSignals(
+    _ body: (UnsafePointer<posix_spawnattr_t>) -> Int32
+  ) -> Int32 {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(
+      &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    return body(&attributes)
   }
 
   private static func temporaryFile() throws -> String {

@@ -1,8 +1,10 @@
 // A worker process for the fault tests:
-// `ProcrastinateFaultWorker DATABASE_URL [--retry-stalled-every S]`.
+// `ProcrastinateFaultWorker DATABASE_URL [--retry-stalled-every S] [--one-shot-then-wait]`.
 // Task "slow" sleeps `ms` milliseconds (and, when `gated`, waits for a row in fault_gate),
 // then records one execution in fault_executions.
 // The tests kill it with SIGKILL mid-job, restart PostgreSQL under it, and so on.
+// `--one-shot-then-wait`: the worker stops when the queue is empty; the process then prints
+// "worker returned" and lives 60 s more, for a signal sent after the worker returned.
 import Foundation
 import Logging
 import Procrastinate
@@ -51,4 +53,10 @@ if let index = arguments.firstIndex(of: "--retry-stalled-every"),
 {
   options.retryStalledJobsEvery = .milliseconds(Int(seconds * 1000))
 }
+let thenWait = arguments.contains("--one-shot-then-wait")
+options.oneShot = thenWait
 try await Worker(app: app, tasks: tasks, options: options).run()
+if thenWait {
+  logger.info("worker returned")
+  try await Task.sleep(for: .seconds(60))
+}

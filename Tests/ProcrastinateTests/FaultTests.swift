@@ -193,7 +193,7 @@ extension FaultTests {
 
 extension FaultTests {
   @Test(
-    "a standalone worker process: the first SIGTERM stops it gracefully, a second ends the process"
+    "a standalone worker process: the first SIGTERM stops it gracefully, a second ends the process, and one after the worker returned ends it too"
   )
   func signalsInAProcess() async throws {
     let server = try await TestDatabase.server.value
@@ -224,6 +224,20 @@ extension FaultTests {
       #expect(await draining.waitForExit(timeout: .milliseconds(500)) == nil, "it did not drain")
       draining.signal(SIGTERM)
       #expect(await draining.waitForExit(timeout: .seconds(10)) == 128 + SIGTERM)
+    }
+
+    // After a standalone worker returned, a SIGTERM gets the process's own disposition
+    // again: here the default, which ends it.
+    try await app.defer(JobRequest(task: "slow", arguments: JobArguments(["ms": 1])))
+    let returned = try ChildProcess.spawn(
+      Self.binary, [url, "--one-shot-then-wait"], logPath: log)
+    defer { returned.terminate() }
+    try await withLogs([("the worker's output", { tail(of: log) })]) {
+      try await eventually(timeout: .seconds(20), "the worker to return") {
+        tail(of: log).contains("worker returned")
+      }
+      returned.signal(SIGTERM)
+      #expect(await returned.waitForExit(timeout: .seconds(5)) == 128 + SIGTERM)
     }
   }
 }

@@ -8,7 +8,7 @@ import Testing
 @Suite("Pool exhaustion")
 struct PoolExhaustionTests {
   @Test(
-    "other clients hold every connection for 10 s: the worker retries with a clear log line, does not crash, and resumes within 2 s of the release"
+    "other clients hold every connection for 10 s: the worker retries with backoff and a clear log line, does not crash, and resumes within 2 s of the release"
   )
   func exhaustion() async throws {
     let server = try await EmbeddedPostgres.start(
@@ -28,7 +28,10 @@ struct PoolExhaustionTests {
     try tasks.register("tick") { _, context in ran.append((context.jobID, .now)) }
     let worker = Worker(
       app: workerApp, tasks: tasks,
-      options: .test(oneShot: false) { $0.pollingInterval = .milliseconds(100) })
+      options: .test(oneShot: false) {
+        $0.pollingInterval = .milliseconds(100)
+        $0.reconnectDelay = .seconds(1)  // the default: backoff from 50 ms up to 1 s
+      })
     let run = Task { try await worker.run() }
     // A job every 50 ms, through the producer's one connection, opened before the squeeze.
     let producing = Task {
@@ -81,7 +84,13 @@ struct PoolExhaustionTests {
       clients.rows[0].string(0) == "16" && clients.rows[0].string(1) == String(held.count + 1),
       "the squeeze did not take every slot: \(clients.rows[0].values) with \(held.count) held")
     let squeezed = ContinuousClock.now
+    let linesBefore = logs.all.count
     try await Task.sleep(for: .seconds(10))
+    // The worker's database work that retries with backoff, as its log lines start.
+    let kinds = ["fetching jobs", "recording job outcomes", "listening for new jobs"]
+    let squeezedLines = logs.all.dropFirst(linesBefore).filter { line in
+      kinds.contains { line.message.hasPrefix($0) }
+    }
     let ranDuringSqueeze = ran.values.filter { $0.1 > squeezed + .seconds(1) }.count
     #expect(ranDuringSqueeze == 0, "jobs ran while every connection was taken")
     #expect(!worker.isStopRequested, "the worker gave up")
@@ -95,10 +104,30 @@ struct PoolExhaustionTests {
     #expect(resumedAfter < .seconds(2), "resumed \(resumedAfter) after the release")
     let refusals = logs.messages(atLeast: .warning).filter { $0.contains("too many clients") }
     #expect(!refusals.isEmpty, "\(logs.messages(atLeast: .warning))")
+    // While squeezed, each kind of work logs at most the error line that starts its outage
+    // (if it started after the squeeze was complete) and every retry at debug level only.
+    // (Each connection cut before made an outage of its own, ended by a line saying so.)
+    let errors = squeezedLines.filter { $0.level >= .warning }
+    let retries = squeezedLines.filter { $0.level == .debug }.count
+    for kind in kinds {
+      #expect(
+        errors.filter { $0.message.hasPrefix(kind) }.count <= 1,
+        "\(squeezedLines.map(\.message))")
+    }
+    #expect(retries >= 9, "with waits of at most 1 s, 10 s squeezed make 9 retries or more")
+    #expect(!squeezedLines.contains { $0.message.contains("works again") })
     producing.cancel()
     worker.stop()
     try await run.value
-    print("pool exhaustion: resumed \(resumedAfter) after the release")
+    // Every outage of fetching and recording ended with a line saying so. (The listener may
+    // not have reconnected yet when the worker stopped.)
+    for kind in kinds.prefix(2) {
+      let last = logs.all.last { $0.message.hasPrefix(kind) }
+      #expect(last == nil || last!.message.contains("works again"), "\(last?.message ?? "")")
+    }
+    print(
+      "pool exhaustion: resumed \(resumedAfter) after the release; the worker logged \(errors.count) line(s) at warning or error level and \(retries) retries at debug level while squeezed"
+    )
   }
 }
 

@@ -29,7 +29,10 @@ actor JobCompleter {
 
   private let pool: ConnectionPool
   private let batched: Bool
-  private let retryDelay: Duration
+  /// Paces retries while the database cannot be reached, and logs the outage.
+  private let backoff: ReconnectBackoff
+  /// Pause between the few tries of an outcome that fails with a statement error.
+  private let statementRetryDelay: Duration
   private let logger: Logger
   private let onPending: @Sendable () -> Void
   private var pending: [Waiting] = []
@@ -42,13 +45,14 @@ actor JobCompleter {
   private(set) var unrecorded: Set<Int64> = []
 
   init(
-    pool: ConnectionPool, batched: Bool, retryDelay: Duration, giveUpWhileStopping: Duration,
-    logger: Logger, onPending: @escaping @Sendable () -> Void
+    pool: ConnectionPool, batched: Bool, backoff: ReconnectBackoff,
+    giveUpWhileStopping: Duration, logger: Logger, onPending: @escaping @Sendable () -> Void
   ) {
     self.pool = pool
     self.giveUpWhileStopping = giveUpWhileStopping
     self.batched = batched
-    self.retryDelay = retryDelay
+    self.backoff = backoff
+    self.statementRetryDelay = backoff.ceiling
     self.logger = logger
     self.onPending = onPending
   }
@@ -121,6 +125,7 @@ actor JobCompleter {
     while true {
       do {
         let result = try await pool.execute(outcome.statement, outcome.parameters)
+        backoff.succeeded()
         if attempt > 0 {
           logger.info("wrote the outcome of job(s) \(jobs) after the database came back")
         }
@@ -130,7 +135,7 @@ actor JobCompleter {
         // to be gone; try a few times before giving up on this outcome.
         statementFailures += 1
         if statementFailures < 3 {
-          await sleepIgnoringCancellation(retryDelay)
+          await sleepIgnoringCancellation(statementRetryDelay)
           continue
         }
         logger.error("could not record the outcome of job(s) \(jobs): \(error)")
@@ -147,10 +152,7 @@ actor JobCompleter {
           unrecorded.formUnion(jobs)
           return nil
         }
-        if attempt == 1 || attempt % 30 == 0 {
-          logger.warning("cannot reach the database to record job(s) \(jobs), retrying: \(error)")
-        }
-        await sleepIgnoringCancellation(retryDelay)
+        await sleepIgnoringCancellation(backoff.failed(error))
       }
     }
   }

@@ -84,6 +84,9 @@ public final class Worker: Sendable {
   private let jobAvailable: Wakeup
   /// A running job ended, or its outcome waits to be written.
   private let jobEnded: Wakeup
+  /// Paces fetching, and listening, while the database cannot be reached.
+  private let fetching: ReconnectBackoff
+  private let listening: ReconnectBackoff
 
   public init(app: ProcrastinateApp, tasks: TaskRegistry, options: WorkerOptions = WorkerOptions())
   {
@@ -103,8 +106,14 @@ public final class Worker: Sendable {
     let jobEnded = Wakeup()
     self.jobAvailable = jobAvailable
     self.jobEnded = jobEnded
+    self.fetching = ReconnectBackoff(
+      "fetching jobs", ceiling: options.reconnectDelay, logger: logger)
+    self.listening = ReconnectBackoff(
+      "listening for new jobs", ceiling: options.reconnectDelay, logger: logger)
     self.completer = JobCompleter(
-      pool: pool, batched: options.fetchStrategy == .batched, retryDelay: options.reconnectDelay,
+      pool: pool, batched: options.fetchStrategy == .batched,
+      backoff: ReconnectBackoff(
+        "recording job outcomes", ceiling: options.reconnectDelay, logger: logger),
       giveUpWhileStopping: database.responseTimeout ?? options.responseTimeout, logger: logger,
       onPending: {
         jobAvailable.signal()
@@ -291,6 +300,7 @@ public final class Worker: Sendable {
       let statements = steps
       let fetchStarted = ContinuousClock.now
       let results = try await pool.withConnection { try await $0.transaction(statements) }
+      fetching.succeeded()
       if limit > 0 {
         QueueMetrics.fetched(strategy: "batched", duration: ContinuousClock.now - fetchStarted)
       }
@@ -305,9 +315,9 @@ public final class Worker: Sendable {
       } else if !outcomes.isEmpty, let error = error as? DatabaseError, error.kind == .statement {
         // An outcome could not be written with the fetch; it was written on its own above.
       } else {
-        logger.error("fetching jobs failed, retrying in \(options.reconnectDelay): \(error)")
+        let wait = fetching.failed(error)
         state.withLock { $0.orphanCheckPending = true }
-        await jobAvailable.wait(timeout: options.reconnectDelay)
+        await jobAvailable.wait(timeout: wait)
       }
       return nil
     }
@@ -347,6 +357,7 @@ public final class Worker: Sendable {
     do {
       let fetchStarted = ContinuousClock.now
       let result = try await pool.execute(statement, [queuesParameter, String(workerID)] + extra)
+      fetching.succeeded()
       QueueMetrics.fetched(strategy: "per_job", duration: ContinuousClock.now - fetchStarted)
       return result.rows.compactMap(FetchedJob.init(row:))
     } catch let error as DatabaseError where error.sqlState == "23503" {
@@ -355,9 +366,9 @@ public final class Worker: Sendable {
       await registerAgain()
       return nil
     } catch {
-      logger.error("fetching jobs failed, retrying in \(options.reconnectDelay): \(error)")
+      let wait = fetching.failed(error)
       state.withLock { $0.orphanCheckPending = true }
-      await jobAvailable.wait(timeout: options.reconnectDelay)
+      await jobAvailable.wait(timeout: wait)
       return nil
     }
   }
@@ -605,6 +616,7 @@ public final class Worker: Sendable {
           try await listener.query(
             "LISTEN \(PostgresConnection.quoteIdentifier(channel))", context: "listen")
         }
+        listening.succeeded()
         jobAvailable.signal()
         var quiet = Duration.zero
         while !Task.isCancelled {
@@ -630,10 +642,9 @@ public final class Worker: Sendable {
         }
       } catch {
         if Task.isCancelled { break }
-        logger.warning(
-          "listening for new jobs failed, reconnecting in \(options.reconnectDelay): \(error)")
+        let wait = listening.failed(error)
         jobAvailable.signal()
-        try? await Task.sleep(for: options.reconnectDelay)
+        try? await Task.sleep(for: wait)
       }
       await connection?.close()
     }

@@ -53,9 +53,10 @@ extension Worker: Service {
 /// libdispatch on Linux installs its own `sigaction` handler shortly after the first signal
 /// source for a signal starts (asynchronously), and a source created after an earlier one was
 /// cancelled never fires. So each signal has one source for the life of the process;
-/// observing puts libdispatch's handler in place, and ``restore()`` puts back the previous one.
-/// Where every thread blocks the signal (Swift's async main), libdispatch reads it through
-/// its signalfd, so a signal arriving after the last worker returned is not acted on there.
+/// observing puts libdispatch's handler in place, and ``restore()`` puts back the previous one,
+/// so a signal arriving after the last worker returned gets the process's own disposition.
+/// (A process whose every thread blocks the signal, as one spawned from a Swift cooperative
+/// thread without resetting its mask does, never acts on it, with or without a worker.)
 final class StopSignalObserver: Sendable {
   private static let signals: [(number: Int32, name: String)] = [
     (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"),
@@ -179,10 +180,8 @@ final class StopSignalObserver: Sendable {
 
   private static func received(_ number: Int32, _ name: String) {
     let reaction = state.withLock { state -> Reaction in
-      // Nobody observes. Where a thread does not block the signal, the process's restored
-      // disposition has acted already; where every thread blocks it (Swift's async main),
-      // it ends here. Raising it again was tried, and a test process died of it in CI
-      // for a reason not yet found, so it is left alone (see the README).
+      // Nobody observes: the process's restored disposition has acted on it already,
+      // unless every thread blocks the signal, and then the process chose not to act.
       if state.workers.isEmpty { return .stop([]) }
       if state.signalled { return .exit }
       state.signalled = true

@@ -45,7 +45,9 @@ public struct WorkerOptions: Sendable {
   /// ``DatabaseSettings/responseTimeout`` sets one): a silent network is noticed. The worker's
   /// statements are safe to give up on: fetches it lost are given back, outcomes retried.
   public var responseTimeout: Duration = .seconds(30)
-  /// Pause before trying again after the database could not be reached.
+  /// The longest pause between attempts while the database cannot be reached: pauses start
+  /// at 50 ms and double up to this. An outage is logged once when it starts (then a
+  /// reminder a minute) and once when it ends.
   public var reconnectDelay: Duration = .seconds(1)
   /// Run the periodic deferrer for the registry's periodic tasks (every worker does, by
   /// default, as in Python; ticks are deduplicated across workers).
