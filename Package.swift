@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -15,6 +15,8 @@ let package = Package(
     .library(name: "ProcrastinateTesting", targets: ["ProcrastinateTesting"]),
     .library(name: "ProcrastinateGenerator", targets: ["ProcrastinateGenerator"]),
     .library(name: "ProcrastinateCommands", targets: ["ProcrastinateCommands"]),
+    // A web admin of Hummingbird 2 routes, with each job's trace and an OTLP/HTTP receiver.
+    .library(name: "ProcrastinateDashboard", targets: ["ProcrastinateDashboard"]),
     .executable(name: "procrastinate-swift", targets: ["ProcrastinateCLI"]),
     .executable(name: "procrastinate-generate", targets: ["ProcrastinateGenerate"]),
     .plugin(name: "ProcrastinateTasks", targets: ["ProcrastinateTasks"]),
@@ -29,6 +31,11 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    // No default traits: the dashboard needs neither swift-configuration nor full Foundation.
+    .package(
+      url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
   ],
   targets: [
     .systemLibrary(
@@ -40,6 +47,11 @@ let package = Package(
       name: "CCurl",
       pkgConfig: "libcurl",
       providers: [.apt(["libcurl4-openssl-dev", "zlib1g-dev"]), .brew(["curl"])]
+    ),
+    .systemLibrary(
+      name: "CZlib",
+      pkgConfig: "zlib",
+      providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
     ),
     // The cron parser, shared by the runtime (periodic tasks) and the generator (spec checks).
     .target(name: "ProcrastinateCron"),
@@ -66,6 +78,24 @@ let package = Package(
         .product(name: "DequeModule", package: "swift-collections"),
       ]
     ),
+    // OTLP trace requests decoded (protobuf and JSON) into one span model: what the
+    // dashboard receives and shows. No libcurl, no tracer.
+    .target(name: "ProcrastinateTraceData"),
+    .target(
+      name: "ProcrastinateDashboard",
+      dependencies: [
+        "Procrastinate",
+        "ProcrastinateCron",
+        "ProcrastinateTraceData",
+        "CZlib",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "DequeModule", package: "swift-collections"),
+      ]
+    ),
     .target(
       name: "ProcrastinateTesting",
       dependencies: ["Procrastinate"]
@@ -86,6 +116,10 @@ let package = Package(
         "Procrastinate",
         "ProcrastinateTracing",
         "ProcrastinateCommands",
+        "ProcrastinateDashboard",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
@@ -120,7 +154,7 @@ let package = Package(
       name: "ProcrastinateTests",
       dependencies: [
         "Procrastinate", "ProcrastinateTracing", "ProcrastinateTesting", "ProcrastinateGenerator",
-        "ProcrastinateCron",
+        "ProcrastinateCron", "ProcrastinateDashboard", "ProcrastinateTraceData",
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "MetricsTestKit", package: "swift-metrics"),
       ]

@@ -14,7 +14,7 @@ struct ProcrastinateCLI: AsyncParsableCommand {
     subcommands: [
       SchemaCommand.self, DeferCommand<NoTasks>.self, JobsCommand.self, QueuesCommand.self,
       TasksCommand.self, LocksCommand.self, RetryCommand.self, CancelCommand.self,
-      StalledCommand.self, HealthchecksCommand.self, TracesCommand.self,
+      StalledCommand.self, HealthchecksCommand.self, TracesCommand.self, DashboardCommand.self,
     ]
   )
 }

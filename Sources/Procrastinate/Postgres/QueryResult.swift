@@ -37,6 +37,27 @@ package struct QueryResult: Sendable {
   }
 }
 
+extension QueryResult {
+  /// The rows, each read by column name: a reader cannot depend on the column order.
+  package var namedRows: [NamedRow] {
+    let index = Dictionary(columns.enumerated().map { ($1, $0) }) { first, _ in first }
+    return rows.map { NamedRow(columns: index, row: $0) }
+  }
+
+  /// A row read by column name; a column the query does not have reads as NULL.
+  package struct NamedRow: Sendable {
+    let columns: [String: Int]
+    package let row: Row
+
+    package func string(_ column: String) -> String? { columns[column].flatMap { row.string($0) } }
+    package func int64(_ column: String) -> Int64? { columns[column].flatMap { row.int64($0) } }
+    package func int(_ column: String) -> Int? { columns[column].flatMap { row.int($0) } }
+    package func double(_ column: String) -> Double? { columns[column].flatMap { row.double($0) } }
+    package func bool(_ column: String) -> Bool? { columns[column].flatMap { row.bool($0) } }
+    package func date(_ column: String) -> Date? { columns[column].flatMap { row.date($0) } }
+  }
+}
+
 /// A named SQL statement: prepared once per connection, then executed by name.
 package struct Statement: Sendable, Hashable {
   package let name: String

@@ -1,0 +1,51 @@
+import Procrastinate
+
+/// How a ``ProcrastinateDashboard`` behaves.
+public struct DashboardOptions: Sendable {
+  /// A user name and password that every request must present (HTTP basic authentication).
+  public struct Credentials: Sendable, Equatable {
+    public var user: String
+    public var password: String
+
+    public init(user: String, password: String) {
+      self.user = user
+      self.password = password
+    }
+
+    /// Reads `user:password`, as `--auth` and `PROCRASTINATE_DASHBOARD_AUTH` give it.
+    ///
+    /// - Throws: ``DashboardConfigurationError`` when there is no colon or the user is empty.
+    public init(parsing text: String) throws {
+      guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+        throw DashboardConfigurationError(
+          "authentication must be 'user:password' with a non-empty user; got \(text.isEmpty ? "nothing" : "a value without one")"
+        )
+      }
+      self.init(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+    }
+  }
+
+  /// The most recent spans kept for the waterfalls; the oldest go first. 100,000 by default.
+  public var spanCapacity: Int = 100_000
+  /// HTTP basic authentication for every page, API call and the span receiver; nil for none.
+  public var credentials: Credentials?
+  /// How often the pages refresh themselves, in seconds; 0 turns it off.
+  public var refreshSeconds: Int = 3
+  /// The schedules of the app's periodic tasks (`TaskRegistry.periodic`), so that the
+  /// overview shows their next tick; without them it shows the ticks the database recorded.
+  public var periodicTasks: [PeriodicTask] = []
+  /// A worker whose last heartbeat is older than this is marked silent (procrastinate's
+  /// stalled-worker threshold, 30 s, by default).
+  public var silentWorkerAfter: Duration = .seconds(30)
+  /// The largest request body the span receiver takes, after inflating (32 MiB by default).
+  public var maximumBodyBytes: Int = 32 * 1024 * 1024
+
+  public init() {}
+}
+
+/// The dashboard's configuration is not usable: what is wrong, in a sentence.
+public struct DashboardConfigurationError: Error, Sendable, CustomStringConvertible {
+  public let description: String
+
+  init(_ description: String) { self.description = description }
+}

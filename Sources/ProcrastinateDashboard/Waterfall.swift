@@ -1,0 +1,111 @@
+import Foundation
+import ProcrastinateTraceData
+
+/// A trace as a waterfall: one row per span, children under their parent in start order,
+/// each a bar on the trace's time axis; a row opens on its kind, service, duration, status,
+/// attributes and events.
+struct Waterfall {
+  var trace: JobTrace
+
+  func render() -> String {
+    if let missing = trace.missing {
+      return "<p class=\"notice\" id=\"trace-missing\">\(HTML.escape(missing))</p>\n"
+    }
+    let spans = trace.spans
+    let start = spans.map(\.startNanoseconds).min() ?? 0
+    let end = max(start + 1, spans.map { max($0.endNanoseconds, $0.startNanoseconds) }.max() ?? 0)
+    let total = Double(end - start)
+    let services = Set(spans.map(\.serviceName).filter { !$0.isEmpty }).sorted()
+    var out = "<p class=\"muted\" id=\"trace-summary\">trace "
+    out += trace.traceIDs.map { "<code>\(HTML.escape($0))</code>" }.joined(separator: ", ")
+    out += " · \(spans.count) span\(spans.count == 1 ? "" : "s")"
+    out += " · \(HTML.duration(seconds: total / 1e9))"
+    if !services.isEmpty { out += " · " + services.map(HTML.escape).joined(separator: ", ") }
+    out += "</p>\n<div class=\"waterfall\" id=\"waterfall\">\n"
+    for (span, depth) in Self.ordered(spans) {
+      let left = Double(span.startNanoseconds.clamped(start, end) - start) / total * 100
+      let width = Double(span.durationNanoseconds) / total * 100
+      let kind = span.kind.rawValue
+      let barClass = span.statusCode == .error ? "error" : kind
+      out += "<details class=\"span-row\" id=\"span-\(HTML.escape(span.spanID))\">"
+      out += "<summary><span class=\"span-name\" style=\"padding-left:\(8 + depth * 16)px\">"
+      out += "\(span.statusCode == .error ? "✗ " : "")\(HTML.escape(span.name))"
+      out += "<span class=\"kind\">\(kind)</span></span><span class=\"lane\">"
+      out +=
+        "<span class=\"bar \(barClass)\" style=\"left:\(Self.percent(left));width:\(Self.percent(width))\"></span>"
+      out += "<span class=\"ms\" style=\"left:\(Self.percent(min(left + width, 90)))\">"
+      out +=
+        "\(HTML.duration(seconds: Double(span.durationNanoseconds) / 1e9))</span></span></summary>"
+      out += detail(span)
+      out += "</details>\n"
+    }
+    return out + "</div>\n"
+  }
+
+  private func detail(_ span: TraceSpan) -> String {
+    var rows: [(String, String)] = [
+      ("span id", span.spanID), ("parent", span.parentSpanID ?? "none (root)"),
+      ("kind", span.kind.rawValue), ("service", span.serviceName),
+      ("status", span.statusCode.rawValue + (span.statusMessage.map { ": \($0)" } ?? "")),
+    ]
+    rows += span.attributes.map { ($0.key, $0.value.text) }
+    var out = "<div class=\"span-detail\"><table>"
+    for (key, value) in rows {
+      out +=
+        "<tr><td class=\"muted\">\(HTML.escape(key))</td><td><code>\(HTML.escape(value))</code></td></tr>"
+    }
+    out += "</table>"
+    if !span.events.isEmpty {
+      out += "<table><tr><th>event</th><th>at</th><th>attributes</th></tr>"
+      for event in span.events {
+        let offset = Double(Int64(bitPattern: event.timeNanoseconds &- span.startNanoseconds)) / 1e9
+        let attributes = event.attributes.map { "\($0.key) = \($0.value.text)" }.joined(
+          separator: "\n")
+        out += "<tr><td>\(HTML.escape(event.name))</td><td>+\(HTML.duration(seconds: offset))</td>"
+        out += "<td><pre>\(HTML.escape(attributes))</pre></td></tr>"
+      }
+      out += "</table>"
+    }
+    return out + "</div>"
+  }
+
+  private static func percent(_ value: Double) -> String {
+    String(format: "%.3f%%", max(0, min(100, value)))
+  }
+
+  /// Depth-first from the roots (spans whose parent is not in the trace), children in start
+  /// order; a span reached twice (a repeated id, a cycle) is listed once.
+  static func ordered(_ spans: [TraceSpan]) -> [(TraceSpan, Int)] {
+    let ids = Set(spans.map(\.spanID))
+    let children = Dictionary(grouping: spans.filter { $0.parentSpanID.map(ids.contains) == true })
+    {
+      $0.parentSpanID!
+    }
+    var result: [(TraceSpan, Int)] = []
+    var listed = Set<String>()
+    func visit(_ span: TraceSpan, depth: Int) {
+      guard listed.insert(span.spanID).inserted else { return }
+      result.append((span, depth))
+      for child in (children[span.spanID] ?? []).sorted(by: {
+        $0.startNanoseconds < $1.startNanoseconds
+      }) {
+        visit(child, depth: min(depth + 1, 24))
+      }
+    }
+    let roots = spans.filter { $0.parentSpanID.map(ids.contains) != true }
+    for root in roots.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) {
+      visit(root, depth: 0)
+    }
+    // Spans no root reaches (a parent cycle) still show.
+    for span in spans.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) {
+      visit(span, depth: 0)
+    }
+    return result
+  }
+}
+
+extension UInt64 {
+  fileprivate func clamped(_ low: UInt64, _ high: UInt64) -> UInt64 {
+    Swift.min(Swift.max(self, low), high)
+  }
+}
