@@ -33,9 +33,12 @@ struct Waterfall {
       out += "<span class=\"kind\">\(kind)</span></span><span class=\"lane\">"
       out +=
         "<span class=\"bar \(barClass)\" style=\"left:\(Self.percent(left));width:\(Self.percent(width))\"></span>"
-      out += "<span class=\"ms\" style=\"left:\(Self.percent(min(left + width, 90)))\">"
-      out +=
-        "\(HTML.duration(seconds: Double(span.durationNanoseconds) / 1e9))</span></span></summary>"
+      // The duration sits right of the bar, or left of it when the bar reaches the end.
+      let label =
+        left + width > 80
+        ? "right:\(Self.percent(100 - left));padding-right:4px" : "left:\(Self.percent(left + width))"
+      out += "<span class=\"ms\" style=\"\(label)\">"
+      out += "\(HTML.duration(seconds: Double(span.durationNanoseconds) / 1e9))</span></span></summary>"
       out += detail(span)
       out += "</details>\n"
     }

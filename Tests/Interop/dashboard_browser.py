@@ -84,8 +84,6 @@ def main() -> None:
         # 2. The overview, then the job's waterfall.
         browser.get(base + "/")
         wait_for(lambda: "default" in text(browser, "queues"), "the overview's queue table")
-        if options.screenshots:
-            shoot(browser, os.path.join(options.screenshots, "dashboard-overview.png"))
         browser.find_element(By.CSS_SELECTOR, "#queues a").click()
         wait_for(lambda: "/jobs" in browser.current_url, "the queue's job list")
         browser.get(f"{base}/jobs/{joke_job}")
@@ -140,12 +138,21 @@ def main() -> None:
         post_spans(base, hostile, markup)
         browser.get(f"{base}/jobs/{hostile}")
         wait_for(lambda: "hostile.span" in text(browser, "waterfall"), "the span naming the job")
-        browser.find_element(By.CSS_SELECTOR, "#waterfall summary").click()
+        row = next(row for row in browser.find_elements(By.CSS_SELECTOR, "#waterfall details.span-row")
+                   if "hostile.span" in row.text)
+        row.find_element(By.TAG_NAME, "summary").click()
+        wait_for(lambda: "onerror" in row.text, "the hostile span's attributes")
         if browser.execute_script("return window.__injected === undefined") is not True:
             fail("markup from a job or a span ran in the page")
-        if markup not in text(browser, "args") or markup not in text(browser, "waterfall"):
-            fail("the markup is not shown as text")
+        if markup not in text(browser, "args"):
+            fail(f"the markup in the arguments is not shown as text: {text(browser, 'args')}")
+        if markup not in row.text:
+            fail(f"the markup in the span attribute is not shown as text: {row.text}")
         step("markup in a task argument and a span attribute shows as text and runs nothing")
+        if options.screenshots:
+            browser.get(base + "/")
+            wait_for(lambda: "default" in text(browser, "queues"), "the overview's queue table")
+            shoot(browser, os.path.join(options.screenshots, "dashboard-overview.png"))
     finally:
         browser.quit()
 
@@ -217,8 +224,10 @@ def wait_for(condition, what: str, timeout: float = 10.0) -> None:
 
 
 def shoot(browser: webdriver.Chrome, path: str) -> None:
-    height = browser.execute_script("return document.body.scrollHeight")
-    browser.set_window_size(1400, min(max(height + 40, 700), 2000))
+    """The whole page, up to 2,000 pixels high."""
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1400, min(max(height + 140, 700), 2000))
+    time.sleep(0.3)
     browser.save_screenshot(path)
     browser.set_window_size(1400, 1000)
     step(f"screenshot {path}")

@@ -73,12 +73,7 @@ struct DashboardServer {
       arguments += ["--data-binary", "@" + folder.path + "/request"]
     }
     arguments.append(url + path)
-    let curl = arguments
-    let result = try await withCheckedThrowingContinuation { continuation in
-      DispatchQueue.global().async {
-        continuation.resume(with: Result { try ChildProcess.run("/usr/bin/curl", curl) })
-      }
-    }
+    let result = try await Self.run("/usr/bin/curl", arguments)
     guard result.status == 0, let status = Int(result.output) else {
       throw ProcessFailure(description: "curl \(method) \(path) failed: \(result.errorOutput)")
     }
@@ -92,6 +87,18 @@ struct DashboardServer {
     }
     let data = (try? Data(contentsOf: folder.appendingPathComponent("body"))) ?? Data()
     return Answer(status: status, body: String(decoding: data, as: UTF8.self), headers: fields)
+  }
+
+  /// Runs a program to its end on a dispatch queue, not on the cooperative pool.
+  static func run(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+  ) async throws -> ChildProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async {
+        continuation.resume(
+          with: Result { try ChildProcess.run(executable, arguments, environment: environment) })
+      }
+    }
   }
 
   func get(_ path: String, headers: [String: String] = [:]) async throws -> Answer {
@@ -375,6 +382,31 @@ struct DashboardServerTests {
     #expect(
       spans.compactMap { $0["name"] as? String }.sorted() == ["python.handler", "python.request"])
     #expect(spans.allSatisfy { $0["service"] as? String == "python-sender" })
+  }
+
+  static var browserInstalled: Bool {
+    ["/usr/bin/chromium", "/usr/bin/chromedriver"].allSatisfy(FileManager.default.isExecutableFile)
+  }
+
+  @Test(
+    "in a real browser: the demo's trace on its job page, a failed job retried from its page, markup shown as text, POSTs without the token refused",
+    .enabled(if: TracingDemoBinary.testable, "build Examples/TracingDemo (scripts/test does)"))
+  func browser() async throws {
+    try #require(
+      Self.browserInstalled, "chromium and chromium-driver are missing: scripts/setup installs them")
+    let (_, url) = try await Self.database()
+    let server = try await DashboardServer.start(databaseURL: url)
+    defer { server.stop() }
+    let result = try await DashboardServer.run(
+      Python.interpreter,
+      [
+        Python.repository.appendingPathComponent("Tests/Interop/dashboard_browser.py").path,
+        "--url", server.url, "--database-url", url, "--demo", TracingDemoBinary.path,
+      ])
+    #expect(
+      result.status == 0 && result.output.contains("browser test passed"),
+      "\(result.output)\(result.errorOutput)\nthe dashboard's log:\n\(tail(of: server.log))")
+    print(result.output.split(separator: "\n").map { "browser: \($0)" }.joined(separator: "\n"))
   }
 
   static func database() async throws -> (ProcrastinateApp, String) {
