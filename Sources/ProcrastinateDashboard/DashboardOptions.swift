@@ -4,9 +4,12 @@ import Procrastinate
 public struct DashboardOptions: Sendable {
   /// A user name and password that every request must present (HTTP basic authentication).
   public struct Credentials: Sendable, Equatable {
+    /// The user name a browser or client sends.
     public var user: String
+    /// The password; compared in constant time, never logged.
     public var password: String
 
+    /// Credentials as given.
     public init(user: String, password: String) {
       self.user = user
       self.password = password
@@ -40,11 +43,13 @@ public struct DashboardOptions: Sendable {
   /// The largest request body the span receiver takes, after inflating (32 MiB by default).
   public var maximumBodyBytes: Int = 32 * 1024 * 1024
 
+  /// The defaults: 100,000 spans, no authentication, a refresh every 3 s.
   public init() {}
 }
 
 /// The dashboard's configuration is not usable: what is wrong, in a sentence.
 public struct DashboardConfigurationError: Error, Sendable, CustomStringConvertible {
+  /// What is wrong, and with which value.
   public let description: String
 
   init(_ description: String) { self.description = description }

@@ -29,7 +29,7 @@ struct OverviewPage {
         "<a class=\"card\(alert && count > 0 ? " alert" : "")\" id=\"card-\(status)\" href=\"\(HTML.escape(prefix))/jobs?status=\(status)\">\(status)<b>\(count)</b></a>"
     }
     body +=
-      "<a class=\"card\(stalled > 0 ? " alert" : "")\" id=\"card-stalled\" href=\"\(HTML.escape(prefix))/jobs?status=doing\">stalled<b>\(stalled)</b></a>"
+      "<a class=\"card\(stalled > 0 ? " alert" : "")\" id=\"card-stalled\" href=\"\(HTML.escape(prefix))/jobs?stalled=1\">stalled<b>\(stalled)</b></a>"
     body += "</div>\n"
 
     body += "<h2>Queues</h2>\n"

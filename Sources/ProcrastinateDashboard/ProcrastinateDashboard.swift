@@ -34,6 +34,8 @@ public final class ProcrastinateDashboard: Sendable {
   /// Random per dashboard: pages carry it, actions must send it back.
   let csrfToken: String
 
+  /// A dashboard of `app`'s queue; nothing is served until its routes are mounted with
+  /// `addRoutes(_:atPath:)`.
   public init(app: ProcrastinateApp, options: DashboardOptions = DashboardOptions()) {
     self.app = app
     self.options = options

@@ -36,9 +36,11 @@ struct Waterfall {
       // The duration sits right of the bar, or left of it when the bar reaches the end.
       let label =
         left + width > 80
-        ? "right:\(Self.percent(100 - left));padding-right:4px" : "left:\(Self.percent(left + width))"
+        ? "right:\(Self.percent(100 - left));padding-right:4px"
+        : "left:\(Self.percent(left + width))"
       out += "<span class=\"ms\" style=\"\(label)\">"
-      out += "\(HTML.duration(seconds: Double(span.durationNanoseconds) / 1e9))</span></span></summary>"
+      out +=
+        "\(HTML.duration(seconds: Double(span.durationNanoseconds) / 1e9))</span></span></summary>"
       out += detail(span)
       out += "</details>\n"
     }
