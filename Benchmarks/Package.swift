@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Benchmarks live in their own package so the main build never pulls their dependencies.
 import PackageDescription
 
@@ -10,7 +10,10 @@ let package = Package(
     .library(name: "BenchmarkSupport", targets: ["BenchmarkSupport"])
   ],
   dependencies: [
-    .package(name: "swift-procrastinate", path: "..")
+    .package(name: "swift-procrastinate", path: ".."),
+    .package(
+      url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
   ],
   targets: [
     .target(name: "BenchmarkSupport"),
@@ -38,6 +41,16 @@ let package = Package(
         "BenchmarkSupport", "QueueRuns",
         .product(name: "Procrastinate", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
+      ]
+    ),
+    .executableTarget(
+      name: "DashboardBenchmark",
+      dependencies: [
+        "BenchmarkSupport", "QueueRuns",
+        .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateDashboard", package: "swift-procrastinate"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
       ]
     ),
     .executableTarget(

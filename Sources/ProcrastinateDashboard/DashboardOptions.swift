@@ -40,6 +40,10 @@ public struct DashboardOptions: Sendable {
   /// A worker whose last heartbeat is older than this is marked silent (procrastinate's
   /// stalled-worker threshold, 30 s, by default).
   public var silentWorkerAfter: Duration = .seconds(30)
+  /// How old the counts by queue and status may be before they are taken again. Counting
+  /// reads the whole jobs table, so pages serve the last counts and take new ones in the
+  /// background: with a million jobs that takes about 100 ms. 2 s by default.
+  public var countsMaximumAge: Duration = .seconds(2)
   /// The largest request body the span receiver takes, after inflating (32 MiB by default).
   public var maximumBodyBytes: Int = 32 * 1024 * 1024
 

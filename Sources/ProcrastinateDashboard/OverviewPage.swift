@@ -10,6 +10,8 @@ struct OverviewPage {
   ]
 
   var queues: [JobCounts]
+  /// When the counts were taken (they are kept for ``DashboardOptions/countsMaximumAge``).
+  var countedAt: Date
   var workers: [WorkerHeartbeat]
   var periodic: [PeriodicTick]
   var schedules: [PeriodicTask]
@@ -32,7 +34,8 @@ struct OverviewPage {
       "<a class=\"card\(stalled > 0 ? " alert" : "")\" id=\"card-stalled\" href=\"\(HTML.escape(prefix))/jobs?stalled=1\">stalled<b>\(stalled)</b></a>"
     body += "</div>\n"
 
-    body += "<h2>Queues</h2>\n"
+    body +=
+      "<h2>Queues <small class=\"muted\" id=\"counted\">counted \(HTML.duration(seconds: max(0, now.timeIntervalSince(countedAt)))) ago</small></h2>\n"
     if queues.isEmpty {
       body += "<p class=\"notice\">No jobs yet.</p>\n"
     } else {

@@ -31,6 +31,7 @@ public final class ProcrastinateDashboard: Sendable {
   let app: ProcrastinateApp
   let options: DashboardOptions
   let spans: SpanStore
+  let counts: QueueCountsCache
   /// Random per dashboard: pages carry it, actions must send it back.
   let csrfToken: String
 
@@ -40,6 +41,7 @@ public final class ProcrastinateDashboard: Sendable {
     self.app = app
     self.options = options
     self.spans = SpanStore(capacity: max(1, options.spanCapacity))
+    self.counts = QueueCountsCache(app: app, maximumAge: Self.seconds(options.countsMaximumAge))
     var generator = SystemRandomNumberGenerator()
     self.csrfToken = (0..<4).map { _ in String(generator.next(), radix: 16) }.joined()
   }
@@ -97,12 +99,13 @@ public final class ProcrastinateDashboard: Sendable {
   // MARK: Pages
 
   private func overview(prefix: String) async throws -> Response {
-    async let queues = app.queueCounts()
+    async let queues = counts.counts()
     async let workers = app.workerHeartbeats()
     async let periodic = app.periodicTicks()
     async let stalled = app.stalledJobs(heartbeatTimeout: options.silentWorkerAfter)
     let page = OverviewPage(
-      queues: try await queues, workers: try await workers, periodic: try await periodic,
+      queues: try await queues.queues, countedAt: try await queues.takenAt,
+      workers: try await workers, periodic: try await periodic,
       schedules: options.periodicTasks, stalled: try await stalled.count, spans: spans.counts,
       spanCapacity: spans.capacity, silentAfter: Self.seconds(options.silentWorkerAfter),
       now: Date())
@@ -196,11 +199,12 @@ public final class ProcrastinateDashboard: Sendable {
   // MARK: JSON API
 
   private func queuesJSON() async throws -> Response {
-    let queues = try await app.queueCounts()
+    let snapshot = try await counts.counts()
     return Self.json([
-      "queues": queues.map {
+      "queues": snapshot.queues.map {
         ["name": $0.name, "counts": $0.counts, "total": $0.total] as [String: Any]
-      }
+      },
+      "countedAt": snapshot.takenAt.timeIntervalSince1970,
     ])
   }
 
