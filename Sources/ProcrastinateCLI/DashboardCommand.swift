@@ -55,6 +55,8 @@ struct DashboardCommand: AsyncParsableCommand {
       }
     }
     let address = host ?? "127.0.0.1"
+    // An address chosen on purpose is reached under names we cannot know.
+    options.acceptAnyHost = host != nil
     if host != nil, options.credentials == nil {
       logger.warning(
         "serving on \(address) without authentication: whoever reaches it can retry, cancel and abort jobs; set --auth or PROCRASTINATE_DASHBOARD_AUTH"

@@ -32,6 +32,11 @@ public struct DashboardOptions: Sendable {
   public var spanCapacity: Int = 100_000
   /// HTTP basic authentication for every page, API call and the span receiver; nil for none.
   public var credentials: Credentials?
+  /// Without ``credentials`` the dashboard answers only requests that name a loopback host
+  /// (`localhost`, `127.x.x.x`, `[::1]`), so that a web page that rebinds its DNS name to
+  /// 127.0.0.1 cannot use it; set this to serve it without authentication under another
+  /// name (`procrastinate-swift dashboard --host` does).
+  public var acceptAnyHost = false
   /// How often the pages refresh themselves, in seconds; 0 turns it off.
   public var refreshSeconds: Int = 3
   /// The schedules of the app's periodic tasks (`TaskRegistry.periodic`), so that the
@@ -44,8 +49,8 @@ public struct DashboardOptions: Sendable {
   /// reads the whole jobs table, so pages serve the last counts and take new ones in the
   /// background: with a million jobs that takes about 100 ms. 2 s by default.
   public var countsMaximumAge: Duration = .seconds(2)
-  /// The largest request body the span receiver takes, after inflating (32 MiB by default).
-  public var maximumBodyBytes: Int = 32 * 1024 * 1024
+  /// The largest request body the span receiver takes, after inflating (16 MiB by default).
+  public var maximumBodyBytes: Int = 16 * 1024 * 1024
 
   /// The defaults: 100,000 spans, no authentication, a refresh every 3 s.
   public init() {}

@@ -57,7 +57,9 @@ public final class ProcrastinateDashboard: Sendable {
     Context
   > {
     let routes = RouteCollection(context: Context.self)
-    routes.add(middleware: DashboardGate<Context>(credentials: options.credentials))
+    routes.add(
+      middleware: DashboardGate<Context>(
+        credentials: options.credentials, acceptAnyHost: options.acceptAnyHost))
     routes.get("/assets/dashboard.css") { _, _ in
       Self.response(Assets.css, contentType: "text/css; charset=utf-8")
     }
@@ -138,8 +140,10 @@ public final class ProcrastinateDashboard: Sendable {
     }
     let events = try await app.events(jobID: id)
     let done = FormData.parse(request.uri.query ?? "")["done"]
-    let flash = done.map {
-      $0 == "nothing" ? "Nothing done: the job's status does not allow it." : "Done: \($0)."
+    let flash = done.flatMap { done in
+      done == "nothing"
+        ? "Nothing done: the job's status does not allow it."
+        : JobDetailPage.Action(rawValue: done).map { "Done: \($0.rawValue)." }
     }
     let page = JobDetailPage(
       job: job, events: events, trace: JobTrace.find(job: job, in: spans), flash: flash)
@@ -172,10 +176,10 @@ public final class ProcrastinateDashboard: Sendable {
   /// `Origin` other than the dashboard's own host.
   private func requireToken(_ request: Request) async throws {
     if let origin = request.headers[.origin] {
-      let originHost = URL(string: origin).flatMap { url in
-        url.host.map { $0 + (url.port.map { ":\($0)" } ?? "") }
-      }
-      guard let originHost, originHost == request.head.authority else {
+      guard let originURL = URL(string: origin), let originHost = originURL.host,
+        Self.authority(host: originHost, port: originURL.port)
+          == request.head.authority?.lowercased()
+      else {
         throw HTTPError(.forbidden, message: "the request comes from another origin (\(origin))")
       }
     }
@@ -235,7 +239,9 @@ public final class ProcrastinateDashboard: Sendable {
     do {
       switch request.headers[.contentEncoding]?.lowercased() {
       case nil, "identity": break
-      case "gzip", "deflate": bytes = try Gzip.inflate(bytes, limit: options.maximumBodyBytes)
+      case "gzip", "deflate":
+        let (compressed, limit) = (bytes, options.maximumBodyBytes)
+        bytes = try await OffPool.run { try Gzip.inflate(compressed, limit: limit) }
       case let other?:
         throw OTLPReceiverError("Content-Encoding \(other) is not supported (gzip or none)")
       }
@@ -243,11 +249,13 @@ public final class ProcrastinateDashboard: Sendable {
       if contentType.hasPrefix("application/x-protobuf")
         || contentType.hasPrefix("application/protobuf")
       {
-        received = try OTLPTraceDecoder.protobuf(bytes)
+        let body = bytes
+        received = try await OffPool.run { try OTLPTraceDecoder.protobuf(body) }
         spans.insert(received)
         return Self.response([], contentType: "application/x-protobuf")
       } else if contentType.hasPrefix("application/json") {
-        received = try OTLPTraceDecoder.json(Data(bytes))
+        let body = bytes
+        received = try await OffPool.run { try OTLPTraceDecoder.json(Data(body)) }
         spans.insert(received)
         return Self.response("{}", contentType: "application/json")
       }
@@ -299,6 +307,13 @@ public final class ProcrastinateDashboard: Sendable {
         withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
       ?? Data("{}".utf8)
     return response(Array(data), contentType: "application/json", status: status)
+  }
+
+  /// `host[:port]` as a Host header writes it: lowercased, an IPv6 address in brackets.
+  static func authority(host: String, port: Int?) -> String {
+    let host = host.lowercased()
+    let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+    return bracketed + (port.map { ":\($0)" } ?? "")
   }
 
   static func seconds(_ duration: Duration) -> Double {

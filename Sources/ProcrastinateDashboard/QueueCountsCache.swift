@@ -48,7 +48,9 @@ final class QueueCountsCache: Sendable {
   /// Counts now, and keeps the result.
   @discardableResult
   private func take() async throws -> Snapshot {
-    let snapshot = Snapshot(queues: try await app.queueCounts(), takenAt: Date())
+    // Stamped when the count starts: the counts are at least that old.
+    let started = Date()
+    let snapshot = Snapshot(queues: try await app.queueCounts(), takenAt: started)
     state.withLock { state in
       if (state.snapshot?.takenAt ?? .distantPast) < snapshot.takenAt { state.snapshot = snapshot }
     }

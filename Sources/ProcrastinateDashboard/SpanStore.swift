@@ -18,7 +18,7 @@ final class SpanStore: Sendable {
     var spans = Deque<TraceSpan>()
     /// The sequence number of `spans.first`; a span's number is its position plus this.
     var firstSequence = 0
-    var byTrace: [String: [Int]] = [:]
+    var byTrace: [String: Deque<Int>] = [:]
     /// Job id → the traces whose spans name it; trace → those job ids, to undo on eviction.
     var tracesByJob: [Int64: Set<String>] = [:]
     var jobsByTrace: [String: Set<Int64>] = [:]
@@ -26,6 +26,7 @@ final class SpanStore: Sendable {
   }
 
   let capacity: Int
+  static let maximumJobsPerSpan = 1_000
   private let state = Mutex(State())
 
   init(capacity: Int) {
@@ -74,19 +75,20 @@ final class SpanStore: Sendable {
     let sequence = state.firstSequence
     state.firstSequence += 1
     state.counts.evicted += 1
-    guard var sequences = state.byTrace[span.traceID] else { return }
-    if sequences.first == sequence { sequences.removeFirst() }
-    if sequences.isEmpty {
-      state.byTrace[span.traceID] = nil
-      for job in state.jobsByTrace.removeValue(forKey: span.traceID) ?? [] {
-        state.tracesByJob[job]?.remove(span.traceID)
-        if state.tracesByJob[job]?.isEmpty == true { state.tracesByJob[job] = nil }
-      }
-    } else {
-      state.byTrace[span.traceID] = sequences
+    // In place: the trace's index is not copied (a trace can hold most of the store).
+    if state.byTrace[span.traceID]?.first == sequence {
+      state.byTrace[span.traceID]?.removeFirst()
+    }
+    guard state.byTrace[span.traceID]?.isEmpty ?? true else { return }
+    state.byTrace[span.traceID] = nil
+    for job in state.jobsByTrace.removeValue(forKey: span.traceID) ?? [] {
+      state.tracesByJob[job]?.remove(span.traceID)
+      if state.tracesByJob[job]?.isEmpty == true { state.tracesByJob[job] = nil }
     }
   }
 
+  /// The jobs a span names; at most ``maximumJobsPerSpan`` (a batch defer's span lists them
+  /// all in `procrastinate.job.ids`).
   static func jobIDs(of span: TraceSpan) -> [Int64] {
     var ids: [Int64] = []
     var isProcrastinate = false
@@ -101,7 +103,7 @@ final class SpanStore: Sendable {
       }
     }
     if isProcrastinate, let messageID, !ids.contains(messageID) { ids.append(messageID) }
-    return ids
+    return Array(ids.prefix(maximumJobsPerSpan))
   }
 
   private static func integers(_ value: TraceValue) -> [Int64] {

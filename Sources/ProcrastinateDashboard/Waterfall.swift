@@ -13,8 +13,10 @@ struct Waterfall {
     }
     let spans = trace.spans
     let start = spans.map(\.startNanoseconds).min() ?? 0
-    let end = max(start + 1, spans.map { max($0.endNanoseconds, $0.startNanoseconds) }.max() ?? 0)
-    let total = Double(end - start)
+    let latest = spans.map { max($0.endNanoseconds, $0.startNanoseconds) }.max() ?? start
+    // Times are whatever the sender said: never add to them (UInt64.max is a valid start).
+    let total = max(1, Double(latest - start))
+    let end = latest
     let services = Set(spans.map(\.serviceName).filter { !$0.isEmpty }).sorted()
     var out = "<p class=\"muted\" id=\"trace-summary\">trace "
     out += trace.traceIDs.map { "<code>\(HTML.escape($0))</code>" }.joined(separator: ", ")
@@ -88,23 +90,23 @@ struct Waterfall {
     }
     var result: [(TraceSpan, Int)] = []
     var listed = Set<String>()
-    func visit(_ span: TraceSpan, depth: Int) {
-      guard listed.insert(span.spanID).inserted else { return }
-      result.append((span, depth))
-      for child in (children[span.spanID] ?? []).sorted(by: {
-        $0.startNanoseconds < $1.startNanoseconds
-      }) {
-        visit(child, depth: min(depth + 1, 24))
+    // Depth-first with an explicit stack: a parent chain as long as the store is deep must
+    // not overflow the thread's stack.
+    func visit(_ root: TraceSpan) {
+      var stack = [(root, 0)]
+      while let (span, depth) = stack.popLast() {
+        guard listed.insert(span.spanID).inserted else { continue }
+        result.append((span, depth))
+        let next = (children[span.spanID] ?? []).sorted {
+          $0.startNanoseconds < $1.startNanoseconds
+        }
+        for child in next.reversed() { stack.append((child, min(depth + 1, 24))) }
       }
     }
     let roots = spans.filter { $0.parentSpanID.map(ids.contains) != true }
-    for root in roots.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) {
-      visit(root, depth: 0)
-    }
+    for root in roots.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) { visit(root) }
     // Spans no root reaches (a parent cycle) still show.
-    for span in spans.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) {
-      visit(span, depth: 0)
-    }
+    for span in spans.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) { visit(span) }
     return result
   }
 }

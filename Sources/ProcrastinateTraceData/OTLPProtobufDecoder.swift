@@ -84,11 +84,15 @@ extension OTLPTraceDecoder {
             "\(reader.path): parentSpanId has \(parent.count) bytes; expected 8 or none")
         }
         span.parentSpanID = parent.isEmpty ? nil : Hex.encode(parent)
-      case 5: span.name = try reader.string(wire, name: "name")
+      case 5: span.name = bounded(try reader.string(wire, name: "name"))
       case 6:
         span.kind = TraceSpan.Kind(number: Int(clamping: try reader.varint(wire, name: "kind")))
       case 7: span.startNanoseconds = try reader.fixed64(wire, name: "startTimeUnixNano")
       case 8: span.endNanoseconds = try reader.fixed64(wire, name: "endTimeUnixNano")
+      case 9 where span.attributes.count >= maximumEntries,
+        11 where span.events.count >= maximumEntries:
+        span.dropped += 1
+        try reader.skip(wire)
       case 9:
         var keyValue = try reader.message(wire, path: reader.path)
         span.attributes.append(try self.keyValue(&keyValue, depth: 0))
@@ -99,7 +103,7 @@ extension OTLPTraceDecoder {
         var status = try reader.message(wire, path: reader.path)
         while let (field, wire) = try status.nextField() {
           switch field {
-          case 2: span.statusMessage = try status.string(wire, name: "message")
+          case 2: span.statusMessage = bounded(try status.string(wire, name: "message"))
           case 3:
             span.statusCode = TraceSpan.StatusCode(
               number: Int(clamping: try status.varint(wire, name: "code")))
@@ -123,7 +127,8 @@ extension OTLPTraceDecoder {
     while let (field, wire) = try reader.nextField() {
       switch field {
       case 1: event.timeNanoseconds = try reader.fixed64(wire, name: "timeUnixNano")
-      case 2: event.name = try reader.string(wire, name: "name")
+      case 2: event.name = bounded(try reader.string(wire, name: "name"))
+      case 3 where event.attributes.count >= maximumEntries: try reader.skip(wire)
       case 3:
         var keyValue = try reader.message(wire, path: reader.path)
         event.attributes.append(try self.keyValue(&keyValue, depth: 0))
@@ -140,7 +145,7 @@ extension OTLPTraceDecoder {
     var value = TraceValue.string("")
     while let (field, wire) = try reader.nextField() {
       switch field {
-      case 1: key = try reader.string(wire, name: "key")
+      case 1: key = bounded(try reader.string(wire, name: "key"))
       case 2:
         var any = try reader.message(wire, path: reader.path)
         value = try anyValue(&any, depth: depth + 1)
@@ -160,7 +165,7 @@ extension OTLPTraceDecoder {
     var value = TraceValue.string("")
     while let (field, wire) = try reader.nextField() {
       switch field {
-      case 1: value = .string(try reader.string(wire, name: "stringValue"))
+      case 1: value = .string(bounded(try reader.string(wire, name: "stringValue")))
       case 2: value = .bool(try reader.varint(wire, name: "boolValue") != 0)
       case 3: value = .int(Int64(bitPattern: try reader.varint(wire, name: "intValue")))
       case 4: value = .double(Double(bitPattern: try reader.fixed64(wire, name: "doubleValue")))
@@ -169,7 +174,7 @@ extension OTLPTraceDecoder {
         var values: [TraceValue] = []
         var entries: [TraceAttribute] = []
         while let (inner, innerWire) = try list.nextField() {
-          guard inner == 1 else {
+          guard inner == 1, values.count + entries.count < maximumEntries else {
             try list.skip(innerWire)
             continue
           }

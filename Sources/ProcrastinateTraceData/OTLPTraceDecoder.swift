@@ -2,7 +2,22 @@ import Foundation
 
 /// Decodes OTLP trace export requests, as OTLP/HTTP exporters send them and as the file
 /// exporter writes them (one OTLP/JSON request per line), into ``TraceSpan``s.
+///
+/// What one span may bring is bounded, as OpenTelemetry SDKs bound what they record: at most
+/// ``maximumEntries`` attributes, events, and array or map entries (the rest is counted in
+/// ``TraceSpan/dropped``), and strings cut at ``maximumStringBytes``.
 package enum OTLPTraceDecoder {
+  package static let maximumEntries = 128
+  package static let maximumStringBytes = 8_192
+
+  /// `text`, cut to ``maximumStringBytes`` bytes (at a character boundary) with "…".
+  static func bounded(_ text: String) -> String {
+    guard text.utf8.count > maximumStringBytes else { return text }
+    var cut = String(decoding: text.utf8.prefix(maximumStringBytes), as: UTF8.self)
+    if cut.last == "\u{FFFD}" { cut.removeLast() }
+    return cut + "…"
+  }
+
   /// OTLP/JSON (`application/json`): lowerCamelCase names, trace and span ids as hex, enums
   /// as numbers (or their names), 64-bit integers as strings (or numbers).
   package static func json(_ data: Data) throws(OTLPDecodingError) -> [TraceSpan] {
@@ -27,7 +42,7 @@ package enum OTLPTraceDecoder {
         throw OTLPDecodingError("\(path) is not an object")
       }
       let resource = resourceSpan["resource"] as? [String: Any] ?? [:]
-      let resourceAttributes = try attributes(resource["attributes"], path: path + ".resource")
+      let resourceAttributes = try attributes(resource["attributes"], path: path + ".resource").kept
       var service = ""
       if case .string(let name)? = resourceAttributes.first(where: { $0.key == "service.name" })?
         .value
@@ -66,7 +81,12 @@ package enum OTLPTraceDecoder {
     }
     let status = span["status"] as? [String: Any] ?? [:]
     var events: [TraceEvent] = []
+    var dropped = 0
     for (index, element) in try array(span["events"], path: path + ".events").enumerated() {
+      guard events.count < maximumEntries else {
+        dropped += 1
+        continue
+      }
       guard let event = element as? [String: Any] else {
         throw OTLPDecodingError("\(path).events[\(index)] is not an object")
       }
@@ -74,9 +94,10 @@ package enum OTLPTraceDecoder {
         TraceEvent(
           name: event["name"] as? String ?? "",
           timeNanoseconds: try unsigned(event["timeUnixNano"], name: "timeUnixNano", path: path),
-          attributes: try attributes(event["attributes"], path: "\(path).events[\(index)]")))
+          attributes: try attributes(event["attributes"], path: "\(path).events[\(index)]").kept))
     }
-    return TraceSpan(
+    let attributes = try attributes(span["attributes"], path: path)
+    var decoded = TraceSpan(
       traceID: traceID, spanID: spanID, parentSpanID: parent,
       name: span["name"] as? String ?? "",
       kind: TraceSpan.Kind(
@@ -84,12 +105,13 @@ package enum OTLPTraceDecoder {
       startNanoseconds: try unsigned(
         span["startTimeUnixNano"], name: "startTimeUnixNano", path: path),
       endNanoseconds: try unsigned(span["endTimeUnixNano"], name: "endTimeUnixNano", path: path),
-      attributes: try attributes(span["attributes"], path: path),
-      events: events,
+      attributes: attributes.kept, events: events,
       statusCode: TraceSpan.StatusCode(
         number: enumNumber(status["code"], prefix: "STATUS_CODE_", names: statusNames)),
-      statusMessage: (status["message"] as? String).flatMap { $0.isEmpty ? nil : $0 },
+      statusMessage: (status["message"] as? String).flatMap { $0.isEmpty ? nil : bounded($0) },
       serviceName: service)
+    decoded.dropped = dropped + attributes.dropped
+    return decoded
   }
 
   private static let kindNames = [
@@ -134,18 +156,24 @@ package enum OTLPTraceDecoder {
   }
 
   private static func attributes(_ value: Any?, path: String) throws(OTLPDecodingError)
-    -> [TraceAttribute]
+    -> (kept: [TraceAttribute], dropped: Int)
   {
     var result: [TraceAttribute] = []
+    var dropped = 0
     for (index, element) in try array(value, path: path + ".attributes").enumerated() {
+      guard result.count < maximumEntries else {
+        dropped += 1
+        continue
+      }
       guard let entry = element as? [String: Any], let key = entry["key"] as? String else {
         throw OTLPDecodingError("\(path).attributes[\(index)] is not {\"key\": …, \"value\": …}")
       }
       result.append(
         TraceAttribute(
-          key, try anyValue(entry["value"], path: "\(path).attributes[\(index)]", depth: 0)))
+          bounded(key), try anyValue(entry["value"], path: "\(path).attributes[\(index)]", depth: 0)
+        ))
     }
-    return result
+    return (result, dropped)
   }
 
   private static func anyValue(_ value: Any?, path: String, depth: Int) throws(OTLPDecodingError)
@@ -158,7 +186,7 @@ package enum OTLPTraceDecoder {
       return .string("")
     }
     switch kind {
-    case "stringValue": return .string(inner as? String ?? "\(inner)")
+    case "stringValue": return .string(bounded(inner as? String ?? "\(inner)"))
     case "boolValue": return .bool((inner as? NSNumber)?.boolValue ?? (inner as? Bool) ?? false)
     case "intValue":
       if let text = inner as? String, let number = Int64(text) { return .int(number) }
@@ -176,12 +204,14 @@ package enum OTLPTraceDecoder {
     case "arrayValue":
       let values = try array((inner as? [String: Any])?["values"], path: path + ".arrayValue")
       var result: [TraceValue] = []
-      for element in values { result.append(try anyValue(element, path: path, depth: depth + 1)) }
+      for element in values.prefix(maximumEntries) {
+        result.append(try anyValue(element, path: path, depth: depth + 1))
+      }
       return .array(result)
     case "kvlistValue":
       let values = try array((inner as? [String: Any])?["values"], path: path + ".kvlistValue")
       var result: [TraceAttribute] = []
-      for element in values {
+      for element in values.prefix(maximumEntries) {
         guard let entry = element as? [String: Any], let key = entry["key"] as? String else {
           throw OTLPDecodingError("\(path).kvlistValue: an entry is not {\"key\": …, \"value\": …}")
         }

@@ -36,6 +36,9 @@ package struct TraceSpan: Sendable, Equatable {
   package var statusMessage: String?
   /// The resource's `service.name`; empty when it had none.
   package var serviceName: String
+  /// Attributes, events and array or map entries left out over ``OTLPTraceDecoder``'s
+  /// limits (strings longer than its limit are cut, not counted).
+  package var dropped: Int = 0
 
   package init(
     traceID: String, spanID: String, parentSpanID: String? = nil, name: String,

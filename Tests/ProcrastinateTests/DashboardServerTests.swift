@@ -164,6 +164,10 @@ struct DashboardServerTests {
     #expect(bad.status == 400)
     #expect(bad.body.contains("status 'sleeping' is not one of todo, doing"), "\(bad.body)")
     #expect(try await server.get("/jobs/999999999").status == 404)
+    let rebound = try await server.get("/", headers: ["Host": "attacker.example:80"])
+    #expect(rebound.status == 403 && rebound.body.contains("answers only to localhost"))
+    let flash = try await server.get("/jobs/\(ids[0])?done=You+won+a+prize")
+    #expect(flash.status == 200 && !flash.body.contains("prize"))
     #expect(try await server.get("/jobs/abc").status == 400)
 
     let page = try await server.get("/jobs/\(ids[7])")
@@ -393,7 +397,8 @@ struct DashboardServerTests {
     .enabled(if: TracingDemoBinary.testable, "build Examples/TracingDemo (scripts/test does)"))
   func browser() async throws {
     try #require(
-      Self.browserInstalled, "chromium and chromium-driver are missing: scripts/setup installs them")
+      Self.browserInstalled, "chromium and chromium-driver are missing: scripts/setup installs them"
+    )
     let (_, url) = try await Self.database()
     let server = try await DashboardServer.start(databaseURL: url)
     defer { server.stop() }

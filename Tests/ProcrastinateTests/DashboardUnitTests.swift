@@ -166,6 +166,63 @@ struct DashboardUnitTests {
     #expect(ordered == ["p@0", "c1@1", "g@2", "c2@1", "x@0", "y@1"])
   }
 
+  @Test(
+    "hostile spans: times at the end of UInt64, a parent chain 50,000 deep, too many attributes, huge strings"
+  )
+  func hostileSpans() throws {
+    let trace = String(repeating: "a", count: 32)
+    let late = TraceSpan(
+      traceID: trace, spanID: "0000000000000001", name: "late", startNanoseconds: .max,
+      endNanoseconds: .max)
+    let html = Waterfall(trace: JobTrace(traceIDs: [trace], spans: [late], missing: nil)).render()
+    #expect(html.contains("late"))
+    var chain: [TraceSpan] = []
+    for index in 0..<50_000 {
+      let parent: String? = index == 0 ? nil : String(format: "%016x", index)
+      chain.append(
+        TraceSpan(
+          traceID: trace, spanID: String(format: "%016x", index + 1), parentSpanID: parent,
+          name: "s\(index)", startNanoseconds: UInt64(index), endNanoseconds: UInt64(index + 1)))
+    }
+    let ordered = Waterfall.ordered(chain)
+    #expect(ordered.count == 50_000 && ordered.last?.1 == 24)
+    var attributes = (0..<200).map { #"{"key":"k\#($0)","value":{"intValue":"1"}}"# }
+    attributes.append(
+      #"{"key":"big","value":{"stringValue":"\#(String(repeating: "x", count: 20_000))"}}"#)
+    let body =
+      #"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"\#(trace)","spanId":"0000000000000001","name":"n","attributes":["#
+      + attributes.joined(separator: ",") + "]}]}]}]}"
+    let span = try #require(try OTLPTraceDecoder.json(Data(body.utf8)).first)
+    #expect(span.attributes.count == OTLPTraceDecoder.maximumEntries)
+    #expect(span.dropped == 201 - OTLPTraceDecoder.maximumEntries)
+    let protobufSpan = try #require(
+      try OTLPTraceDecoder.protobuf(
+        OTLPEncoding.protobuf(
+          Self.manyAttributes(), resource: Self.resource)
+      ).first)
+    #expect(protobufSpan.attributes.count == OTLPTraceDecoder.maximumEntries)
+    #expect(protobufSpan.dropped == 200 - OTLPTraceDecoder.maximumEntries)
+    if case .string(let text)? = protobufSpan.attribute("k0") {
+      #expect(text.utf8.count <= OTLPTraceDecoder.maximumStringBytes + 3 && text.hasSuffix("…"))
+    } else {
+      Issue.record("k0 is missing")
+    }
+  }
+
+  /// One span with 200 attributes, the first a 20,000-character string.
+  static func manyAttributes() -> [SpanRecord] {
+    let memory = InMemorySpanExporter()
+    let tracer = ProcrastinateTracer(
+      sampler: AlwaysOnSampler(), processor: memory, limits: SpanLimits(attributeCount: 1_000))
+    let span = tracer.startSpan("many", ofKind: .internal)
+    span.updateAttributes { attributes in
+      attributes["k0"] = String(repeating: "é", count: 20_000)
+      for index in 1..<200 { attributes["k\(index)"] = index }
+    }
+    span.end()
+    return memory.finishedSpans
+  }
+
   @Test("escaping, form fields and gzip")
   func helpers() throws {
     #expect(HTML.escape("<a href='x'>&\"</a>") == "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;")
