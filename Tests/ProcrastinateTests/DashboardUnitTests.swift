@@ -195,31 +195,33 @@ struct DashboardUnitTests {
     let span = try #require(try OTLPTraceDecoder.json(Data(body.utf8)).first)
     #expect(span.attributes.count == OTLPTraceDecoder.maximumEntries)
     #expect(span.dropped == 201 - OTLPTraceDecoder.maximumEntries)
-    let protobufSpan = try #require(
-      try OTLPTraceDecoder.protobuf(
-        OTLPEncoding.protobuf(
-          Self.manyAttributes(), resource: Self.resource)
-      ).first)
-    #expect(protobufSpan.attributes.count == OTLPTraceDecoder.maximumEntries)
-    #expect(protobufSpan.dropped == 200 - OTLPTraceDecoder.maximumEntries)
-    if case .string(let text)? = protobufSpan.attribute("k0") {
-      #expect(text.utf8.count <= OTLPTraceDecoder.maximumStringBytes + 3 && text.hasSuffix("…"))
-    } else {
-      Issue.record("k0 is missing")
+    let decoded = try OTLPTraceDecoder.protobuf(
+      OTLPEncoding.protobuf(Self.manyAttributes(), resource: Self.resource))
+    let many = try #require(decoded.first { $0.name == "many" })
+    #expect(many.attributes.count == OTLPTraceDecoder.maximumEntries)
+    #expect(many.dropped == 200 - OTLPTraceDecoder.maximumEntries)
+    let big = try #require(decoded.first { $0.name == "big" }?.attribute("big"))
+    guard case .string(let text) = big else {
+      Issue.record("big is \(big)")
+      return
     }
+    #expect(text.utf8.count <= OTLPTraceDecoder.maximumStringBytes + 3 && text.hasSuffix("…"))
+    #expect(text.dropLast().allSatisfy { $0 == "é" }, "cut at a character boundary")
   }
 
-  /// One span with 200 attributes, the first a 20,000-character string.
+  /// A span with 200 attributes, and one with a 20,000-character string.
   static func manyAttributes() -> [SpanRecord] {
     let memory = InMemorySpanExporter()
     let tracer = ProcrastinateTracer(
       sampler: AlwaysOnSampler(), processor: memory, limits: SpanLimits(attributeCount: 1_000))
-    let span = tracer.startSpan("many", ofKind: .internal)
-    span.updateAttributes { attributes in
-      attributes["k0"] = String(repeating: "é", count: 20_000)
-      for index in 1..<200 { attributes["k\(index)"] = index }
+    let many = tracer.startSpan("many", ofKind: .internal)
+    many.updateAttributes { attributes in
+      for index in 0..<200 { attributes["k\(index)"] = index }
     }
-    span.end()
+    many.end()
+    let big = tracer.startSpan("big", ofKind: .internal)
+    big.attributes["big"] = String(repeating: "é", count: 20_000)
+    big.end()
     return memory.finishedSpans
   }
 
