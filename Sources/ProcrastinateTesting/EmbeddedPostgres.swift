@@ -79,13 +79,29 @@ public final class EmbeddedPostgres: Sendable {
       }
       chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
     }
-    let server = EmbeddedPostgres(
+    var server = EmbeddedPostgres(
       port: try freePort(), directory: directory, binaries: binaries, runAsPostgres: runAsPostgres,
       options: options)
     try await server.run(
       "initdb",
       ["-D", server.dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
-    try await server.startServer()
+    // A free port cannot be reserved: another process (a server starting in a parallel
+    // test, a listener on port 0) may take it between the probe and the server's bind.
+    // The server then exits at once saying so; start again on another port.
+    var attempt = 1
+    while true {
+      do {
+        try await server.startServer()
+        break
+      } catch let error as EmbeddedPostgresError
+        where error.description.contains("Address already in use") && attempt < 5
+      {
+        attempt += 1
+        server = EmbeddedPostgres(
+          port: try freePort(), directory: directory, binaries: binaries,
+          runAsPostgres: runAsPostgres, options: options)
+      }
+    }
     EmbeddedPostgres.registerForExit(server)
     server.startWatchdog()
     return server

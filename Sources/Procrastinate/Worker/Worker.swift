@@ -317,7 +317,9 @@ public final class Worker: Sendable {
       } else {
         let wait = fetching.failed(error)
         state.withLock { $0.orphanCheckPending = true }
-        await jobAvailable.wait(timeout: wait)
+        // Outcomes written on their own above waited out the outage with their own
+        // backoff: waiting again would stack the two (up to twice `reconnectDelay`).
+        if outcomes.isEmpty { await jobAvailable.wait(timeout: wait) }
       }
       return nil
     }
