@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import ProcrastinateTraceData
@@ -128,11 +127,8 @@ struct TraceFileFollower: Service {
 
   /// What the file holds past `offset`, read on a dispatch queue.
   static func read(path: String, from offset: UInt64) async -> ReadResult {
-    await withCheckedContinuation { continuation in
-      DispatchQueue.global().async {
-        continuation.resume(returning: readNow(path: path, from: offset))
-      }
-    }
+    // `readNow` throws nothing: only cancellation could, and the loop checks it.
+    (try? await OffPool.run { readNow(path: path, from: offset) }) ?? .missing("not read")
   }
 
   private static func readNow(path: String, from offset: UInt64) -> ReadResult {
