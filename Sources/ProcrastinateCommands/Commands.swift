@@ -191,7 +191,7 @@ public struct HealthchecksCommand: AsyncParsableCommand {
     let app = try database.makeApp()
     print("Database: \(app.database.redacted)")
     do {
-      try await app.query("SELECT 1")
+      try await app.store.ping()
       print("DB connection: OK")
     } catch {
       print("DB connection: FAILED: \(error)")
@@ -205,12 +205,10 @@ public struct HealthchecksCommand: AsyncParsableCommand {
       throw ExitCode(1)
     }
     print("Schema: OK (procrastinate 3.10)")
-    let workers = try await app.query(
-      "SELECT id, round(extract(epoch FROM now() - last_heartbeat)) FROM procrastinate_workers ORDER BY id"
-    )
+    let workers = try await app.store.workerHeartbeats()
     print("Workers: \(workers.count)")
     for worker in workers {
-      print("  worker \(worker[0] ?? "?"): last heartbeat \(worker[1] ?? "?") s ago")
+      print("  worker \(worker.id): last heartbeat \(Int(worker.silentFor.rounded())) s ago")
     }
     await app.close()
   }

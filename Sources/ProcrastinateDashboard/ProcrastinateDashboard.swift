@@ -41,7 +41,7 @@ public final class ProcrastinateDashboard: Sendable {
     self.app = app
     self.options = options
     self.spans = SpanStore(capacity: max(1, options.spanCapacity))
-    self.counts = QueueCountsCache(app: app, maximumAge: Self.seconds(options.countsMaximumAge))
+    self.counts = QueueCountsCache(app: app, maximumAge: options.countsMaximumAge.inSeconds)
     var generator = SystemRandomNumberGenerator()
     self.csrfToken = (0..<4).map { _ in String(generator.next(), radix: 16) }.joined()
   }
@@ -89,7 +89,7 @@ public final class ProcrastinateDashboard: Sendable {
       let action = try Self.action(context)
       try await self.requireToken(request)
       let done = try await self.perform(action, on: id)
-      let status = try await self.app.job(id: id)?.status
+      let status = try await self.app.store.job(id: id)?.status
       return Self.json(
         ["done": done, "action": action.rawValue, "status": status ?? NSNull()],
         status: done ? .ok : .conflict)
@@ -102,14 +102,14 @@ public final class ProcrastinateDashboard: Sendable {
 
   private func overview(prefix: String) async throws -> Response {
     async let queues = counts.counts()
-    async let workers = app.workerHeartbeats()
-    async let periodic = app.periodicTicks()
+    async let workers = app.store.workerHeartbeats()
+    async let periodic = app.store.periodicTicks()
     async let stalled = app.stalledJobs(heartbeatTimeout: options.silentWorkerAfter)
     let page = OverviewPage(
       queues: try await queues.queues, countedAt: try await queues.takenAt,
       workers: try await workers, periodic: try await periodic,
       schedules: options.periodicTasks, stalled: try await stalled.count, spans: spans.counts,
-      spanCapacity: spans.capacity, silentAfter: Self.seconds(options.silentWorkerAfter),
+      spanCapacity: spans.capacity, silentAfter: options.silentWorkerAfter.inSeconds,
       now: Date())
     return html(title: "Overview", prefix: prefix, current: "/", body: page.render(prefix: prefix))
   }
@@ -126,7 +126,7 @@ public final class ProcrastinateDashboard: Sendable {
       let stalled = try await app.stalledJobs(heartbeatTimeout: options.silentWorkerAfter)
       page = JobPage(jobs: stalled.reversed(), nextCursor: nil)
     } else {
-      page = try await app.jobPage(
+      page = try await app.store.jobPage(
         filters.jobFilter, before: filters.before, limit: JobsPage.pageSize)
     }
     return html(
@@ -135,10 +135,10 @@ public final class ProcrastinateDashboard: Sendable {
   }
 
   private func job(id: Int64, request: Request, prefix: String) async throws -> Response {
-    guard let job = try await app.job(id: id) else {
+    guard let job = try await app.store.job(id: id) else {
       throw HTTPError(.notFound, message: "no job \(id)")
     }
-    let events = try await app.events(jobID: id)
+    let events = try await app.store.events(jobID: id)
     let done = FormData.parse(request.uri.query ?? "")["done"]
     let flash = done.flatMap { done in
       done == "nothing"
@@ -162,7 +162,7 @@ public final class ProcrastinateDashboard: Sendable {
   // MARK: Actions
 
   private func perform(_ action: JobDetailPage.Action, on id: Int64) async throws -> Bool {
-    guard try await app.job(id: id) != nil else {
+    guard try await app.store.job(id: id) != nil else {
       throw HTTPError(.notFound, message: "no job \(id)")
     }
     switch action {
@@ -213,10 +213,10 @@ public final class ProcrastinateDashboard: Sendable {
   }
 
   private func jobJSON(id: Int64) async throws -> Response {
-    guard let job = try await app.job(id: id) else {
+    guard let job = try await app.store.job(id: id) else {
       throw HTTPError(.notFound, message: "no job \(id)")
     }
-    let events = try await app.events(jobID: id)
+    let events = try await app.store.events(jobID: id)
     let trace = JobTrace.find(job: job, in: spans)
     return Self.json([
       "job": DashboardJSON.job(job),
@@ -314,10 +314,6 @@ public final class ProcrastinateDashboard: Sendable {
     let host = host.lowercased()
     let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
     return bracketed + (port.map { ":\($0)" } ?? "")
-  }
-
-  static func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
 
   static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {

@@ -287,7 +287,7 @@ struct DashboardServerTests {
       headers: ["X-CSRF-Token": token, "Origin": "http://evil.example"])
     #expect(otherOrigin.status == 403 && otherOrigin.body.contains("another origin"))
     #expect(try await server.get("/api/jobs/\(failed)/retry").status == 404, "GET is no action")
-    #expect(try await app.job(id: failed)?.status == "failed", "nothing happened so far")
+    #expect(try await app.store.job(id: failed)?.status == "failed", "nothing happened so far")
 
     let retried = try await server.request(
       "POST", "/api/jobs/\(failed)/retry", headers: ["X-CSRF-Token": token])
@@ -304,12 +304,12 @@ struct DashboardServerTests {
     #expect(cancelled.status == 303)
     #expect(cancelled.headers["location"] == "/jobs/\(waiting)?done=cancel")
     #expect(try await server.get("/jobs/\(waiting)?done=cancel").body.contains("Done: cancel."))
-    #expect(try await app.job(id: waiting)?.status == "cancelled")
+    #expect(try await app.store.job(id: waiting)?.status == "cancelled")
     let formWithoutToken = try await server.request(
       "POST", "/jobs/\(failed)/cancel", body: Data("csrf=".utf8),
       headers: ["Content-Type": "application/x-www-form-urlencoded"])
     #expect(formWithoutToken.status == 403)
-    #expect(try await app.job(id: failed)?.status == "todo")
+    #expect(try await app.store.job(id: failed)?.status == "todo")
   }
 
   @Test("basic authentication guards everything when set; a non-loopback host without it warns")

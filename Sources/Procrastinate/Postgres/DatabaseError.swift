@@ -47,6 +47,9 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
 
   /// SQLSTATE `23505`: a unique constraint or unique index was violated.
   var isUniqueViolation: Bool { sqlState == "23505" }
+
+  /// A row refers to one that is gone: for a worker's fetch, its own worker row was pruned.
+  static let foreignKeyViolation = "23503"
   /// SQLSTATE class `42`/`3F` for a missing relation or function: the schema is absent.
   var isUndefinedObject: Bool {
     sqlState == "42P01" || sqlState == "42883" || sqlState == "42704"

@@ -15,24 +15,6 @@ public struct JobSummary: Sendable, Equatable, Codable {
   public var attempts: Int
   public var abortRequested: Bool
   public var workerID: Int64?
-
-  init?(row: QueryResult.Row) {
-    guard let id = row.int64(0), let queue = row.string(1), let task = row.string(2),
-      let status = row.string(7)
-    else { return nil }
-    self.id = id
-    self.queue = queue
-    self.task = task
-    self.priority = Int32(row.int(3) ?? 0)
-    self.lock = row.string(4)
-    self.queueingLock = row.string(5)
-    self.arguments = row.string(6) ?? "{}"
-    self.status = status
-    self.scheduledAt = row.date(8)
-    self.attempts = row.int(9) ?? 0
-    self.abortRequested = row.string(10) == "t"
-    self.workerID = row.int64(11)
-  }
 }
 
 /// Which jobs to list; `nil` matches everything.
@@ -78,32 +60,15 @@ public struct JobCounts: Sendable, Equatable, Codable {
 extension ProcrastinateApp {
   /// The jobs matching `filter`, by id (Python's `list_jobs`).
   public func jobs(_ filter: JobFilter = JobFilter()) async throws -> [JobSummary] {
-    let parameters: [String?] = [
-      filter.id.map(String.init), filter.queue, filter.task, filter.status?.rawValue, filter.lock,
-      filter.queueingLock, filter.workerID.map(String.init), String(max(0, filter.limit)),
-    ]
-    return try await pool.execute(AdminSQL.listJobs, parameters).rows.compactMap(
-      JobSummary.init(row:))
+    try await store.listJobs(filter)
   }
 
   /// Job counts per queue (Python's `list_queues`).
-  public func queueCounts() async throws -> [JobCounts] { try await counts(by: "queue_name") }
+  public func queueCounts() async throws -> [JobCounts] { try await store.counts(by: "queue_name") }
   /// Job counts per task (Python's `list_tasks`).
-  public func taskCounts() async throws -> [JobCounts] { try await counts(by: "task_name") }
+  public func taskCounts() async throws -> [JobCounts] { try await store.counts(by: "task_name") }
   /// Job counts per lock, for jobs that have one (Python's `list_locks`).
-  public func lockCounts() async throws -> [JobCounts] { try await counts(by: "lock") }
-
-  private func counts(by column: String) async throws -> [JobCounts] {
-    var result: [JobCounts] = []
-    for row in try await pool.execute(AdminSQL.countsBy(column)).rows {
-      guard let name = row.string(0), let status = row.string(1), let count = row.int(2) else {
-        continue
-      }
-      if result.last?.name != name { result.append(JobCounts(name: name, counts: [:])) }
-      result[result.count - 1].counts[status] = count
-    }
-    return result
-  }
+  public func lockCounts() async throws -> [JobCounts] { try await store.counts(by: "lock") }
 
   /// Sends a `failed` job back to `todo` to run now, with one more attempt counted, as
   /// procrastinate's manual retry does (a `retried` event).
@@ -111,7 +76,7 @@ extension ProcrastinateApp {
   /// - Returns: false when the job does not exist or is not `failed`.
   @discardableResult
   public func retryJob(id: Int64) async throws -> Bool {
-    !(try await pool.execute(AdminSQL.retryFailed, [String(id)]).rows.isEmpty)
+    try await store.retryFailedJob(id: id)
   }
 
   /// Cancels a job (`procrastinate_cancel_job_v1`): a `todo` job becomes `cancelled`, or is
@@ -121,10 +86,7 @@ extension ProcrastinateApp {
   /// - Returns: false when nothing was done (the job is not `todo`, or not `doing` for an abort).
   @discardableResult
   public func cancelJob(id: Int64, abort: Bool = false, delete: Bool = false) async throws -> Bool {
-    let rows = try await pool.execute(
-      AdminSQL.cancel, [String(id), abort ? "t" : "f", delete ? "t" : "f"]
-    ).rows
-    return rows.first?.int64(0) != nil
+    try await store.cancelJob(id: id, abort: abort, delete: delete)
   }
 
   /// Jobs in `doing` whose worker is gone or has not sent a heartbeat for
@@ -134,10 +96,7 @@ extension ProcrastinateApp {
   public func stalledJobs(
     heartbeatTimeout: Duration = .seconds(30), excludingWorker: Int64? = nil
   ) async throws -> [JobSummary] {
-    try await pool.execute(
-      AdminSQL.stalledJobs,
-      [String(Worker.seconds(heartbeatTimeout)), excludingWorker.map(String.init)]
-    ).rows.compactMap(JobSummary.init(row:))
+    try await store.stalledJobs(silentFor: heartbeatTimeout.inSeconds, excluding: excludingWorker)
   }
 
   /// Retries every stalled job now; returns the ids given back.
@@ -145,16 +104,13 @@ extension ProcrastinateApp {
   public func retryStalledJobs(
     heartbeatTimeout: Duration = .seconds(30), excludingWorker: Int64? = nil
   ) async throws -> [Int64] {
-    let seconds = String(Worker.seconds(heartbeatTimeout))
-    let excluded = excludingWorker.map(String.init)
+    let seconds = heartbeatTimeout.inSeconds
     var retried: [Int64] = []
-    for job in try await stalledJobs(
-      heartbeatTimeout: heartbeatTimeout, excludingWorker: excludingWorker)
-    {
-      let rows = try await pool.execute(
-        AdminSQL.retryStalled, [String(job.id), seconds, excluded]
-      ).rows
-      if !rows.isEmpty { retried.append(job.id) }
+    for job in try await store.stalledJobs(silentFor: seconds, excluding: excludingWorker) {
+      if try await store.retryStalledJob(id: job.id, silentFor: seconds, excluding: excludingWorker)
+      {
+        retried.append(job.id)
+      }
     }
     return retried
   }

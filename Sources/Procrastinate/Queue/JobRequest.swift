@@ -73,8 +73,7 @@ public struct DeferOptions: Sendable {
     case .none: nil
     case .at(let date): date.timeIntervalSince1970
     case .in(let delay):
-      now.timeIntervalSince1970 + Double(delay.components.seconds)
-        + Double(delay.components.attoseconds) / 1e18
+      now.timeIntervalSince1970 + delay.inSeconds
     }
   }
 }

@@ -16,7 +16,8 @@ public final class ProcrastinateApp: Sendable {
   public let database: DatabaseSettings
   /// The logger used for the queue's own messages.
   public let logger: Logger
-  package let pool: ConnectionPool
+  /// The database contract: every statement the app sends goes through it.
+  package let store: QueueStore
 
   /// Creates an app for `database`. No connection is opened until first use.
   ///
@@ -28,7 +29,8 @@ public final class ProcrastinateApp: Sendable {
   ) {
     self.database = database
     self.logger = logger
-    self.pool = ConnectionPool(settings: database, maximumConnections: maximumConnections)
+    self.store = QueueStore(
+      pool: ConnectionPool(settings: database, maximumConnections: maximumConnections))
   }
 
   /// Creates an app, resolving the database from `databaseURL` or the environment
@@ -44,7 +46,7 @@ public final class ProcrastinateApp: Sendable {
 
   /// Closes the app's idle connections.
   public func close() async {
-    await pool.close()
+    await store.close()
   }
 
   // MARK: - Defer
@@ -56,25 +58,9 @@ public final class ProcrastinateApp: Sendable {
   @discardableResult
   public func `defer`(_ job: JobRequest) async throws -> Int64 {
     try job.validate()
-    let options = job.options
-    let parameters: [String?] = [
-      options.queue, job.taskName, String(options.priority), options.lock, options.queueingLock,
-      job.arguments.json, options.scheduledEpoch(now: Date()).map { String($0) },
-    ]
-    do {
-      let result = try await pool.execute(JobSQL.deferOne, parameters)
-      guard let text = result.rows.first?.string(0), let id = Self.firstID(in: text) else {
-        throw DatabaseError(
-          kind: .statement, message: "procrastinate_defer_jobs_v1 returned no id", context: "defer")
-      }
-      QueueMetrics.deferredJobs([job])
-      return id
-    } catch let error as DatabaseError {
-      if let enqueued = AlreadyEnqueuedError.from(error, requested: [options.queueingLock]) {
-        throw enqueued
-      }
-      throw error
-    }
+    let id = try await store.deferJob(job, now: Date())
+    QueueMetrics.deferredJobs([job])
+    return id
   }
 
   /// Defers `task` with `arguments` and `options`.
@@ -91,32 +77,9 @@ public final class ProcrastinateApp: Sendable {
   public func deferBatch(_ jobs: [JobRequest]) async throws -> [Int64] {
     if jobs.isEmpty { return [] }
     for job in jobs { try job.validate() }
-    let now = Date()
-    let locks = jobs.map(\.options.queueingLock)
-    let parameters: [String?] = [
-      PostgresArray.literal(jobs.map(\.options.queue)),
-      PostgresArray.literal(jobs.map(\.taskName)),
-      PostgresArray.literal(jobs.map { String($0.options.priority) }),
-      PostgresArray.literal(jobs.map(\.options.lock)),
-      PostgresArray.literal(locks),
-      PostgresArray.literal(jobs.map(\.arguments.json)),
-      PostgresArray.literal(jobs.map { $0.options.scheduledEpoch(now: now).map { String($0) } }),
-    ]
-    do {
-      let result = try await pool.execute(JobSQL.deferMany, parameters)
-      let ids = result.rows.compactMap { $0.int64(0) }
-      guard ids.count == jobs.count else {
-        throw DatabaseError(
-          kind: .statement,
-          message: "procrastinate_defer_jobs_v1 returned \(ids.count) ids for \(jobs.count) jobs",
-          context: "defer_jobs")
-      }
-      QueueMetrics.deferredJobs(jobs)
-      return ids
-    } catch let error as DatabaseError {
-      if let enqueued = AlreadyEnqueuedError.from(error, requested: locks) { throw enqueued }
-      throw error
-    }
+    let ids = try await store.deferJobs(jobs, now: Date())
+    QueueMetrics.deferredJobs(jobs)
+    return ids
   }
 
   /// Runs one SQL statement of your own on the app's pool (off the cooperative thread
@@ -125,26 +88,12 @@ public final class ProcrastinateApp: Sendable {
   /// same database, as the demo's `db.store_joke` does.
   @discardableResult
   public func query(_ sql: String, _ parameters: [String?] = []) async throws -> [[String?]] {
-    try await pool.withConnection { connection in
-      try await connection.query(sql, parameters, context: "query").rows.map(\.values)
-    }
+    try await store.run(sql, parameters)
   }
 
   /// The status and attempts of a job, or nil when it does not exist (or was deleted).
   public func jobStatus(id: Int64) async throws -> (status: JobStatus, attempts: Int)? {
-    let result = try await pool.execute(JobSQL.jobStatus, [String(id)])
-    guard let row = result.rows.first, let text = row.string(0),
-      let status = JobStatus(rawValue: text)
-    else { return nil }
-    return (status, row.int(1) ?? 0)
-  }
-
-  /// Reads the first element of a `bigint[]` in text form, e.g. `{42}`.
-  private static func firstID(in array: String) -> Int64? {
-    let digits = array.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(
-      separator: ","
-    ).first
-    return digits.flatMap { Int64($0) }
+    try await store.jobStatus(id: id)
   }
 }
 

@@ -46,7 +46,7 @@ public struct IncompleteSchemaError: Error, Sendable, CustomStringConvertible {
 extension ProcrastinateApp {
   /// Checks, object by object, whether the database carries the procrastinate 3.10 contract.
   public func checkSchema() async throws -> SchemaReport {
-    try await pool.withConnection { try await Self.report(on: $0) }
+    try await store.checkSchema()
   }
 
   /// Creates the procrastinate 3.10 schema on a database that has none, in one transaction.
@@ -57,40 +57,6 @@ extension ProcrastinateApp {
   /// Concurrent callers are serialised with an advisory lock.
   @discardableResult
   public func applySchema() async throws -> SchemaApplyOutcome {
-    try await pool.withConnection { connection in
-      try await connection.script(
-        "BEGIN; SELECT pg_advisory_xact_lock(\(Self.schemaLockKey))", context: "schema")
-      do {
-        let report = try await Self.report(on: connection)
-        let outcome: SchemaApplyOutcome
-        if report.isComplete {
-          outcome = .alreadyPresent
-        } else if report.isAbsent {
-          try await connection.script(SchemaSQL.create, context: "schema --apply")
-          outcome = .created
-        } else {
-          throw IncompleteSchemaError(missing: report.missing)
-        }
-        try await connection.script("COMMIT", context: "schema")
-        return outcome
-      } catch {
-        _ = try? await connection.script("ROLLBACK", context: "schema")
-        throw error
-      }
-    }
-  }
-
-  /// An arbitrary constant identifying "procrastinate schema" advisory locks.
-  private static let schemaLockKey: Int64 = 0x7072_6F63_7261_7374
-
-  private static func report(on connection: PostgresConnection) async throws -> SchemaReport {
-    let result = try await connection.query(SchemaSQL.presenceCheck, context: "schema --check")
-    var present: [String] = []
-    var missing: [String] = []
-    for row in result.rows {
-      guard let name = row.string(0) else { continue }
-      if row.bool(1) == true { present.append(name) } else { missing.append(name) }
-    }
-    return SchemaReport(present: present, missing: missing)
+    try await store.applySchema()
   }
 }

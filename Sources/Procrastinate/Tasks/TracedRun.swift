@@ -79,10 +79,8 @@ enum TracedRun {
       }
       span.attributes[TracingKeys.jobOutcome] = "succeeded"
     } catch {
-      let aborted = error is CancellationError || Task.isCancelled
-      let retried =
-        !aborted && task.retry?.retryDelay(attempts: context.attempts, error: error) != nil
-      span.attributes[TracingKeys.jobOutcome] = aborted ? "aborted" : retried ? "retried" : "failed"
+      span.attributes[TracingKeys.jobOutcome] =
+        JobOutcome(error: error, retry: task.retry, attempts: context.attempts).name
       span.attributes[TracingKeys.errorType] = String(reflecting: type(of: error))
       span.recordError(error)
       span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
@@ -194,8 +192,7 @@ extension Span {
       added[TracingKeys.jobScheduledAt] = .string(scheduled.ISO8601Format())
     }
     if let wait = context.queueWait() {
-      added[TracingKeys.jobQueueWait] = .double(
-        Double(wait.components.seconds) * 1000 + Double(wait.components.attoseconds) / 1e15)
+      added[TracingKeys.jobQueueWait] = .double(wait.inSeconds * 1000)
     }
     updateAttributes { attributes in
       // A span usually has none yet; any it has (set by another tracer) are kept.

@@ -27,7 +27,7 @@ enum Completion: Sendable {
 actor JobCompleter {
   typealias Waiting = (completion: Completion, continuation: CheckedContinuation<Void, Never>)
 
-  private let pool: ConnectionPool
+  private let store: QueueStore
   private let batched: Bool
   /// Paces retries while the database cannot be reached, and logs the outage.
   private let backoff: ReconnectBackoff
@@ -45,10 +45,10 @@ actor JobCompleter {
   private(set) var unrecorded: Set<Int64> = []
 
   init(
-    pool: ConnectionPool, batched: Bool, backoff: ReconnectBackoff,
+    store: QueueStore, batched: Bool, backoff: ReconnectBackoff,
     giveUpWhileStopping: Duration, logger: Logger, onPending: @escaping @Sendable () -> Void
   ) {
-    self.pool = pool
+    self.store = store
     self.giveUpWhileStopping = giveUpWhileStopping
     self.batched = batched
     self.backoff = backoff
@@ -99,37 +99,35 @@ actor JobCompleter {
 
   private func persist(_ completions: [Completion]) async {
     for outcome in JobSQL.outcomeWrites(completions) {
-      if let result = await write(outcome) { reportUnfinished(outcome, result) }
+      if let notEnded = await write(outcome) { reportNotEnded(notEnded) }
     }
   }
 
-  /// Logs the jobs a set-based finish did not end (deleted, cancelled or finished elsewhere
+  /// Logs the jobs an outcome did not end (deleted, cancelled or finished elsewhere
   /// meanwhile), as `procrastinate_finish_job_v1` would have raised for them.
-  nonisolated func reportUnfinished(_ outcome: JobSQL.OutcomeWrite, _ result: QueryResult) {
-    guard outcome.statement == JobSQL.finishMany else { return }
-    let ended = Set(result.rows.compactMap { $0.int64(0) })
-    for id in outcome.jobIDs where !ended.contains(id) {
+  nonisolated func reportNotEnded(_ jobIDs: [Int64]) {
+    for id in jobIDs {
       logger.error(
         "could not record the outcome of job \(id): it was not found or not in \"doing\" or \"todo\" status"
       )
     }
   }
 
-  /// Runs `statement` until it succeeds or fails with a statement error (returns false).
-  /// Runs `outcome` until it succeeds (its result) or fails with a statement error (nil).
-  private func write(_ outcome: JobSQL.OutcomeWrite) async -> QueryResult? {
+  /// Runs `outcome` until it succeeds (the jobs it did not end) or fails with a statement
+  /// error, or is given up while stopping (nil).
+  private func write(_ outcome: JobSQL.OutcomeWrite) async -> [Int64]? {
     let jobs = outcome.jobIDs
     var attempt = 0
     var statementFailures = 0
     var failingSince: ContinuousClock.Instant?
     while true {
       do {
-        let result = try await pool.execute(outcome.statement, outcome.parameters)
+        let notEnded = try await store.writeOutcome(outcome)
         backoff.succeeded()
         if attempt > 0 {
           logger.info("wrote the outcome of job(s) \(jobs) after the database came back")
         }
-        return result
+        return notEnded
       } catch let error as DatabaseError where error.kind == .statement {
         // A statement error can follow a restart on a connection that was not yet known
         // to be gone; try a few times before giving up on this outcome.

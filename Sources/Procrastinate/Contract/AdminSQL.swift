@@ -1,13 +1,27 @@
+import Foundation
+
 /// The operator's statements: the admin listings, manual retry, cancel and abort, and
 /// stalled jobs, following procrastinate 3.10's `queries.sql`. Every filter is optional:
 /// a NULL parameter matches everything.
 package enum AdminSQL {
+  /// The columns of a ``JobSummary``, by the names it reads them with; `args` is
+  /// `arguments`, an SQL expression (the dashboard cuts it short).
+  static func summaryColumns(arguments: String = "args::text") -> String {
+    """
+    id, queue_name, task_name, priority, lock, queueing_lock, \(arguments) AS args, status,
+      extract(epoch FROM scheduled_at)::float8 AS scheduled_at, attempts, abort_requested,
+      worker_id
+    """
+  }
+
+  /// Whether the database answers at all (`procrastinate-swift healthchecks`).
+  static let ping = Statement("procrastinate_swift_ping", "SELECT 1")
+
   /// Python's `list_jobs`, with `scheduled_at` as epoch seconds; `$8` limits the rows.
   static let listJobs = Statement(
     "procrastinate_swift_list_jobs",
     """
-    SELECT id, queue_name, task_name, priority, lock, queueing_lock, args::text, status,
-      extract(epoch FROM scheduled_at)::float8, attempts, abort_requested, worker_id
+    SELECT \(summaryColumns())
     FROM procrastinate_jobs
     WHERE ($1::bigint IS NULL OR id = $1)
       AND ($2::varchar IS NULL OR queue_name = $2)
@@ -27,7 +41,7 @@ package enum AdminSQL {
     return Statement(
       "procrastinate_swift_counts_by_\(column)",
       """
-      SELECT \(column), status, count(*)
+      SELECT \(column) AS name, status, count(*) AS count
       FROM procrastinate_jobs
       WHERE \(column) IS NOT NULL
       GROUP BY \(column), status
@@ -69,7 +83,7 @@ package enum AdminSQL {
   /// `procrastinate_cancel_job_v1(id, abort, delete)`: the id when it acted, else NULL.
   static let cancel = Statement(
     "procrastinate_swift_cancel",
-    "SELECT procrastinate_cancel_job_v1($1::bigint, $2::boolean, $3::boolean)")
+    "SELECT procrastinate_cancel_job_v1($1::bigint, $2::boolean, $3::boolean) AS id")
 
   /// Python's `select_stalled_jobs_by_heartbeat`: `doing` jobs whose worker is gone or has
   /// not beaten for `$1` seconds, never those of worker `$2` (the one asking: a worker's own
@@ -81,12 +95,32 @@ package enum AdminSQL {
       SELECT id FROM procrastinate_workers
       WHERE last_heartbeat < now() - make_interval(secs => $1::float8)
     )
-    SELECT id, queue_name, task_name, priority, lock, queueing_lock, args::text, status,
-      extract(epoch FROM scheduled_at)::float8, attempts, abort_requested, worker_id
+    SELECT \(summaryColumns())
     FROM procrastinate_jobs
     WHERE status = 'doing'
       AND (worker_id IS NULL OR worker_id IN (SELECT id FROM stalled_workers))
       AND ($2::bigint IS NULL OR worker_id IS DISTINCT FROM $2::bigint)
     ORDER BY id
     """)
+}
+
+extension JobSummary {
+  /// Reads a row of ``AdminSQL/summaryColumns(arguments:)`` by column name.
+  init?(_ row: QueryResult.NamedRow) {
+    guard let id = row.int64("id"), let queue = row.string("queue_name"),
+      let task = row.string("task_name"), let status = row.string("status")
+    else { return nil }
+    self.id = id
+    self.queue = queue
+    self.task = task
+    self.priority = Int32(row.int("priority") ?? 0)
+    self.lock = row.string("lock")
+    self.queueingLock = row.string("queueing_lock")
+    self.arguments = row.string("args") ?? "{}"
+    self.status = status
+    self.scheduledAt = row.date("scheduled_at")
+    self.attempts = row.int("attempts") ?? 0
+    self.abortRequested = row.bool("abort_requested") ?? false
+    self.workerID = row.int64("worker_id")
+  }
 }

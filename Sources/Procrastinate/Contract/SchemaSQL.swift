@@ -6,6 +6,12 @@
 /// Nothing is schema-qualified: objects land in the first schema of the connection's
 /// `search_path`, as with Python.
 package enum SchemaSQL {
+  /// Opens the transaction that applies the schema, serialised across callers by an
+  /// advisory lock on an arbitrary constant key ("procrast").
+  static let beginApply = "BEGIN; SELECT pg_advisory_xact_lock(\(0x7072_6F63_7261_7374 as Int64))"
+  static let commit = "COMMIT"
+  static let rollback = "ROLLBACK"
+
   /// Creates the whole contract, as one multi-statement script (no BEGIN/COMMIT: the caller
   /// wraps it in a transaction). It fails on a database that already has any of it, like
   /// `procrastinate schema --apply` does, so check ``anyPresent`` / ``presenceCheck`` first.

@@ -1,24 +1,16 @@
+import Foundation
+
 /// The web dashboard's reads: a keyset page of jobs (newest first), one job with its events,
 /// the workers with their heartbeats, and the periodic ticks. Rows are read by column name
 /// (`QueryResult.NamedRow`). The overview's counts are ``AdminSQL/countsBy(_:)``.
 package enum DashboardSQL {
-  /// The job columns every dashboard listing reads, `args` cut to `$1` characters.
-  private static func jobColumns(argumentsLimit: String) -> String {
-    """
-    id, queue_name, task_name, priority, lock, queueing_lock,
-      left(args::text, \(argumentsLimit)) AS args, status,
-      extract(epoch FROM scheduled_at)::float8 AS scheduled_at, attempts, abort_requested,
-      worker_id
-    """
-  }
-
   /// Newest first, after the keyset cursor `$6` (an id; NULL for the first page). Every
   /// filter is optional (NULL matches everything); `$7` limits the rows, `$8` the
   /// characters of args. The primary key's backward scan serves the order and the cursor.
   static let jobsPage = Statement(
     "procrastinate_swift_dashboard_jobs",
     """
-    SELECT \(jobColumns(argumentsLimit: "$8::int"))
+    SELECT \(AdminSQL.summaryColumns(arguments: "left(args::text, $8::int)"))
     FROM procrastinate_jobs
     WHERE ($1::varchar IS NULL OR queue_name = $1)
       AND ($2::varchar IS NULL OR task_name = $2)
@@ -34,7 +26,7 @@ package enum DashboardSQL {
   static let job = Statement(
     "procrastinate_swift_dashboard_job",
     """
-    SELECT \(jobColumns(argumentsLimit: "1000000000"))
+    SELECT \(AdminSQL.summaryColumns())
     FROM procrastinate_jobs WHERE id = $1::bigint
     """)
 
@@ -66,4 +58,64 @@ package enum DashboardSQL {
     FROM procrastinate_periodic_defers
     ORDER BY task_name, periodic_id, defer_timestamp DESC
     """)
+}
+
+/// One row of `procrastinate_events`.
+package struct JobEvent: Sendable, Equatable, Codable {
+  package var id: Int64
+  package var type: String
+  package var at: Date
+
+  init?(_ row: QueryResult.NamedRow) {
+    guard let id = row.int64("id"), let type = row.string("type"), let at = row.date("at")
+    else { return nil }
+    self.id = id
+    self.type = type
+    self.at = at
+  }
+}
+
+/// A worker's row of `procrastinate_workers`, with the jobs it runs.
+package struct WorkerHeartbeat: Sendable, Equatable, Codable {
+  package var id: Int64
+  package var lastHeartbeat: Date
+  /// Seconds since the last heartbeat, by the database's clock.
+  package var silentFor: Double
+  package var running: Int
+
+  init?(_ row: QueryResult.NamedRow) {
+    guard let id = row.int64("id"), let last = row.date("last_heartbeat") else { return nil }
+    self.id = id
+    self.lastHeartbeat = last
+    self.silentFor = row.double("silent_for") ?? 0
+    self.running = row.int("running") ?? 0
+  }
+}
+
+/// A periodic schedule's latest tick, from `procrastinate_periodic_defers`.
+package struct PeriodicTick: Sendable, Equatable, Codable {
+  package var task: String
+  package var periodicID: String
+  package var lastTick: Date?
+  package var jobID: Int64?
+
+  init?(_ row: QueryResult.NamedRow) {
+    guard let task = row.string("task_name") else { return nil }
+    self.task = task
+    self.periodicID = row.string("periodic_id") ?? ""
+    self.lastTick = row.date("last_tick")
+    self.jobID = row.int64("job_id")
+  }
+}
+
+/// A page of jobs, newest first, and the cursor of the next page.
+package struct JobPage: Sendable {
+  package var jobs: [JobSummary]
+  /// The id to pass as `before` for the next page; nil on the last page.
+  package var nextCursor: Int64?
+
+  package init(jobs: [JobSummary], nextCursor: Int64?) {
+    self.jobs = jobs
+    self.nextCursor = nextCursor
+  }
 }

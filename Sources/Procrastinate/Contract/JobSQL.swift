@@ -1,18 +1,22 @@
+import Foundation
+
 /// The named statements that defer, fetch, finish and retry jobs.
 ///
 /// Every change to a job goes through procrastinate 3.10's own SQL functions (or, for the
 /// batched fetch, an `UPDATE` that applies `procrastinate_fetch_job_v2`'s rules), so the
 /// schema's triggers write the events and send the NOTIFYs exactly as for Python.
 package enum JobSQL {
-  /// The job columns a worker reads, in ``FetchedJob/init(row:)`` order, from a row
-  /// source named `job`. Times are read as epoch seconds so no DateStyle/TimeZone parsing
-  /// is involved. The last column is when the job was last put in `todo` (its `deferred`,
+  /// The job columns a worker reads (``FetchedJob``), by name, from a row source named
+  /// `job`. Times are read as epoch seconds so no DateStyle/TimeZone parsing is involved.
+  /// `deferred_at` is when the job was last put in `todo` (its `deferred`,
   /// `deferred_for_retry` or `retried` event), for the queue wait; one index lookup per job.
   static let jobColumns = """
     job.id, job.task_name, job.queue_name, job.priority, job.lock, job.queueing_lock,
-    job.args::text, extract(epoch FROM job.scheduled_at)::float8, job.attempts, job.worker_id,
+    job.args::text AS args, extract(epoch FROM job.scheduled_at)::float8 AS scheduled_at,
+    job.attempts, job.worker_id,
     (SELECT extract(epoch FROM max(event.at))::float8 FROM procrastinate_events AS event
      WHERE event.job_id = job.id AND event.type IN ('deferred', 'deferred_for_retry', 'retried'))
+      AS deferred_at
     """
 
   /// One job through `procrastinate_defer_jobs_v1`; `$7` is epoch seconds or NULL.
@@ -154,6 +158,14 @@ package enum JobSQL {
     var statement: Statement
     var parameters: [String?]
     var jobIDs: [Int64]
+
+    /// The jobs a set-based finish did not end (not found, or not in `todo` or `doing`),
+    /// read from its `result`: where `procrastinate_finish_job_v1` would have raised.
+    func notEnded(by result: QueryResult) -> [Int64] {
+      guard statement == JobSQL.finishMany else { return [] }
+      let ended = Set(result.namedRows.compactMap { $0.int64("id") })
+      return jobIDs.filter { !ended.contains($0) }
+    }
   }
 
   /// The statements that write `completions`: all finishes in one ``finishMany`` (or
@@ -196,47 +208,7 @@ package enum JobSQL {
   /// The status of one job, for callers that wait on a job.
   static let jobStatus = Statement(
     "procrastinate_swift_job_status",
-    "SELECT status::text, attempts FROM procrastinate_jobs WHERE id = $1::bigint")
-}
-
-/// The statements a worker runs about itself.
-package enum WorkerSQL {
-  /// Sets worker `$1` on the `doing` jobs `$2` that lost their worker id when the worker's
-  /// row was pruned.
-  static let reclaimRunning = Statement(
-    "procrastinate_swift_reclaim_running",
-    """
-    UPDATE procrastinate_jobs SET worker_id = $1::bigint
-    WHERE id = ANY($2::bigint[]) AND status = 'doing' AND worker_id IS NULL
-    """)
-
-  /// Python's `list_jobs_to_abort`, for the jobs of worker `$1`.
-  static let jobsToAbort = Statement(
-    "procrastinate_swift_jobs_to_abort",
-    """
-    SELECT id FROM procrastinate_jobs
-    WHERE status = 'doing' AND abort_requested AND worker_id = $1::bigint
-    """)
-
-  static let register = Statement(
-    "procrastinate_swift_register_worker",
-    "SELECT worker_id FROM procrastinate_register_worker_v1()")
-
-  static let unregister = Statement(
-    "procrastinate_swift_unregister_worker",
-    "SELECT procrastinate_unregister_worker_v1($1::bigint)")
-
-  static let heartbeat = Statement(
-    "procrastinate_swift_heartbeat",
-    "SELECT procrastinate_update_heartbeat_v1($1::bigint)")
-
-  static let pruneStalledWorkers = Statement(
-    "procrastinate_swift_prune_stalled_workers",
-    "SELECT worker_id FROM procrastinate_prune_stalled_workers_v1($1::float8)")
-
-  /// The NOTIFY channels, as in procrastinate 3.10.
-  static let anyQueueChannel = "procrastinate_any_queue_v1"
-  static func queueChannel(_ queue: String) -> String { "procrastinate_queue_v1#\(queue)" }
+    "SELECT status::text AS status, attempts FROM procrastinate_jobs WHERE id = $1::bigint")
 }
 
 extension JobSQL {
@@ -250,4 +222,38 @@ extension JobSQL {
       $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::integer, $6::varchar, $7::bigint,
       $8::jsonb)
     """)
+}
+
+/// A job as a worker fetches it (``JobSQL/jobColumns``), read by column name.
+struct FetchedJob: Sendable {
+  var id: Int64
+  var taskName: String
+  var queueName: String
+  var priority: Int32
+  var lock: String?
+  var queueingLock: String?
+  var arguments: String
+  var scheduledAt: Date?
+  var attempts: Int
+  var workerID: Int64?
+  /// When the job was last put in `todo`: deferred, or sent back for a retry.
+  var deferredAt: Date?
+
+  /// Nil for the NULL row of an empty fetch.
+  init?(_ row: QueryResult.NamedRow) {
+    guard let id = row.int64("id"), let taskName = row.string("task_name"),
+      let queueName = row.string("queue_name")
+    else { return nil }
+    self.id = id
+    self.taskName = taskName
+    self.queueName = queueName
+    self.priority = Int32(row.int("priority") ?? 0)
+    self.lock = row.string("lock")
+    self.queueingLock = row.string("queueing_lock")
+    self.arguments = row.string("args") ?? "{}"
+    self.scheduledAt = row.date("scheduled_at")
+    self.attempts = row.int("attempts") ?? 0
+    self.workerID = row.int64("worker_id")
+    self.deferredAt = row.date("deferred_at")
+  }
 }

@@ -1,0 +1,96 @@
+import Foundation
+
+/// How a job's run ended, decided in one place for the worker (what it writes back and
+/// counts) and the traced run wrapper (what its span says).
+struct JobOutcome: Sendable, Equatable {
+  /// The handler was cancelled (an abort, or the worker stopping past its timeout).
+  var aborted: Bool
+  /// Seconds before the next attempt, when the task's retry strategy asks for one.
+  var retryDelay: Double?
+
+  /// The outcome of a run that threw `error`, on a job with `attempts` earlier attempts.
+  init(error: any Error, retry: RetryStrategy?, attempts: Int) {
+    aborted = error is CancellationError || Task.isCancelled
+    retryDelay = retry?.retryDelay(attempts: attempts, error: error)
+  }
+
+  /// `procrastinate.job.outcome`, and the `outcome` label of the job metrics: `aborted`,
+  /// `retried` or `failed` (a run that returned is `succeeded`).
+  var name: String { aborted ? "aborted" : retryDelay != nil ? "retried" : "failed" }
+}
+
+/// Running a job: its task's handler, then the outcome the worker writes back.
+extension Worker {
+  /// Starts fetched jobs and gives back the slots reserved for the fetch, in one step.
+  @discardableResult
+  func start(_ jobs: [FetchedJob], releasing reserved: Int) -> [Task<Void, Never>] {
+    state.withLock { state in
+      state.reserved -= reserved
+      return jobs.map { job in
+        let task = Task { await self.process(job) }
+        state.running[job.id] = task
+        state.executing += 1
+        return task
+      }
+    }
+  }
+
+  private func process(_ job: FetchedJob) async {
+    let completion = await execute(job)
+    await completer.complete(completion) {
+      self.state.withLock { $0.executing -= 1 }
+      self.jobEnded.signal()
+    }
+    state.withLock { state in
+      _ = state.running.removeValue(forKey: job.id)
+      state.endedGeneration += 1
+    }
+    jobEnded.signal()
+    // A one-shot worker decides to stop only when nothing of its own is in flight.
+    if options.oneShot { jobAvailable.signal() }
+  }
+
+  /// Runs the job's task and decides its outcome.
+  private func execute(_ job: FetchedJob) async -> Completion {
+    var logger = self.logger
+    logger[metadataKey: "job_id"] = "\(job.id)"
+    logger[metadataKey: "task"] = "\(job.taskName)"
+    let deleteFinal = options.deleteJobs == .always
+    guard let task = tasks[job.taskName] else {
+      logger.error(
+        "job \(job.id) failed: unknown task '\(job.taskName)': no handler is registered under this name in this worker (registered: \(tasks.taskNames.joined(separator: ", ")))"
+      )
+      return .finish(jobID: job.id, status: .failed, delete: deleteFinal)
+    }
+    let context = JobContext(
+      jobID: job.id, taskName: job.taskName, queueName: job.queueName, attempts: job.attempts,
+      workerID: job.workerID ?? workerID ?? 0, scheduledAt: job.scheduledAt, priority: job.priority,
+      lock: job.lock, queueingLock: job.queueingLock, deferredAt: job.deferredAt, logger: logger,
+      app: app)
+    QueueMetrics.jobStarted(task: job.taskName, queue: job.queueName, wait: context.queueWait())
+    let started = ContinuousClock.now
+    func finished(_ outcome: String) {
+      QueueMetrics.jobFinished(
+        task: job.taskName, queue: job.queueName, outcome: outcome,
+        duration: ContinuousClock.now - started)
+    }
+    do {
+      try await task.handler(JobArguments(trustedJSON: job.arguments), context)
+      logger.debug("job \(job.id) succeeded in \(ContinuousClock.now - started)")
+      finished("succeeded")
+      return .finish(jobID: job.id, status: .succeeded, delete: options.deleteJobs != .never)
+    } catch {
+      let outcome = JobOutcome(error: error, retry: task.retry, attempts: job.attempts)
+      let what = outcome.aborted ? "was aborted" : "failed"
+      finished(outcome.name)
+      if let delay = outcome.retryDelay {
+        logger.warning(
+          "job \(job.id) \(what) (attempt \(job.attempts + 1)): \(error); retrying in \(delay)s")
+        return .retry(jobID: job.id, at: Date().addingTimeInterval(delay))
+      }
+      logger.error("job \(job.id) \(what) (attempt \(job.attempts + 1)): \(error)")
+      return .finish(
+        jobID: job.id, status: outcome.aborted ? .aborted : .failed, delete: deleteFinal)
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+extension Worker {
+  /// After a fetch failed on the connection, its transaction may still have committed: its
+  /// jobs are `doing` with our worker id, and nobody would ever run them. Once no other
+  /// fetch is in flight, one loop lists the jobs `doing` under our id; if no fetch started
+  /// meanwhile (the fetch generation is unchanged), those we do not hold are orphans and go
+  /// back to `todo` (`procrastinate_retry_job_v2`, as stalled-job recovery does), each only
+  /// while it is still `doing` under our id. A job that finished meanwhile is left alone.
+  func recoverOrphansIfNeeded() async {
+    guard let workerID, let generation = state.withLock({ $0.beginOrphanCheck() }) else { return }
+    defer { state.withLock { $0.orphanCheckRunning = false } }
+    let doing: [Int64]
+    do {
+      doing = try await store.doingJobs(workerID: workerID)
+    } catch {
+      return  // still unreachable: try again on the next round
+    }
+    let unrecorded = await completer.unrecorded
+    let orphans = state.withLock {
+      $0.orphans(among: doing, unrecorded: unrecorded, generation: generation)
+    }
+    for id in orphans ?? [] {
+      // Its outcome may have failed to record since the list was made: it ran, leave it.
+      if await completer.unrecorded.contains(id) { continue }
+      do {
+        if try await store.retryOrphan(id: id, workerID: workerID) {
+          logger.warning(
+            "job \(id) was fetched by a transaction whose answer was lost with the connection; it is back in todo"
+          )
+        }
+      } catch {
+        state.withLock { $0.orphanCheckPending = true }
+        return
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// The loops beside fetching: listening for NOTIFYs, polling for aborts, and giving back
+/// stalled jobs. (The heartbeat is in `WorkerRegistration.swift`, the periodic deferrer in
+/// `PeriodicDeferrer.swift`.)
+extension Worker {
+  /// LISTENs on procrastinate's channels on its own connection and wakes the fetch loop.
+  /// When the connection is lost it reconnects and wakes the loop once, since
+  /// notifications may have been missed meanwhile.
+  func listenLoop() async {
+    while !Task.isCancelled {
+      var connection: PostgresConnection?
+      do {
+        let listener = try await store.openListener(queues: options.queues)
+        connection = listener
+        listening.succeeded()
+        jobAvailable.signal()
+        var quiet = Duration.zero
+        while !Task.isCancelled {
+          let received = try await withTaskCancellationHandler {
+            try await listener.notifications(timeout: .milliseconds(500))
+          } onCancel: {
+            listener.interruptWait()
+          }
+          if received.isEmpty {
+            quiet += .milliseconds(500)
+            if quiet >= .seconds(30) {
+              try await store.keepAlive(listener)
+              quiet = .zero
+            }
+            continue
+          }
+          quiet = .zero
+          if received.contains(where: { $0.payload.contains("job_inserted") }) {
+            jobAvailable.signal()
+          }
+          let aborts = received.compactMap(Self.abortRequest(in:))
+          if !aborts.isEmpty { abort(aborts, how: "NOTIFY") }
+        }
+      } catch {
+        if Task.isCancelled { break }
+        let wait = listening.failed(error)
+        jobAvailable.signal()
+        try? await Task.sleep(for: wait)
+      }
+      await connection?.close()
+    }
+  }
+
+  /// The job id of an `{"type": "abort_job_requested", "job_id": 123}` notification.
+  static func abortRequest(in notification: PostgresNotification) -> Int64? {
+    guard notification.payload.contains("abort_job_requested"),
+      let object = try? JSONDecoder().decode(
+        [String: JSONValue].self, from: Data(notification.payload.utf8)),
+      object["type"] == .string("abort_job_requested"), case .int(let id) = object["job_id"]
+    else { return nil }
+    return id
+  }
+
+  /// Cancels the Swift tasks running `jobIDs` (those this worker runs): the handler sees
+  /// cancellation, and the job ends `aborted`, or `failed` if its retry strategy asks to
+  /// retry (procrastinate_retry_job_v2 refuses to retry an abort), as with Python.
+  private func abort(_ jobIDs: [Int64], how: String) {
+    let tasks = state.withLock { state in
+      jobIDs.compactMap { id in state.running[id].map { (id, $0) } }
+    }
+    for (id, task) in tasks where !task.isCancelled {
+      logger.warning("abort requested for job \(id) (\(how)): cancelling it")
+      task.cancel()
+    }
+  }
+
+  /// While jobs run, looks for aborts requested on them every `abortPollingInterval`, in
+  /// case a NOTIFY was missed (or LISTEN is off).
+  func abortPollingLoop() async {
+    while !Task.isCancelled {
+      try? await Task.sleep(for: options.abortPollingInterval)
+      guard !Task.isCancelled, let workerID, runningJobCount > 0 else { continue }
+      do {
+        let ids = try await store.jobsToAbort(workerID: workerID)
+        if !ids.isEmpty { abort(ids, how: "polling") }
+      } catch {
+        logger.debug("looking for aborts failed: \(error)")
+      }
+    }
+  }
+
+  /// Gives back jobs stalled under dead or silent workers, every `every`.
+  func stalledJobsLoop(every: Duration) async {
+    while !Task.isCancelled {
+      try? await Task.sleep(for: every)
+      guard !Task.isCancelled else { return }
+      do {
+        let retried = try await app.retryStalledJobs(
+          heartbeatTimeout: options.stalledWorkerTimeout, excludingWorker: workerID)
+        if !retried.isEmpty {
+          logger.warning("gave back \(retried.count) stalled job(s): \(retried)")
+        }
+      } catch {
+        logger.warning("looking for stalled jobs failed: \(error)")
+      }
+    }
+  }
+}
