@@ -79,6 +79,23 @@ struct DeferTests {
     try await real.defer(task: "t", options: DeferOptions(queue: String(repeating: "q", count: 40)))
   }
 
+  @Test("a worker's bad queue name is a configuration error of the worker, not a defer error")
+  func workerQueueName() async throws {
+    let app = try ProcrastinateApp(databaseURL: "postgresql://nobody@127.0.0.1:1/none")
+    let worker = Worker(
+      app: app, tasks: TaskRegistry(),
+      options: WorkerOptions(queues: ["ok", String(repeating: "q", count: 41)]))
+    do {
+      try await worker.run()
+      Issue.record("the worker started with a 41-byte queue name")
+    } catch let error as ConfigurationError {
+      #expect(
+        error.description.hasPrefix(
+          "worker queue name '\(String(repeating: "q", count: 41))' is invalid: it is 41 bytes long"
+        ))
+    }
+  }
+
   @Test("arguments that are not a JSON object are refused with the reason")
   func nonObjectArguments() throws {
     #expect(throws: JobArgumentsError.notAnObject(found: "an array")) {

@@ -55,16 +55,23 @@ public struct DeferOptions: Sendable {
   public static let maximumQueueNameBytes = 40
 
   /// Checks the queue name before anything is sent.
+  ///
+  /// - Throws: ``DeferError/invalidQueueName(_:reason:)``.
   public static func validateQueueName(_ queue: String) throws {
-    if queue.isEmpty { throw DeferError.invalidQueueName(queue, reason: "it is empty") }
+    if let reason = queueNameProblem(queue) {
+      throw DeferError.invalidQueueName(queue, reason: reason)
+    }
+  }
+
+  /// Why `queue` cannot be a queue name, or nil when it can.
+  static func queueNameProblem(_ queue: String) -> String? {
+    if queue.isEmpty { return "it is empty" }
     let bytes = queue.utf8.count
     if bytes > maximumQueueNameBytes {
-      throw DeferError.invalidQueueName(
-        queue,
-        reason:
-          "it is \(bytes) bytes long; procrastinate's NOTIFY channel 'procrastinate_queue_v1#<queue>' limits queue names to \(maximumQueueNameBytes) bytes"
-      )
+      return
+        "it is \(bytes) bytes long; procrastinate's NOTIFY channel 'procrastinate_queue_v1#<queue>' limits queue names to \(maximumQueueNameBytes) bytes"
     }
+    return nil
   }
 
   /// `scheduled_at` as epoch seconds, or nil.

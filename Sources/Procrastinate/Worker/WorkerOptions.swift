@@ -79,7 +79,11 @@ public struct WorkerOptions: Sendable {
     if concurrency < 1 {
       throw ConfigurationError("worker concurrency must be at least 1, got \(concurrency)")
     }
-    for queue in queues ?? [] { try DeferOptions.validateQueueName(queue) }
+    for queue in queues ?? [] {
+      if let reason = DeferOptions.queueNameProblem(queue) {
+        throw ConfigurationError("worker queue name '\(queue)' is invalid: \(reason)")
+      }
+    }
     let intervals: [(String, Duration?)] = [
       ("pollingInterval", pollingInterval), ("heartbeatInterval", heartbeatInterval),
       ("abortPollingInterval", abortPollingInterval),
