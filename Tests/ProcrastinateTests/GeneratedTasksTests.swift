@@ -136,6 +136,67 @@ struct GeneratedTasksTests {
     #expect(handlers.nestedTracer.values == [true])
   }
 
+  @Test("app.defer of a JobRequest is traced as the generated defer is; the untraced calls are not")
+  func untypedDefersAreTraced() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let queue = TestTracing.uniqueQueue()
+    func args(_ id: Int64) throws -> [String: JSONValue] {
+      let text = try psql(
+        app.databaseURL, "SELECT args::text FROM procrastinate_jobs WHERE id = \(id)")
+      return try JSONDecoder().decode([String: JSONValue].self, from: Data(text[0].utf8))
+    }
+    let options = DeferOptions(queue: queue)
+    let (trace, ids) = try await withSpan("test.request") { span in
+      let traced = try await app.defer(
+        JobRequest(task: "raw.task", arguments: JobArguments(["n": .int(1)]), options: options))
+      let noCarrier = try await app.defer(
+        JobRequest(
+          task: "raw.python", arguments: JobArguments(["n": .int(2)]), options: options,
+          trace: TaskTraceOptions(carrier: nil)))
+      let untraced = try await app.deferUntraced(
+        JobRequest(task: "raw.untraced", arguments: JobArguments(["n": .int(3)]), options: options))
+      let mixed = try await app.deferBatch([
+        JobRequest(task: "raw.a", options: options), JobRequest(task: "raw.b", options: options),
+      ])
+      let plain = try await app.deferBatchUntraced([JobRequest(task: "raw.c", options: options)])
+      return ("\(span.context.spanContext!.traceID)", [traced, noCarrier, untraced] + mixed + plain)
+    }
+    let spans = TestTracing.spans(inTrace: trace)
+    let producer = try #require(spans.first { $0.name == "procrastinate.defer.raw.task" })
+    #expect(producer.kind == .producer && producer.int(TracingKeys.jobID) == Int(ids[0]))
+    guard case .object(let carried)? = try args(ids[0])[TracingKeys.defaultCarrier],
+      case .string(let parent)? = carried[TracingKeys.traceParent]
+    else {
+      Issue.record("job \(ids[0]) carries no trace context: \(try args(ids[0]))")
+      return
+    }
+    #expect(parent.contains("\(producer.context.spanID)") && parent.contains(trace))
+    #expect(try args(ids[0])["n"] == .int(1))
+    // A named carrier of nil: the span, and the arguments exactly as given.
+    #expect(spans.contains { $0.name == "procrastinate.defer.raw.python" })
+    #expect(try args(ids[1]) == ["n": .int(2)])
+    // The untraced calls: no span, nothing added.
+    #expect(!spans.contains { $0.name.hasPrefix("procrastinate.defer.raw.untraced") })
+    #expect(try args(ids[2]) == ["n": .int(3)])
+    #expect(!spans.contains { $0.name == "procrastinate.defer.raw.c" })
+    #expect(try args(ids[5]) == [:])
+    // A batch of two tasks: one span named for neither, both jobs carry it.
+    let batch = try #require(spans.first { $0.name == TracingKeys.deferBatchSpanName })
+    #expect(batch.int(TracingKeys.messagingBatchMessageCount) == 2)
+    #expect(batch.string(TracingKeys.taskName) == nil)
+    #expect(batch.string(TracingKeys.messagingDestinationName) == queue)
+    for id in ids[3...4] {
+      guard case .object(let carried)? = try args(id)[TracingKeys.defaultCarrier],
+        case .string(let parent)? = carried[TracingKeys.traceParent]
+      else {
+        Issue.record("batch job \(id) carries no trace context")
+        continue
+      }
+      #expect(parent.contains("\(batch.context.spanID)"))
+    }
+  }
+
   @Test("relation link starts a new trace linked to the producer; none ignores the context")
   func linkAndNone() async throws {
     _ = TestTracing.exporter

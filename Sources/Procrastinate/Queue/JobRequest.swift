@@ -85,20 +85,26 @@ public struct DeferOptions: Sendable {
   }
 }
 
-/// One job to defer: a task name, its arguments and its options.
+/// One job to defer: a task name, its arguments, its options and how it is traced.
 public struct JobRequest: Sendable {
   /// The task name stored in `procrastinate_jobs.task_name` (at most 128 characters).
   public var taskName: String
   public var arguments: JobArguments
   public var options: DeferOptions
+  /// What ``ProcrastinateApp/defer(_:)-(JobRequest)`` does about tracing: the args key
+  /// that carries the trace context (``TracingKeys/defaultCarrier`` by default; `nil`
+  /// carries none, for a task that takes no such argument) and the arguments recorded on
+  /// the span. The ``TaskTraceOptions/relation`` is the running side's and is not used here.
+  public var trace: TaskTraceOptions
 
   public init(
     task taskName: String, arguments: JobArguments = JobArguments(),
-    options: DeferOptions = DeferOptions()
+    options: DeferOptions = DeferOptions(), trace: TaskTraceOptions = TaskTraceOptions()
   ) {
     self.taskName = taskName
     self.arguments = arguments
     self.options = options
+    self.trace = trace
   }
 
   func validate() throws {

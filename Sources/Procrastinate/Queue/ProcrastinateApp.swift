@@ -6,7 +6,7 @@ import Logging
 ///
 /// ```swift
 /// let app = try ProcrastinateApp(databaseURL: "postgresql://localhost/app")
-/// let id = try await app.defer(JobRequest(task: "send_email", arguments: JobArguments(["to": "a@b.c"])))
+/// let id = try await app.defer(task: "send_email", arguments: JobArguments(["to": "a@b.c"]))
 /// ```
 ///
 /// Python procrastinate 3.10 can share the database: jobs deferred here run on Python
@@ -49,32 +49,27 @@ public final class ProcrastinateApp: Sendable {
     await store.close()
   }
 
-  // MARK: - Defer
+  // MARK: - Defer without tracing
 
-  /// Defers one job and returns its id.
+  /// Defers one job and returns its id, with no span and no trace context: the named
+  /// exception to ``defer(_:)-(JobRequest)``, for jobs that must carry exactly their
+  /// arguments.
   ///
   /// - Throws: ``DeferError`` for a bad queue or task name (nothing is sent),
   ///   ``AlreadyEnqueuedError`` when the queueing lock is taken, ``DatabaseError`` otherwise.
   @discardableResult
-  public func `defer`(_ job: JobRequest) async throws -> Int64 {
+  public func deferUntraced(_ job: JobRequest) async throws -> Int64 {
     try job.validate()
     let id = try await store.deferJob(job, now: Date())
     QueueMetrics.deferredJobs([job])
     return id
   }
 
-  /// Defers `task` with `arguments` and `options`.
+  /// Defers many jobs in one statement (`procrastinate_defer_jobs_v1`), with no span and
+  /// no trace context, and returns their ids in the same order. All or nothing: a taken
+  /// queueing lock defers none of them.
   @discardableResult
-  public func `defer`(
-    task: String, arguments: JobArguments = JobArguments(), options: DeferOptions = DeferOptions()
-  ) async throws -> Int64 {
-    try await self.defer(JobRequest(task: task, arguments: arguments, options: options))
-  }
-
-  /// Defers many jobs in one statement (`procrastinate_defer_jobs_v1`) and returns their ids
-  /// in the same order. All or nothing: a taken queueing lock defers none of them.
-  @discardableResult
-  public func deferBatch(_ jobs: [JobRequest]) async throws -> [Int64] {
+  public func deferBatchUntraced(_ jobs: [JobRequest]) async throws -> [Int64] {
     if jobs.isEmpty { return [] }
     for job in jobs { try job.validate() }
     let ids = try await store.deferJobs(jobs, now: Date())

@@ -3,6 +3,29 @@ import Instrumentation
 import Tracing
 
 extension ProcrastinateApp {
+  /// Defers one job inside a `procrastinate.defer.<task>` PRODUCER span, carrying the
+  /// current trace context in its arguments under ``JobRequest/trace``'s carrier key, and
+  /// returns its id. With no tracer bootstrapped the span costs nothing and no context is
+  /// added. A member already under the carrier key wins (`jsonb` keeps the last one).
+  /// ``deferUntraced(_:)`` is the named exception: no span, the arguments as they are.
+  ///
+  /// - Throws: ``DeferError`` for a bad queue or task name (nothing is sent),
+  ///   ``AlreadyEnqueuedError`` when the queueing lock is taken, ``DatabaseError`` otherwise.
+  @discardableResult
+  public func `defer`(_ job: JobRequest) async throws -> Int64 {
+    try await deferInSpan(task: job.taskName, options: job.options, trace: job.trace) {
+      job.arguments.json
+    }
+  }
+
+  /// Defers `task` with `arguments` and `options`, traced as ``defer(_:)-(JobRequest)``.
+  @discardableResult
+  public func `defer`(
+    task: String, arguments: JobArguments = JobArguments(), options: DeferOptions = DeferOptions()
+  ) async throws -> Int64 {
+    try await self.defer(JobRequest(task: task, arguments: arguments, options: options))
+  }
+
   /// Defers `task` with typed `arguments` inside a `procrastinate.defer.<task>` PRODUCER
   /// span, carrying the current trace context in the arguments under the task's carrier key.
   ///
@@ -14,52 +37,91 @@ extension ProcrastinateApp {
   public func `defer`<Arguments: Encodable & Sendable>(
     _ task: TaskDefinition, arguments: Arguments, overrides: DeferOverrides = DeferOverrides()
   ) async throws -> Int64 {
+    try await deferInSpan(
+      task: task.name, options: overrides.applied(to: task.defaults), trace: task.trace
+    ) { try Self.encode(arguments) }
+  }
+
+  /// Defers many jobs in one statement inside one PRODUCER span with
+  /// `messaging.batch.message_count`, and returns their ids in the same order; every job
+  /// carries that span's context under its own carrier key. The span is
+  /// `procrastinate.defer.<task>` when the jobs share a task, else `procrastinate.defer`.
+  /// All or nothing: a taken queueing lock defers none of them. ``deferBatchUntraced(_:)``
+  /// is the named exception.
+  @discardableResult
+  public func deferBatch(_ jobs: [JobRequest]) async throws -> [Int64] {
+    if jobs.isEmpty { return [] }
+    let task = Set(jobs.map(\.taskName)).count == 1 ? jobs[0].taskName : nil
+    let queue = Set(jobs.map(\.options.queue)).count == 1 ? jobs[0].options.queue : nil
+    return try await deferBatchInSpan(task: task, queue: queue, options: nil, count: jobs.count) {
+      jobs
+    }
+  }
+
+  /// Defers one job per element of `arguments` in one statement, inside one
+  /// `procrastinate.defer.<task>` span with `messaging.batch.message_count`; every job
+  /// carries that span's context. All or nothing, as ``deferBatch(_:)-(JobRequest)``.
+  @discardableResult
+  public func deferBatch<Arguments: Encodable & Sendable>(
+    _ task: TaskDefinition, arguments: [Arguments], overrides: DeferOverrides = DeferOverrides()
+  ) async throws -> [Int64] {
     let options = overrides.applied(to: task.defaults)
-    return try await withSpan(TracingKeys.deferSpanName(task: task.name), ofKind: .producer) {
-      span in
-      span.setProducerAttributes(task: task, options: options)
-      let json = try Self.encode(arguments, for: task)
-      span.recordArguments(json: json, names: task.trace.recordedArguments)
-      let request = JobRequest(
-        task: task.name, arguments: JobArguments(trustedJSON: Self.carrying(task, in: json)),
-        options: options)
-      let id = try await self.defer(request)
+    return try await deferBatchInSpan(
+      task: task.name, queue: options.queue, options: options, count: arguments.count
+    ) {
+      try arguments.map {
+        JobRequest(
+          task: task.name, arguments: JobArguments(trustedJSON: try Self.encode($0)),
+          options: options, trace: task.trace)
+      }
+    }
+  }
+
+  /// One job in its PRODUCER span: the arguments (`json`, made inside the span so that an
+  /// encoding error is recorded on it) with the span's context spliced in.
+  private func deferInSpan(
+    task: String, options: DeferOptions, trace: TaskTraceOptions,
+    json: () throws -> String
+  ) async throws -> Int64 {
+    try await withSpan(TracingKeys.deferSpanName(task: task), ofKind: .producer) { span in
+      span.setProducerAttributes(task: task, queue: options.queue, options: options)
+      let json = try json()
+      span.recordArguments(json: json, names: trace.recordedArguments)
+      let carried = Self.splice(Self.currentTraceContext(), key: trace.carrier, into: json)
+      let id = try await deferUntraced(
+        JobRequest(
+          task: task, arguments: JobArguments(trustedJSON: carried), options: options,
+          trace: trace))
       span.attributes[TracingKeys.messagingMessageID] = String(id)
       span.attributes[TracingKeys.jobID] = Int(id)
       return id
     }
   }
 
-  /// Defers one job per element of `arguments` in one statement, inside one
-  /// `procrastinate.defer.<task>` span with `messaging.batch.message_count`; every job
-  /// carries that span's context. All or nothing, as ``deferBatch(_:)``.
-  @discardableResult
-  public func deferBatch<Arguments: Encodable & Sendable>(
-    _ task: TaskDefinition, arguments: [Arguments], overrides: DeferOverrides = DeferOverrides()
+  /// Many jobs in one PRODUCER span; `task`, `queue` and `options` are set when all jobs
+  /// share them.
+  private func deferBatchInSpan(
+    task: String?, queue: String?, options: DeferOptions?, count: Int,
+    jobs: () throws -> [JobRequest]
   ) async throws -> [Int64] {
-    let options = overrides.applied(to: task.defaults)
-    return try await withSpan(TracingKeys.deferSpanName(task: task.name), ofKind: .producer) {
-      span in
-      span.setProducerAttributes(task: task, options: options)
-      span.attributes[TracingKeys.messagingBatchMessageCount] = arguments.count
-      let carrier = Self.carrier(for: task)
-      let requests = try arguments.map {
-        let json = try Self.encode($0, for: task)
-        return JobRequest(
-          task: task.name,
-          arguments: JobArguments(
-            trustedJSON: Self.splice(carrier, key: task.trace.carrier, into: json)),
-          options: options)
+    let name = task.map { TracingKeys.deferSpanName(task: $0) } ?? TracingKeys.deferBatchSpanName
+    return try await withSpan(name, ofKind: .producer) { span in
+      span.setProducerAttributes(task: task, queue: queue, options: options)
+      span.attributes[TracingKeys.messagingBatchMessageCount] = count
+      let context = Self.currentTraceContext()
+      let carried = try jobs().map { job in
+        var job = job
+        job.arguments = JobArguments(
+          trustedJSON: Self.splice(context, key: job.trace.carrier, into: job.arguments.json))
+        return job
       }
-      let ids = try await self.deferBatch(requests)
+      let ids = try await deferBatchUntraced(carried)
       span.attributes[TracingKeys.jobIDs] = ids.map { Int($0) }
       return ids
     }
   }
 
-  private static func encode<Arguments: Encodable>(_ arguments: Arguments, for task: TaskDefinition)
-    throws -> String
-  {
+  private static func encode<Arguments: Encodable>(_ arguments: Arguments) throws -> String {
     let data = try TaskArgumentCoding.encoder().encode(arguments)
     guard data.first == UInt8(ascii: "{") else {
       throw JobArgumentsError.notAnObject(
@@ -68,18 +130,14 @@ extension ProcrastinateApp {
     return String(decoding: data, as: UTF8.self)
   }
 
-  /// The current trace context as a JSON object, or nil when there is none to send.
-  private static func carrier(for task: TaskDefinition) -> String? {
-    guard task.trace.carrier != nil else { return nil }
+  /// The current trace context as a JSON object, or nil when there is none to send (no
+  /// tracer bootstrapped, or nothing to propagate).
+  private static func currentTraceContext() -> String? {
     var headers: [String: String] = [:]
     InstrumentationSystem.instrument.inject(
       ServiceContext.current ?? .topLevel, into: &headers, using: DictionaryInjector())
     if headers.isEmpty { return nil }
     return JSONValue.object(headers.mapValues { .string($0) }).description
-  }
-
-  private static func carrying(_ task: TaskDefinition, in json: String) -> String {
-    splice(carrier(for: task), key: task.trace.carrier, into: json)
   }
 
   /// Adds `"key": carrier` as the first member of the object `json`.
@@ -92,13 +150,16 @@ extension ProcrastinateApp {
 }
 
 extension Span {
-  fileprivate func setProducerAttributes(task: TaskDefinition, options: DeferOptions) {
+  /// The PRODUCER span's attributes; `task`, `queue` and `options` are nil for a batch
+  /// whose jobs differ in them.
+  fileprivate func setProducerAttributes(task: String?, queue: String?, options: DeferOptions?) {
     updateAttributes { attributes in
       attributes[TracingKeys.messagingSystem] = TracingKeys.messagingSystemValue
       attributes[TracingKeys.messagingOperationType] = "send"
       attributes[TracingKeys.messagingOperationName] = "defer"
-      attributes[TracingKeys.messagingDestinationName] = options.queue
-      attributes[TracingKeys.taskName] = task.name
+      if let queue { attributes[TracingKeys.messagingDestinationName] = queue }
+      if let task { attributes[TracingKeys.taskName] = task }
+      guard let options else { return }
       attributes[TracingKeys.jobPriority] = Int(options.priority)
       if let lock = options.lock { attributes[TracingKeys.jobLock] = lock }
       if let lock = options.queueingLock { attributes[TracingKeys.jobQueueingLock] = lock }

@@ -13,6 +13,8 @@ public enum TracingKeys {
 
   /// `procrastinate.defer.<task>`, kind PRODUCER.
   public static func deferSpanName(task: String) -> String { "procrastinate.defer.\(task)" }
+  /// A batch defer of jobs of several tasks, kind PRODUCER.
+  public static let deferBatchSpanName = "procrastinate.defer"
   /// `procrastinate.job.<task>`, kind CONSUMER.
   public static func jobSpanName(task: String) -> String { "procrastinate.job.\(task)" }
 
