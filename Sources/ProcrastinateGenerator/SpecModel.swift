@@ -1,6 +1,6 @@
 import Foundation
 
-/// A validated spec file: what the templates render.
+/// A validated spec file, from which the generator builds the model its template renders.
 public struct SpecFile: Sendable, Equatable {
   /// The file name without `.tasks.yaml`, e.g. `jokes`.
   public var baseName: String
