@@ -135,7 +135,10 @@ let package = Package(
         "ProcrastinateConventions",
         .product(name: "Yams", package: "Yams"),
         .product(name: "Mustache", package: "swift-mustache"),
-      ]
+      ],
+      // The template travels with the generator (loaded through `Bundle.module`), so an
+      // installed procrastinate-generate needs no source checkout.
+      resources: [.copy("Resources/tasks.swift.mustache")]
     ),
     .executableTarget(
       name: "ProcrastinateGenerate",

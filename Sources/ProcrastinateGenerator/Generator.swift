@@ -1,7 +1,10 @@
 import Foundation
 import Mustache
 
-/// Renders validated specs into Swift with the templates of `Templates/`.
+/// Renders validated specs into Swift with the `tasks.swift.mustache` template.
+///
+/// The template ships with the generator as a resource; ``init(templatesDirectory:)`` renders
+/// with another one instead.
 public struct Generator: Sendable {
   /// The access level of the generated declarations.
   public enum AccessModifier: String, Sendable, CaseIterable {
@@ -9,12 +12,29 @@ public struct Generator: Sendable {
   }
 
   static let templateName = "tasks.swift"
+  static let templateExtension = "mustache"
   private let template: MustacheTemplate
 
-  /// Loads `tasks.swift.mustache` from `templatesDirectory`.
+  /// Loads the template bundled with the generator.
+  public init() throws {
+    guard
+      let url = Bundle.module.url(
+        forResource: Self.templateName, withExtension: Self.templateExtension)
+    else {
+      throw GeneratorError(
+        "the generator's resources hold no \(Self.templateName).\(Self.templateExtension)")
+    }
+    try self.init(templateFile: url.path)
+  }
+
+  /// Loads `tasks.swift.mustache` from `templatesDirectory` instead of the bundled template.
   public init(templatesDirectory: String) throws {
-    let path = (templatesDirectory as NSString).appendingPathComponent(
-      Self.templateName + ".mustache")
+    try self.init(
+      templateFile: (templatesDirectory as NSString).appendingPathComponent(
+        Self.templateName + "." + Self.templateExtension))
+  }
+
+  private init(templateFile path: String) throws {
     guard let text = FileManager.default.contents(atPath: path) else {
       throw GeneratorError("cannot read the template \(path)")
     }
