@@ -13,25 +13,23 @@ public struct Generator: Sendable {
 
   static let templateName = "tasks.swift"
   static let templateExtension = "mustache"
+  static let templateFileName = templateName + "." + templateExtension
   private let template: MustacheTemplate
 
   /// Loads the template bundled with the generator.
   public init() throws {
-    guard
-      let url = Bundle.module.url(
-        forResource: Self.templateName, withExtension: Self.templateExtension)
-    else {
-      throw GeneratorError(
-        "the generator's resources hold no \(Self.templateName).\(Self.templateExtension)")
-    }
+    // On Linux SwiftPM copies the resource to the top of the bundle's directory: if the
+    // bundle's own lookup misses it there, it is read from that path directly.
+    let url =
+      Bundle.module.url(forResource: Self.templateName, withExtension: Self.templateExtension)
+      ?? Bundle.module.bundleURL.appendingPathComponent(Self.templateFileName)
     try self.init(templateFile: url.path)
   }
 
   /// Loads `tasks.swift.mustache` from `templatesDirectory` instead of the bundled template.
   public init(templatesDirectory: String) throws {
     try self.init(
-      templateFile: (templatesDirectory as NSString).appendingPathComponent(
-        Self.templateName + "." + Self.templateExtension))
+      templateFile: (templatesDirectory as NSString).appendingPathComponent(Self.templateFileName))
   }
 
   private init(templateFile path: String) throws {
