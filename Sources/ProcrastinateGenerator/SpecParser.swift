@@ -6,6 +6,7 @@ import Yams
 /// Reads a `*.tasks.yaml` file into a ``SpecFile``, collecting every problem with its
 /// position instead of stopping at the first.
 public struct SpecParser {
+  /// How a spec file's name ends; the rest of the name gives the protocol's.
   public static let fileSuffix = ".tasks.yaml"
 
   let path: String
