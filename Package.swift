@@ -55,11 +55,15 @@ let package = Package(
     ),
     // The cron parser, shared by the runtime (periodic tasks) and the generator (spec checks).
     .target(name: "ProcrastinateCron"),
+    // The contract's limits and names (queue and task name lengths, the trace carrier key,
+    // the trace relations, the periodic timestamp), shared by the runtime and the generator.
+    .target(name: "ProcrastinateConventions"),
     .target(
       name: "Procrastinate",
       dependencies: [
         "CLibPQ",
         "ProcrastinateCron",
+        "ProcrastinateConventions",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "Metrics", package: "swift-metrics"),
@@ -128,9 +132,13 @@ let package = Package(
       name: "ProcrastinateGenerator",
       dependencies: [
         "ProcrastinateCron",
+        "ProcrastinateConventions",
         .product(name: "Yams", package: "Yams"),
         .product(name: "Mustache", package: "swift-mustache"),
-      ]
+      ],
+      // The template travels with the generator (loaded through `Bundle.module`), so an
+      // installed procrastinate-generate needs no source checkout.
+      resources: [.copy("Resources/tasks.swift.mustache")]
     ),
     .executableTarget(
       name: "ProcrastinateGenerate",
@@ -154,7 +162,8 @@ let package = Package(
       name: "ProcrastinateTests",
       dependencies: [
         "Procrastinate", "ProcrastinateTracing", "ProcrastinateTesting", "ProcrastinateGenerator",
-        "ProcrastinateCron", "ProcrastinateDashboard", "ProcrastinateTraceData",
+        "ProcrastinateCron", "ProcrastinateConventions", "ProcrastinateDashboard",
+        "ProcrastinateTraceData",
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "MetricsTestKit", package: "swift-metrics"),
       ]

@@ -1,8 +1,9 @@
 import Foundation
 import PackagePlugin
 
-/// Runs `procrastinate-generate` for each `*.tasks.yaml` of a target. Inputs are the spec
-/// and the templates, so a rebuild with neither changed does not run the generator.
+/// Runs `procrastinate-generate` for each `*.tasks.yaml` of a target. The generator renders
+/// with the template bundled with it; the inputs are the spec and that template's source, so
+/// a rebuild with neither changed does not run the generator.
 @main
 struct ProcrastinateTasks: BuildToolPlugin {
   func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
@@ -12,10 +13,12 @@ struct ProcrastinateTasks: BuildToolPlugin {
     }
     if specs.isEmpty { return [] }
     let tool = try context.tool(named: "ProcrastinateGenerate")
-    // This plugin's package holds the templates, next to Plugins/.
+    // The generator's resources, in this plugin's package. Listed as inputs only: editing a
+    // template rebuilds the generator's resource bundle (which the tool's build waits for)
+    // and reruns the generator.
     let templates = URL(fileURLWithPath: #filePath)
       .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("Templates")
+      .appendingPathComponent("Sources/ProcrastinateGenerator/Resources")
     let templateFiles =
       ((try? FileManager.default.contentsOfDirectory(atPath: templates.path)) ?? [])
       .filter { $0.hasSuffix(".mustache") }.sorted()
@@ -27,7 +30,7 @@ struct ProcrastinateTasks: BuildToolPlugin {
       return .buildCommand(
         displayName: "Generating \(name).swift from \(spec.lastPathComponent)",
         executable: tool.url,
-        arguments: [spec.path, "--output-file", output.path, "--templates", templates.path],
+        arguments: [spec.path, "--output-file", output.path],
         inputFiles: [spec] + templateFiles,
         outputFiles: [output])
     }

@@ -24,19 +24,17 @@ struct ProcrastinateGenerate: ParsableCommand {
   @Option(help: "The generated file, when there is exactly one spec.")
   var outputFile: String?
 
-  @Option(help: "Directory holding tasks.swift.mustache (default: this package's Templates/).")
-  var templates: String = defaultTemplates
+  @Option(
+    help:
+      "Directory holding a tasks.swift.mustache to use instead of the template bundled with the generator."
+  )
+  var templates: String?
 
   @Option(
     help:
       "Access level of the generated declarations: internal, package or public (default: the spec's 'access:', else internal)."
   )
   var accessModifier: Generator.AccessModifier?
-
-  /// The package's `Templates/`, found from this source file's location at build time.
-  static let defaultTemplates = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Templates").path
 
   func validate() throws {
     if outputFile != nil && specs.count != 1 {
@@ -49,7 +47,12 @@ struct ProcrastinateGenerate: ParsableCommand {
   }
 
   func run() throws {
-    let generator = try Generator(templatesDirectory: templates)
+    let generator: Generator
+    if let templates {
+      generator = try Generator(templatesDirectory: templates)
+    } else {
+      generator = try Generator()
+    }
     var failed = false
     for spec in specs {
       let source: String

@@ -1,7 +1,10 @@
 import Foundation
 import Mustache
 
-/// Renders validated specs into Swift with the templates of `Templates/`.
+/// Renders validated specs into Swift with the `tasks.swift.mustache` template.
+///
+/// The template ships with the generator as a resource; ``init(templatesDirectory:)`` renders
+/// with another one instead.
 public struct Generator: Sendable {
   /// The access level of the generated declarations.
   public enum AccessModifier: String, Sendable, CaseIterable {
@@ -9,12 +12,27 @@ public struct Generator: Sendable {
   }
 
   static let templateName = "tasks.swift"
+  static let templateExtension = "mustache"
+  static let templateFileName = templateName + "." + templateExtension
   private let template: MustacheTemplate
 
-  /// Loads `tasks.swift.mustache` from `templatesDirectory`.
+  /// Loads the template bundled with the generator.
+  public init() throws {
+    // On Linux SwiftPM copies the resource to the top of the bundle's directory: if the
+    // bundle's own lookup misses it there, it is read from that path directly.
+    let url =
+      Bundle.module.url(forResource: Self.templateName, withExtension: Self.templateExtension)
+      ?? Bundle.module.bundleURL.appendingPathComponent(Self.templateFileName)
+    try self.init(templateFile: url.path)
+  }
+
+  /// Loads `tasks.swift.mustache` from `templatesDirectory` instead of the bundled template.
   public init(templatesDirectory: String) throws {
-    let path = (templatesDirectory as NSString).appendingPathComponent(
-      Self.templateName + ".mustache")
+    try self.init(
+      templateFile: (templatesDirectory as NSString).appendingPathComponent(Self.templateFileName))
+  }
+
+  private init(templateFile path: String) throws {
     guard let text = FileManager.default.contents(atPath: path) else {
       throw GeneratorError("cannot read the template \(path)")
     }
@@ -29,7 +47,7 @@ public struct Generator: Sendable {
   public func render(_ spec: SpecFile, sourceName: String, access: AccessModifier = .internal)
     -> String
   {
-    let rendered = template.render(Self.viewModel(spec, sourceName: sourceName, access: access))
+    let rendered = template.render(EmittedFile(spec, sourceName: sourceName, access: access))
     return rendered.trimmingCharacters(in: .newlines) + "\n"
   }
 
@@ -44,94 +62,11 @@ public struct Generator: Sendable {
       spec, sourceName: (path as NSString).lastPathComponent,
       access: access ?? spec.access ?? .internal)
   }
-
-  static func viewModel(_ spec: SpecFile, sourceName: String, access: AccessModifier) -> [String:
-    Any]
-  {
-    [
-      "source": sourceName,
-      "access": access == .internal ? "" : access.rawValue + " ",
-      "protocolName": spec.protocolName,
-      "tasks": spec.tasks.map(task),
-    ]
-  }
-
-  private static func task(_ task: TaskSpec) -> [String: Any] {
-    var model = taskModel(task)
-    if let cron = task.periodic {
-      model["periodic"] = [
-        "cronLiteral": Naming.stringLiteral(cron),
-        "periodicIDLiteral": Naming.stringLiteral(task.periodicID),
-      ]
-    }
-    return model
-  }
-
-  private static func taskModel(_ task: TaskSpec) -> [String: Any] {
-    let literal = Naming.stringLiteral
-    let retry = task.retry.map { retry in
-      var parts = retry.maxAttempts.map { ["maxAttempts: \($0)"] } ?? []
-      if retry.wait != 0 { parts.append("wait: \(number(retry.wait))") }
-      if retry.linearWait != 0 { parts.append("linearWait: \(number(retry.linearWait))") }
-      if retry.exponentialWait != 0 {
-        parts.append("exponentialWait: \(number(retry.exponentialWait))")
-      }
-      return "RetryStrategy(\(parts.joined(separator: ", ")))"
-    }
-    let arguments = task.arguments.enumerated().map { index, argument -> [String: Any] in
-      let wrapped = argument.type.unwrapped
-      let decodeCall: String
-      if argument.type.isOptional || argument.defaultLiteral != nil {
-        let fallback = argument.defaultLiteral.flatMap { $0 == "nil" ? nil : " ?? \($0)" } ?? ""
-        decodeCall = "decodeIfPresent(\(wrapped).self, forKey: .\(argument.swiftName))\(fallback)"
-      } else {
-        decodeCall = "decode(\(wrapped).self, forKey: .\(argument.swiftName))"
-      }
-      return [
-        "swiftName": argument.swiftName,
-        "keyClause": argument.name == argument.swiftName ? "" : " = \(literal(argument.name))",
-        "type": argument.type.description,
-        "defaultClause": argument.defaultLiteral.map { " = \($0)" } ?? "",
-        "decodeCall": decodeCall,
-        "docLines": lines(argument.doc),
-        "last": index == task.arguments.count - 1,
-      ]
-    }
-    return [
-      "name": task.name,
-      "nameLiteral": literal(task.name),
-      "typeName": task.typeName,
-      "methodName": task.methodName,
-      "docLines": lines(task.doc),
-      "queue": task.queue,
-      "queueLiteral": literal(task.queue),
-      "priority": task.priority,
-      "lockLiteral": task.lock.map(literal) ?? "nil",
-      "queueingLockLiteral": task.queueingLock.map(literal) ?? "nil",
-      "retryLiteral": retry ?? "nil",
-      "relation": task.relation,
-      "carrierLiteral": task.carrier.map(literal) ?? "nil",
-      "recordedLiteral": "[" + task.recordedArguments.map(literal).joined(separator: ", ") + "]",
-      "arguments": arguments,
-      "hasArguments": !arguments.isEmpty,
-
-    ]
-  }
-
-  private static func lines(_ text: String?) -> [String] {
-    guard let text, !text.isEmpty else { return [] }
-    return text.trimmingCharacters(in: .whitespacesAndNewlines).split(
-      separator: "\n", omittingEmptySubsequences: false
-    ).map { String($0.trimmingCharacters(in: .whitespaces)) }
-  }
-
-  private static func number(_ value: Double) -> String {
-    value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
-  }
 }
 
 /// The generator could not read its input or its templates.
 public struct GeneratorError: Error, Sendable, CustomStringConvertible {
+  /// What went wrong, with the path concerned.
   public let description: String
   init(_ description: String) { self.description = description }
 }

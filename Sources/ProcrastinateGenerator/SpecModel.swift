@@ -1,6 +1,8 @@
 import Foundation
 
-/// A validated spec file: what the templates render.
+/// A validated spec file, from which the generator builds the model its template renders.
+///
+/// ``SpecParser/parse(_:path:)`` makes one; ``Generator/render(_:sourceName:access:)`` renders it.
 public struct SpecFile: Sendable, Equatable {
   /// The file name without `.tasks.yaml`, e.g. `jokes`.
   public var baseName: String
@@ -9,57 +11,61 @@ public struct SpecFile: Sendable, Equatable {
   /// The spec's `access:` (for a library target whose tasks other modules defer or run);
   /// nil when the spec does not say, which leaves the choice to the generator's caller.
   public var access: Generator.AccessModifier? = nil
-  public var tasks: [TaskSpec]
+  /// The tasks, in file order.
+  package var tasks: [TaskSpec]
 }
 
-public struct TaskSpec: Sendable, Equatable {
+/// One validated task of a spec.
+package struct TaskSpec: Sendable, Equatable {
   /// As written: stored in `procrastinate_jobs.task_name`.
-  public var name: String
+  package var name: String
   /// `FetchJoke` for `fetch_joke`.
-  public var typeName: String
+  package var typeName: String
   /// `fetchJoke` for `fetch_joke`.
-  public var methodName: String
-  public var doc: String?
-  public var queue: String
-  public var priority: Int
-  public var lock: String?
-  public var queueingLock: String?
-  public var retry: RetrySpec?
-  public var arguments: [ArgumentSpec]
-  public var relation: String
+  package var methodName: String
+  package var doc: String?
+  package var queue: String
+  package var priority: Int
+  package var lock: String?
+  package var queueingLock: String?
+  package var retry: RetrySpec?
+  package var arguments: [ArgumentSpec]
+  package var relation: String
   /// `nil` when the spec says `carrier: none`.
-  public var carrier: String?
-  public var recordedArguments: [String]
+  package var carrier: String?
+  package var recordedArguments: [String]
   /// A cron schedule (`periodic:`), already checked.
-  public var periodic: String?
-  public var periodicID: String = ""
+  package var periodic: String?
+  package var periodicID: String = ""
 }
 
-public struct RetrySpec: Sendable, Equatable {
-  public var maxAttempts: Int?
-  public var wait: Double
-  public var linearWait: Double
-  public var exponentialWait: Double
+/// A task's `retry:`; zero waits are the runtime's defaults.
+package struct RetrySpec: Sendable, Equatable {
+  package var maxAttempts: Int?
+  package var wait: Double
+  package var linearWait: Double
+  package var exponentialWait: Double
 }
 
-public struct ArgumentSpec: Sendable, Equatable {
+/// One argument of a task.
+package struct ArgumentSpec: Sendable, Equatable {
   /// As written: the JSON key.
-  public var name: String
-  public var swiftName: String
-  public var type: ArgumentType
+  package var name: String
+  package var swiftName: String
+  package var type: ArgumentType
   /// A Swift literal, already rendered.
-  public var defaultLiteral: String?
-  public var doc: String?
+  package var defaultLiteral: String?
+  package var doc: String?
 }
 
 /// The types a spec argument can have.
-public indirect enum ArgumentType: Sendable, Equatable, CustomStringConvertible {
+package indirect enum ArgumentType: Sendable, Equatable, CustomStringConvertible {
   case string, int, double, bool, date, json
   case array(ArgumentType)
   case optional(ArgumentType)
 
   /// The Swift spelling.
-  public var description: String {
+  package var description: String {
     switch self {
     case .string: "String"
     case .int: "Int"
@@ -72,13 +78,13 @@ public indirect enum ArgumentType: Sendable, Equatable, CustomStringConvertible 
     }
   }
 
-  public var isOptional: Bool {
+  package var isOptional: Bool {
     if case .optional = self { return true }
     return false
   }
 
   /// The type without its optional wrapper.
-  public var unwrapped: ArgumentType {
+  package var unwrapped: ArgumentType {
     if case .optional(let wrapped) = self { return wrapped }
     return self
   }

@@ -1,13 +1,13 @@
 import Foundation
+import ProcrastinateConventions
 import ProcrastinateCron
 import Yams
 
 /// Reads a `*.tasks.yaml` file into a ``SpecFile``, collecting every problem with its
 /// position instead of stopping at the first.
 public struct SpecParser {
+  /// How a spec file's name ends; the rest of the name gives the protocol's.
   public static let fileSuffix = ".tasks.yaml"
-  /// procrastinate's NOTIFY channel `procrastinate_queue_v1#<queue>` must fit in 63 bytes.
-  static let maximumQueueBytes = 40
 
   let path: String
   private var diagnostics: [Diagnostic] = []
@@ -129,8 +129,11 @@ public struct SpecParser {
         key,
         "invalid task name '\(name)': use letters, digits, '_' and '.', starting with a letter, e.g. 'fetch_joke' or 'reports.send'"
       )
-    } else if name.count > 128 {
-      error(key, "task name '\(name)' is longer than 128 characters (procrastinate_jobs.task_name)")
+    } else if name.count > Conventions.maximumTaskNameCharacters {
+      error(
+        key,
+        "task name '\(name)' is longer than \(Conventions.maximumTaskNameCharacters) characters (procrastinate_jobs.task_name)"
+      )
     }
     let typeName = Naming.typeName(name)
     if Naming.isTaskName(name) {
@@ -148,8 +151,9 @@ public struct SpecParser {
     }
     var task = TaskSpec(
       name: name, typeName: typeName, methodName: Naming.memberName(name), doc: nil,
-      queue: "default", priority: 0, lock: nil, queueingLock: nil, retry: nil, arguments: [],
-      relation: "child", carrier: "trace_context", recordedArguments: [])
+      queue: Conventions.defaultQueue, priority: 0, lock: nil, queueingLock: nil, retry: nil,
+      arguments: [], relation: Conventions.defaultTraceRelation, carrier: Conventions.traceCarrier,
+      recordedArguments: [])
     if Self.isNull(node) {
       return diagnostics.count == before ? task : nil
     }
@@ -158,11 +162,12 @@ public struct SpecParser {
     if let doc = value(fields, "doc"), !Self.isNull(doc) { task.doc = scalarString(doc, "'doc'") }
     if let queue = value(fields, "queue"), let text = scalarString(queue, "'queue'") {
       if Self.isNull(queue) || text.isEmpty {
-        error(queue, "task '\(name)': 'queue' is empty; leave it out for 'default'")
-      } else if text.utf8.count > Self.maximumQueueBytes {
+        error(
+          queue, "task '\(name)': 'queue' is empty; leave it out for '\(Conventions.defaultQueue)'")
+      } else if text.utf8.count > Conventions.maximumQueueNameBytes {
         error(
           queue,
-          "task '\(name)': queue '\(text)' is \(text.utf8.count) bytes; procrastinate's NOTIFY channel limits queue names to \(Self.maximumQueueBytes) bytes, use a shorter name"
+          "task '\(name)': queue '\(text)' is \(text.utf8.count) bytes; procrastinate's NOTIFY channel limits queue names to \(Conventions.maximumQueueNameBytes) bytes, use a shorter name"
         )
       }
       checkPrintable(queue, text, "task '\(name)': 'queue'")
@@ -170,7 +175,7 @@ public struct SpecParser {
     }
     if let priority = value(fields, "priority") {
       task.priority =
-        integer(priority, "task '\(name)': 'priority'", range: -2_147_483_648...2_147_483_647) ?? 0
+        integer(priority, "task '\(name)': 'priority'", range: Int(Int32.min)...Int(Int32.max)) ?? 0
     }
     if let lock = value(fields, "lock"), !Self.isNull(lock),
       let text = scalarString(lock, "task '\(name)': 'lock'")
@@ -195,13 +200,14 @@ public struct SpecParser {
         error(node, "task '\(name)': 'periodic': \(cronError.problem)")
       } catch {}
       // A periodic job gets only `timestamp` (the tick): every other argument needs a default.
+      let timestamp = Conventions.periodicTimestampArgument
       for argument in task.arguments
       where argument.defaultLiteral == nil
-        && !(argument.name == "timestamp" && argument.type == .int)
+        && !(argument.name == timestamp && argument.type == .int)
       {
         error(
           value(fields, "args"),
-          "task '\(name)' is periodic: its jobs get only 'timestamp'; give argument '\(argument.name)' a default or make it optional"
+          "task '\(name)' is periodic: its jobs get only '\(timestamp)'; give argument '\(argument.name)' a default or make it optional"
         )
       }
     }
@@ -327,10 +333,14 @@ public struct SpecParser {
     guard let fields = mapping(node, what) else { return }
     checkKeys(fields, allowed: ["relation", "record_args", "carrier"], in: what)
     if let node = value(fields, "relation"), let relation = scalarString(node, "'relation'") {
-      if ["child", "link", "none"].contains(relation) {
+      let relations = Conventions.traceRelations
+      if relations.contains(relation) {
         task.relation = relation
       } else {
-        error(node, "\(what).relation: unknown value '\(relation)'; use child, link or none")
+        error(
+          node,
+          "\(what).relation: unknown value '\(relation)'; use \(relations.dropLast().joined(separator: ", ")) or \(relations.last ?? "")"
+        )
       }
     }
     if let node = value(fields, "carrier"), let carrier = scalarString(node, "'carrier'") {
@@ -339,7 +349,7 @@ public struct SpecParser {
       } else if !Naming.isArgumentName(carrier) {
         error(
           node,
-          "\(what).carrier: '\(carrier)' is not a valid args key; write e.g. 'trace_context', or 'none'"
+          "\(what).carrier: '\(carrier)' is not a valid args key; write e.g. '\(Conventions.traceCarrier)', or 'none'"
         )
       } else {
         task.carrier = carrier

@@ -67,7 +67,7 @@ struct FuzzTests {
         "Tests/Fixtures/everything.tasks.yaml"
       )
       .path, encoding: .utf8)
-    let generator = try Generator(templatesDirectory: GeneratorTests.templates)
+    let generator = try Generator()
     var random = SeededGenerator(seed: 0x5EED_0001)
     let alphabet = Array(":{}[]-#'\"\n \t,&*!|>%@`?=~0123456789abcxyz_.\\") + ["é", "🎉"]
     var parsed = 0

@@ -7,7 +7,9 @@ import Testing
 struct GeneratorTests {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
-  static let templates = root.appendingPathComponent("Templates").path
+  /// The template's source, which the generator bundles as a resource.
+  static let templates = root.appendingPathComponent("Sources/ProcrastinateGenerator/Resources")
+    .path
   static let fixture = root.appendingPathComponent("Tests/Fixtures/everything.tasks.yaml").path
   static let golden = root.appendingPathComponent(
     "Tests/ProcrastinateTests/Generated/everything.tasks.swift"
@@ -17,12 +19,27 @@ struct GeneratorTests {
   /// `GeneratedTasksTests`. `UPDATE_GOLDEN=1 swift test --filter Generator` rewrites it.
   @Test("the spec using every feature renders exactly the golden file")
   func golden() throws {
-    let generated = try Generator(templatesDirectory: Self.templates).generate(path: Self.fixture)
+    let generated = try Generator().generate(path: Self.fixture)
     if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
       try generated.write(toFile: Self.golden, atomically: true, encoding: .utf8)
     }
     let expected = try String(contentsOfFile: Self.golden, encoding: .utf8)
     #expect(generated == expected)
+    // The bundled template is the source's, and a templates directory can stand in for it.
+    #expect(
+      try Generator(templatesDirectory: Self.templates).generate(path: Self.fixture) == expected)
+  }
+
+  @Test("a templates directory without the template is an error that names the path")
+  func missingTemplate() {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "no-templates-\(UUID().uuidString)"
+    ).path
+    let error = #expect(throws: GeneratorError.self) {
+      try Generator(templatesDirectory: directory)
+    }
+    #expect(
+      error?.description == "cannot read the template \(directory)/tasks.swift.mustache")
   }
 
   static func diagnostics(_ yaml: String, file: String = "jokes.tasks.yaml") -> [String] {
@@ -148,7 +165,7 @@ struct GeneratorTests {
     let spec = directory.appendingPathComponent("shared.tasks.yaml").path
     try "access: public\ntasks:\n  fetch: { args: { n: Int } }\n".write(
       toFile: spec, atomically: true, encoding: .utf8)
-    let generator = try Generator(templatesDirectory: Self.templates)
+    let generator = try Generator()
     let fromSpec = try generator.generate(path: spec)
     #expect(fromSpec.contains("public enum Fetch {"))
     #expect(fromSpec.contains("public protocol SharedTasks: Sendable {"))

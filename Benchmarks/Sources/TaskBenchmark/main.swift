@@ -163,8 +163,7 @@ func measureGeneration() throws -> (seconds: Samples, lines: Int) {
 
       """
   }
-  let generator = try Generator(
-    templatesDirectory: repositoryRoot.appendingPathComponent("Templates").path)
+  let generator = try Generator()
   var generation = Samples()
   var lines = 0
   for _ in 0..<5 {

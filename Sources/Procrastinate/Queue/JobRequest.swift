@@ -1,4 +1,5 @@
 import Foundation
+import ProcrastinateConventions
 
 /// Where and how a job should run: the options of procrastinate's `configure`/`defer`.
 public struct DeferOptions: Sendable {
@@ -22,7 +23,7 @@ public struct DeferOptions: Sendable {
   public var schedule: Schedule?
 
   public init(
-    queue: String = "default", priority: Int32 = 0, lock: String? = nil,
+    queue: String = Conventions.defaultQueue, priority: Int32 = 0, lock: String? = nil,
     queueingLock: String? = nil, schedule: Schedule? = nil
   ) {
     self.queue = queue
@@ -34,7 +35,7 @@ public struct DeferOptions: Sendable {
 
   /// Schedules the job at `date`.
   public init(
-    queue: String = "default", priority: Int32 = 0, lock: String? = nil,
+    queue: String = Conventions.defaultQueue, priority: Int32 = 0, lock: String? = nil,
     queueingLock: String? = nil, scheduledAt date: Date
   ) {
     self.init(
@@ -43,7 +44,7 @@ public struct DeferOptions: Sendable {
 
   /// Schedules the job after `delay`.
   public init(
-    queue: String = "default", priority: Int32 = 0, lock: String? = nil,
+    queue: String = Conventions.defaultQueue, priority: Int32 = 0, lock: String? = nil,
     queueingLock: String? = nil, scheduleIn delay: Duration
   ) {
     self.init(
@@ -52,7 +53,7 @@ public struct DeferOptions: Sendable {
   }
 
   /// The longest queue name procrastinate 3.10 can notify about, in UTF-8 bytes.
-  public static let maximumQueueNameBytes = 40
+  public static let maximumQueueNameBytes = Conventions.maximumQueueNameBytes
 
   /// Checks the queue name before anything is sent.
   ///
@@ -110,9 +111,12 @@ public struct JobRequest: Sendable {
   func validate() throws {
     try DeferOptions.validateQueueName(options.queue)
     if taskName.isEmpty { throw DeferError.invalidTaskName(taskName, reason: "it is empty") }
-    if taskName.count > 128 {
+    if taskName.count > Conventions.maximumTaskNameCharacters {
       throw DeferError.invalidTaskName(
-        taskName, reason: "it is longer than 128 characters (varchar(128))")
+        taskName,
+        reason:
+          "it is longer than \(Conventions.maximumTaskNameCharacters) characters (varchar(\(Conventions.maximumTaskNameCharacters)))"
+      )
     }
   }
 }

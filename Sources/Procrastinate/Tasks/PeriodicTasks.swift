@@ -1,4 +1,5 @@
 import Foundation
+import ProcrastinateConventions
 import ProcrastinateCron
 import Tracing
 
@@ -54,7 +55,7 @@ extension ProcrastinateApp {
         attributes[TracingKeys.periodicTimestamp] = Int(timestamp)
       }
       var arguments = periodic.arguments
-      arguments["timestamp"] = .int(timestamp)
+      arguments[Conventions.periodicTimestampArgument] = .int(timestamp)
       if let key = task.trace.carrier {
         var headers: [String: String] = [:]
         InstrumentationSystem.instrument.inject(

@@ -1,3 +1,5 @@
+import ProcrastinateConventions
+
 /// Span names and attribute keys, in one place: the OpenTelemetry conventions we follow and
 /// the `procrastinate.*` ones of design §5.
 public enum TracingKeys {
@@ -9,7 +11,7 @@ public enum TracingKeys {
   public static let traceState = "tracestate"
 
   /// The args key that carries the trace context, as the Python guide passes it.
-  public static let defaultCarrier = "trace_context"
+  public static let defaultCarrier = Conventions.traceCarrier
 
   /// `procrastinate.defer.<task>`, kind PRODUCER.
   public static func deferSpanName(task: String) -> String { "procrastinate.defer.\(task)" }
