@@ -23,6 +23,16 @@ package final class JaegerThriftExporter: SpanExporter {
   }
 
   package func export(_ spans: [SpanRecord]) async throws {
+    _ = try await send(spans)
+  }
+
+  /// Sends one batch in one request (this exporter never retries) and returns the accepting
+  /// HTTP status, which `traces ping` prints.
+  ///
+  /// - Throws: ``OTLPHTTPExporter/ExportError`` with the status and body of an answer
+  ///   outside 2xx, or the transport error when no answer came.
+  @discardableResult
+  package func send(_ spans: [SpanRecord]) async throws -> Int {
     let body = JaegerThrift.batch(spans, resource: resource)
     let response: HTTPResponse
     do {
@@ -37,6 +47,7 @@ package final class JaegerThriftExporter: SpanExporter {
         status: response.status, transportError: nil,
         body: String(decoding: response.body, as: UTF8.self))
     }
+    return response.status
   }
 
   package func shutdown() async {}
