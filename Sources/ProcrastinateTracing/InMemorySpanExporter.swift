@@ -10,8 +10,8 @@ import Synchronization
 /// let names = exporter.finishedSpans.map(\.name)
 /// ```
 ///
-/// Inside the package it is also an exporter behind a batch processor, and a processor that
-/// records each span as it ends, like `SimpleSpanProcessor(InMemorySpanExporter())`.
+/// Each span is recorded as it ends, as `SimpleSpanProcessor(InMemorySpanExporter())` does
+/// in Python.
 public final class InMemorySpanExporter: SpanExporter, SpanProcessor {
   private let spans = Mutex<[SpanRecord]>([])
 

@@ -62,7 +62,7 @@ public final class TracingSetup: Sendable {
 
 extension TracingSetup: Service {
   /// Waits for graceful shutdown (or cancellation), then exports what is queued, within
-  /// each batch processor's `exportTimeout`, and shuts the exporters down.
+  /// the export timeout (`OTEL_BSP_EXPORT_TIMEOUT`), and shuts the exporters down.
   public func run() async throws {
     try? await gracefulShutdown()
     await flushDetached { await self.shutdown() }
