@@ -76,11 +76,13 @@ struct ShowCommand: ParsableCommand {
 struct PingCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "ping",
-    abstract: "Send a small test trace to the OTLP collector and say whether it was accepted.",
+    abstract:
+      "Send a small test trace to each configured collector (OTLP, Jaeger) and say whether it was accepted.",
     discussion: """
-      Sends a parent and a child span (with an attribute, an event and a link) through the \
-      OTLP/HTTP exporter configured by OTEL_EXPORTER_OTLP_* (or --endpoint), once, without \
-      retries, and prints the HTTP status or the connection error.
+      Sends a parent and a child span (with an attribute, an event and a link) to the \
+      OTLP/HTTP endpoint configured by OTEL_EXPORTER_OTLP_* (or --endpoint) and to Jaeger's \
+      Thrift endpoint when JAEGER_ENDPOINT is set, once each, without retries, and prints \
+      the HTTP status or the connection error for each. Exits 1 when any of them failed.
       """
   )
 
@@ -101,12 +103,11 @@ struct PingCommand: AsyncParsableCommand {
     let configuration = TracingConfiguration.fromEnvironment(
       defaultServiceName: "procrastinate-ping", environment)
     for warning in configuration.warnings { print("warning: \(warning)") }
-    guard var otlp = configuration.otlp else {
+    guard configuration.otlp != nil || configuration.jaeger != nil else {
       throw ValidationError(
         "no OTLP endpoint configured: set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://localhost:4318) or pass --endpoint"
       )
     }
-    otlp.maximumRetries = 0
     let resource = TracingResource(
       serviceName: serviceName ?? configuration.serviceName,
       attributes: configuration.resourceAttributes)
@@ -122,25 +123,49 @@ struct PingCommand: AsyncParsableCommand {
       }
     }
     let spans = memory.spans
-    let exporter = OTLPHTTPExporter(configuration: otlp, resource: resource)
-    print(
-      "Sending \(spans.count) spans (trace \(spans.first?.context.traceID.description ?? "?")) to \(otlp.endpoint) as \(otlp.wireProtocol.rawValue)…"
-    )
+    let trace = spans.first?.context.traceID.description ?? "?"
+    var failed = false
+    // The same spans go to every destination: one answer each, reported as it comes.
+    if var otlp = configuration.otlp {
+      otlp.maximumRetries = 0
+      let exporter = OTLPHTTPExporter(configuration: otlp, resource: resource)
+      print(
+        "Sending \(spans.count) spans (trace \(trace)) to \(otlp.endpoint) as \(otlp.wireProtocol.rawValue)…"
+      )
+      let accepted = await Self.report(collector: "the collector") {
+        try await exporter.send(spans)
+      }
+      if !accepted { failed = true }
+    }
+    if let jaeger = configuration.jaeger {
+      let exporter = JaegerThriftExporter(endpoint: jaeger, resource: resource)
+      print("Sending \(spans.count) spans (trace \(trace)) to Jaeger at \(jaeger) as Thrift…")
+      let accepted = await Self.report(collector: "Jaeger") { try await exporter.send(spans) }
+      if !accepted { failed = true }
+    }
+    if failed { throw ExitCode(1) }
+  }
+
+  /// Prints the status `send` returned, or why it failed; true when the spans were accepted.
+  static func report(collector: String, _ send: () async throws -> Int) async -> Bool {
     do {
-      let status = try await exporter.send(spans)
-      print("OK: the collector accepted them (HTTP \(status)).")
+      let status = try await send()
+      print("OK: \(collector) accepted them (HTTP \(status)).")
+      return true
     } catch let error as OTLPHTTPExporter.ExportError {
       if let transport = error.transportError {
         print(
-          "FAILED: could not reach the collector: \(transport). Is it running and listening on that address?"
+          "FAILED: could not reach \(collector): \(transport). Is it running and listening on that address?"
         )
       } else {
         print(
-          "FAILED: the collector answered HTTP \(error.status ?? 0)\(error.body.isEmpty ? "" : ": \(error.body.prefix(200))")."
+          "FAILED: \(collector) answered HTTP \(error.status ?? 0)\(error.body.isEmpty ? "" : ": \(error.body.prefix(200))")."
         )
       }
-      throw ExitCode(1)
+    } catch {
+      print("FAILED: \(collector): \(error)")
     }
+    return false
   }
 }
 

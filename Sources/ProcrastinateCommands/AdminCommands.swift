@@ -52,8 +52,8 @@ func jobTable(_ jobs: [JobSummary]) -> [[String]] {
 }
 
 /// `jobs`: list jobs with filters.
-public struct JobsCommand: AsyncParsableCommand {
-  public static let configuration = CommandConfiguration(
+package struct JobsCommand: AsyncParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "jobs", abstract: "List jobs, oldest first, with optional filters.")
 
   @OptionGroup var database: DatabaseOptions
@@ -68,9 +68,9 @@ public struct JobsCommand: AsyncParsableCommand {
   @Option(help: "Only jobs of this worker id.") var worker: Int64?
   @Option(help: "At most this many jobs.") var limit = 100
 
-  public init() {}
+  package init() {}
 
-  public func run() async throws {
+  package func run() async throws {
     let app = try database.makeApp()
     let jobs = try await app.jobs(
       JobFilter(
@@ -99,49 +99,49 @@ func printCounts(
   }
 }
 
-public struct QueuesCommand: AsyncParsableCommand {
-  public static let configuration = CommandConfiguration(
+package struct QueuesCommand: AsyncParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "queues", abstract: "Job counts per queue, by status.")
   @OptionGroup var database: DatabaseOptions
   @OptionGroup var output: Output
-  public init() {}
-  public func run() async throws {
+  package init() {}
+  package func run() async throws {
     try await printCounts("queue", database: database, output: output) {
       try await $0.queueCounts()
     }
   }
 }
 
-public struct TasksCommand: AsyncParsableCommand {
-  public static let configuration = CommandConfiguration(
+package struct TasksCommand: AsyncParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "tasks", abstract: "Job counts per task, by status.")
   @OptionGroup var database: DatabaseOptions
   @OptionGroup var output: Output
-  public init() {}
-  public func run() async throws {
+  package init() {}
+  package func run() async throws {
     try await printCounts("task", database: database, output: output) { try await $0.taskCounts() }
   }
 }
 
-public struct LocksCommand: AsyncParsableCommand {
-  public static let configuration = CommandConfiguration(
+package struct LocksCommand: AsyncParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "locks", abstract: "Job counts per lock, by status (jobs with a lock only).")
   @OptionGroup var database: DatabaseOptions
   @OptionGroup var output: Output
-  public init() {}
-  public func run() async throws {
+  package init() {}
+  package func run() async throws {
     try await printCounts("lock", database: database, output: output) { try await $0.lockCounts() }
   }
 }
 
 /// `retry ID`: a failed job runs again.
-public struct RetryCommand: AsyncParsableCommand {
-  public static let configuration = CommandConfiguration(
+package struct RetryCommand: AsyncParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "retry", abstract: "Send a failed job back to todo, to run now.")
   @Argument(help: "The job id.") var id: Int64
   @OptionGroup var database: DatabaseOptions
-  public init() {}
-  public func run() async throws {
+  package init() {}
+  package func run() async throws {
     let app = try database.makeApp()
     let retried = try await app.retryJob(id: id)
     let status = try await app.jobStatus(id: id)
@@ -158,16 +158,16 @@ public struct RetryCommand: AsyncParsableCommand {
 }
 
 /// `cancel ID [--abort] [--delete]`.
-public struct CancelCommand: AsyncParsableCommand {
-  public static let configuration = CommandConfiguration(
+package struct CancelCommand: AsyncParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "cancel",
     abstract: "Cancel a waiting job, delete it, or ask a running one to abort.")
   @Argument(help: "The job id.") var id: Int64
   @Flag(help: "Also ask a running job to stop (its worker learns by NOTIFY).") var abort = false
   @Flag(help: "Delete a waiting job instead of marking it cancelled.") var delete = false
   @OptionGroup var database: DatabaseOptions
-  public init() {}
-  public func run() async throws {
+  package init() {}
+  package func run() async throws {
     let app = try database.makeApp()
     let acted = try await app.cancelJob(id: id, abort: abort, delete: delete)
     let status = try await app.jobStatus(id: id)
@@ -190,23 +190,23 @@ public struct CancelCommand: AsyncParsableCommand {
 }
 
 /// `stalled [--retry]`.
-public struct StalledCommand: AsyncParsableCommand {
-  public static let configuration = CommandConfiguration(
+package struct StalledCommand: AsyncParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "stalled",
     abstract: "List jobs in doing whose worker is gone or silent; --retry gives them back.")
   @Option(help: "Seconds without a heartbeat after which a worker counts as gone.")
   var seconds: Double = 30
   @Flag(help: "Send the stalled jobs back to todo.") var retry = false
 
-  public func validate() throws {
+  package func validate() throws {
     guard seconds.isFinite, (1...31_536_000).contains(seconds) else {
       throw ValidationError("--seconds must be between 1 and 31536000 (a worker beats every 10 s)")
     }
   }
   @OptionGroup var database: DatabaseOptions
   @OptionGroup var output: Output
-  public init() {}
-  public func run() async throws {
+  package init() {}
+  package func run() async throws {
     let app = try database.makeApp()
     let timeout = Duration.milliseconds(Int(seconds * 1000))
     if retry {

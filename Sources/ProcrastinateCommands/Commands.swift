@@ -31,9 +31,9 @@ public protocol TaskProvider {
 }
 
 /// For commands that need no tasks, such as `procrastinate-swift defer`.
-public enum NoTasks: TaskProvider {
-  public static let serviceName = "procrastinate-swift"
-  public static func register(into tasks: inout TaskRegistry) throws {}
+package enum NoTasks: TaskProvider {
+  package static let serviceName = "procrastinate-swift"
+  package static func register(into tasks: inout TaskRegistry) throws {}
 }
 
 /// A logger on standard error whose lines carry the current `trace_id` and `span_id`.
@@ -56,27 +56,35 @@ func startTracing(serviceName: String) throws -> TracingSetup {
   return try setupTracing(serviceName: serviceName)
 }
 
-/// `worker`: runs the app's tasks until SIGINT/SIGTERM (or, one-shot, an empty queue).
+/// `worker`: runs the app's tasks until SIGINT/SIGTERM (or, one-shot, an empty queue),
+/// as Python's `procrastinate worker` does: a subcommand of your executable.
+///
+/// Options: `--queues`, `--concurrency`, `--one-shot`, `--delete-jobs`,
+/// `--shutdown-timeout`, `--name` and those of ``DatabaseOptions``. Spans go where
+/// `setupTracing` sends them, under `Tasks.serviceName`.
 public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
+  /// The `worker` subcommand's name and help.
   public static var configuration: CommandConfiguration {
     CommandConfiguration(
       commandName: "worker",
       abstract: "Run a worker for this app's tasks (SIGINT/SIGTERM stop it gracefully).")
   }
 
-  @OptionGroup public var database: DatabaseOptions
+  @OptionGroup var database: DatabaseOptions
   @Option(help: "Comma-separated queues to consume, e.g. --queues=default,emails (default: all).")
-  public var queues: String?
-  @Option(help: "Jobs run at once.") public var concurrency = 1
-  @Flag(help: "Stop when no job is left to fetch.") public var oneShot = false
+  var queues: String?
+  @Option(help: "Jobs run at once.") var concurrency = 1
+  @Flag(help: "Stop when no job is left to fetch.") var oneShot = false
   @Option(help: "Delete finished jobs: never, successful or always.")
-  public var deleteJobs: WorkerOptions.DeleteJobs = .never
+  var deleteJobs: WorkerOptions.DeleteJobs = .never
   @Option(help: "Seconds running jobs may take to finish after SIGTERM before they are aborted.")
-  public var shutdownTimeout: Double?
-  @Option(help: "The worker's name, in logs.") public var name = "worker"
+  var shutdownTimeout: Double?
+  @Option(help: "The worker's name, in logs.") var name = "worker"
 
+  /// The command with its default options (ArgumentParser parses them from the command line).
   public init() {}
 
+  /// Checks `--concurrency` and `--shutdown-timeout`.
   public func validate() throws {
     if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
     if let shutdownTimeout, !(0...86_400).contains(shutdownTimeout) {
@@ -84,6 +92,7 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
     }
   }
 
+  /// Sets up tracing, registers the tasks and runs the worker until it stops.
   public func run() async throws {
     let tracing = try startTracing(serviceName: Tasks.serviceName)
     let app = try database.makeApp()
@@ -104,8 +113,13 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
 
 extension WorkerOptions.DeleteJobs: ExpressibleByArgument {}
 
-/// `defer TASK [JSON]`: defers one job inside a `procrastinate.defer.<task>` span.
+/// `defer TASK [JSON]`: defers one job inside a `procrastinate.defer.<task>` span and prints
+/// its id, as Python's `procrastinate defer` does.
+///
+/// Options: `--queue`, `--priority`, `--lock`, `--queueing-lock`, `--at` or `--in`, and
+/// those of ``DatabaseOptions``. The span's `service.name` is `Tasks.serviceName`.
 public struct DeferCommand<Tasks: TaskProvider>: AsyncParsableCommand {
+  /// The `defer` subcommand's name and help.
   public static var configuration: CommandConfiguration {
     CommandConfiguration(
       commandName: "defer",
@@ -116,21 +130,23 @@ public struct DeferCommand<Tasks: TaskProvider>: AsyncParsableCommand {
         """)
   }
 
-  @Argument(help: "The task name, e.g. traced_fetch_joke.") public var task: String
+  @Argument(help: "The task name, e.g. traced_fetch_joke.") var task: String
   @Argument(help: "The arguments, a JSON object, e.g. '{\"category\": \"dev\"}'.")
-  public var json = "{}"
-  @OptionGroup public var database: DatabaseOptions
-  @Option(help: "The queue.") public var queue = "default"
-  @Option(help: "Higher runs first.") public var priority: Int32 = 0
-  @Option(help: "At most one job with this lock runs at a time.") public var lock: String?
+  var json = "{}"
+  @OptionGroup var database: DatabaseOptions
+  @Option(help: "The queue.") var queue = "default"
+  @Option(help: "Higher runs first.") var priority: Int32 = 0
+  @Option(help: "At most one job with this lock runs at a time.") var lock: String?
   @Option(help: "At most one job with this queueing lock waits at a time.")
-  public var queueingLock: String?
+  var queueingLock: String?
   @Option(help: "Run no earlier than this ISO 8601 time, e.g. 2026-11-25T18:00:00Z.")
-  public var at: String?
-  @Option(name: .customLong("in"), help: "Run after this many seconds.") public var delay: Double?
+  var at: String?
+  @Option(name: .customLong("in"), help: "Run after this many seconds.") var delay: Double?
 
+  /// The command with its default options (ArgumentParser parses them from the command line).
   public init() {}
 
+  /// Checks `--at` and `--in`.
   public func validate() throws {
     if at != nil && delay != nil { throw ValidationError("give --at or --in, not both") }
     if let delay, !(0...31_536_000).contains(delay) {
@@ -146,6 +162,8 @@ public struct DeferCommand<Tasks: TaskProvider>: AsyncParsableCommand {
       ?? (try? Date.ISO8601FormatStyle().parse(text))
   }
 
+  /// Defers the job in a traced span, prints its id and exports the span; exits 1 when a
+  /// job with the same queueing lock is already waiting.
   public func run() async throws {
     let arguments: JSONValue
     do {
@@ -177,16 +195,20 @@ public struct DeferCommand<Tasks: TaskProvider>: AsyncParsableCommand {
   }
 }
 
-/// `healthchecks`: can we reach the database, does it carry the schema, which workers live.
+/// `healthchecks`: can we reach the database, does it carry the schema, which workers live,
+/// as Python's `procrastinate healthchecks` does.
 public struct HealthchecksCommand: AsyncParsableCommand {
+  /// The `healthchecks` subcommand's name and help.
   public static let configuration = CommandConfiguration(
     commandName: "healthchecks",
     abstract: "Check the database connection, the schema and the workers' heartbeats.")
 
-  @OptionGroup public var database: DatabaseOptions
+  @OptionGroup var database: DatabaseOptions
 
+  /// The command with its default options (ArgumentParser parses them from the command line).
   public init() {}
 
+  /// Prints each check; exits 1 when the database is unreachable or the schema incomplete.
   public func run() async throws {
     let app = try database.makeApp()
     print("Database: \(app.database.redacted)")

@@ -3,10 +3,15 @@ import Foundation
 import Logging
 import Procrastinate
 
-/// Options shared by the commands that talk to the database.
+/// Options shared by the commands that talk to the database: `--database-url`, else
+/// `PROCRASTINATE_DATABASE_URL`, else `DATABASE_URL`, else libpq's `PG*` variables.
+///
+/// Add them to your own commands with `@OptionGroup var database: DatabaseOptions`.
 public struct DatabaseOptions: ParsableArguments {
+  /// No URL given: the environment decides.
   public init() {}
 
+  /// The `--database-url` given, if any.
   @Option(
     name: .customLong("database-url"),
     help:
@@ -14,7 +19,8 @@ public struct DatabaseOptions: ParsableArguments {
   )
   public var databaseURL: String?
 
-  /// An app on the resolved database.
+  /// An app on the resolved database (`--database-url`, else the environment), with
+  /// `maximumConnections` connections and the commands' logger on standard error.
   public func makeApp(maximumConnections: Int = 1) throws -> ProcrastinateApp {
     try ProcrastinateApp(
       database: DatabaseSettings.resolve(explicit: databaseURL),
@@ -22,10 +28,14 @@ public struct DatabaseOptions: ParsableArguments {
   }
 }
 
-/// `schema --apply | --check`.
+/// `schema --apply | --check`: creates procrastinate's 3.10 schema on a database that has
+/// none, or says whether the database carries it (exit 1 if not), as Python's
+/// `procrastinate schema` does.
 public struct SchemaCommand: AsyncParsableCommand {
+  /// The command with its default options (ArgumentParser parses them from the command line).
   public init() {}
 
+  /// The `schema` subcommand's name and help.
   public static let configuration = CommandConfiguration(
     commandName: "schema",
     abstract: "Create or check procrastinate's 3.10 schema.",
@@ -41,10 +51,12 @@ public struct SchemaCommand: AsyncParsableCommand {
     false
   @OptionGroup var database: DatabaseOptions
 
+  /// Checks that exactly one of `--apply` and `--check` is given.
   public func validate() throws {
     if apply == check { throw ValidationError("give exactly one of --apply or --check") }
   }
 
+  /// Applies or checks the schema.
   public func run() async throws {
     let app = try database.makeApp()
     if apply {

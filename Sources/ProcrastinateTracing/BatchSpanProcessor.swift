@@ -4,7 +4,7 @@ import Procrastinate
 import ServiceLifecycle
 import Synchronization
 
-/// How many spans a processor exported, dropped and failed to export.
+/// How many spans were exported, dropped and failed to export: ``TracingSetup/statistics``.
 public struct SpanExportStatistics: Sendable, Equatable {
   /// Spans the exporter accepted.
   public var exported = 0
@@ -13,6 +13,7 @@ public struct SpanExportStatistics: Sendable, Equatable {
   /// Spans the exporter failed to send, after its own retries.
   public var failed = 0
 
+  /// Statistics with the given counts, zero by default.
   public init(exported: Int = 0, dropped: Int = 0, failed: Int = 0) {
     self.exported = exported
     self.dropped = dropped
@@ -27,14 +28,14 @@ public struct SpanExportStatistics: Sendable, Equatable {
 /// queued, and whatever is queued when `scheduledDelay` passes; as many batches as are
 /// ready go out back to back, so the processor keeps up with bursts instead of sending one
 /// batch per tick. `forceFlush` and `shutdown` export everything queued, within `exportTimeout`.
-public final class BatchSpanProcessor: SpanProcessor {
+package final class BatchSpanProcessor: SpanProcessor {
   /// The `OTEL_BSP_*` settings.
-  public struct Configuration: Sendable {
-    public var maximumQueueSize = 2048
-    public var scheduledDelay: Duration = .seconds(5)
-    public var maximumBatchSize = 512
-    public var exportTimeout: Duration = .seconds(30)
-    public init() {}
+  package struct Configuration: Sendable {
+    package var maximumQueueSize = 2048
+    package var scheduledDelay: Duration = .seconds(5)
+    package var maximumBatchSize = 512
+    package var exportTimeout: Duration = .seconds(30)
+    package init() {}
   }
 
   private struct State {
@@ -54,7 +55,7 @@ public final class BatchSpanProcessor: SpanProcessor {
     var settled = false
   }
 
-  public let configuration: Configuration
+  package let configuration: Configuration
   private let exporter: any SpanExporter
   private let logger: Logger
   private let state = Mutex(State())
@@ -63,7 +64,7 @@ public final class BatchSpanProcessor: SpanProcessor {
   private let exports: ExportSerializer
   private let loop = Mutex<Task<Void, Never>?>(nil)
 
-  public init(
+  package init(
     exporter: any SpanExporter, configuration: Configuration = Configuration(),
     logger: Logger = Logger(label: "procrastinate.tracing")
   ) {
@@ -81,9 +82,9 @@ public final class BatchSpanProcessor: SpanProcessor {
   }
 
   /// What was exported, dropped and failed so far.
-  public var statistics: SpanExportStatistics { state.withLock { $0.statistics } }
+  package var statistics: SpanExportStatistics { state.withLock { $0.statistics } }
 
-  public func onEnd(_ span: SpanRecord) {
+  package func onEnd(_ span: SpanRecord) {
     enqueue(RecordedSpan(record: span))
   }
 
@@ -108,7 +109,7 @@ public final class BatchSpanProcessor: SpanProcessor {
 
   /// Exports everything queued, and waits for exports already under way, giving up after
   /// `exportTimeout` in all.
-  public func forceFlush() async {
+  package func forceFlush() async {
     let deadline = ContinuousClock.now + configuration.exportTimeout
     await exportQueued(until: deadline)
     await waitForExports(until: deadline)
@@ -120,7 +121,7 @@ public final class BatchSpanProcessor: SpanProcessor {
     }
   }
 
-  public func shutdown() async {
+  package func shutdown() async {
     state.withLock { $0.shutDown = true }
     loop.withLock { $0 }?.cancel()
     let deadline = ContinuousClock.now + configuration.exportTimeout
@@ -256,7 +257,7 @@ private final class FirstAnswer: Sendable {
 extension BatchSpanProcessor: Service {
   /// Waits for graceful shutdown (or cancellation), then exports what is queued within
   /// `exportTimeout` and shuts the exporter down (``shutdown()``).
-  public func run() async throws {
+  package func run() async throws {
     try? await gracefulShutdown()
     await flushDetached { await self.shutdown() }
   }

@@ -4,22 +4,22 @@ import Synchronization
 import Tracing
 
 /// Fans finished spans out to several processors.
-public struct MultiSpanProcessor: SpanProcessor {
-  public let processors: [any SpanProcessor]
-  public init(_ processors: [any SpanProcessor]) { self.processors = processors }
-  public func onEnd(_ span: SpanRecord) { for processor in processors { processor.onEnd(span) } }
-  public func forceFlush() async { for processor in processors { await processor.forceFlush() } }
-  public func shutdown() async { for processor in processors { await processor.shutdown() } }
+package struct MultiSpanProcessor: SpanProcessor {
+  package let processors: [any SpanProcessor]
+  package init(_ processors: [any SpanProcessor]) { self.processors = processors }
+  package func onEnd(_ span: SpanRecord) { for processor in processors { processor.onEnd(span) } }
+  package func forceFlush() async { for processor in processors { await processor.forceFlush() } }
+  package func shutdown() async { for processor in processors { await processor.shutdown() } }
 }
 
 /// Prints one readable line per finished span (`OTEL_CONSOLE_ENABLED=true`):
 ///
 ///     [trace 0af7651916cd43dd] procrastinate.job.fetch_joke CONSUMER 12.4 ms OK parent=b7ad6b7169203331 job.id=42
-public final class ConsoleSpanExporter: SpanExporter, SpanProcessor {
+package final class ConsoleSpanExporter: SpanExporter, SpanProcessor {
   private let write: @Sendable (String) -> Void
 
   /// - Parameter write: where lines go; standard error by default, so program output stays clean.
-  public init(
+  package init(
     write: @escaping @Sendable (String) -> Void = {
       FileHandle.standardError.write(Data(($0 + "\n").utf8))
     }
@@ -27,7 +27,7 @@ public final class ConsoleSpanExporter: SpanExporter, SpanProcessor {
     self.write = write
   }
 
-  public static func line(_ span: SpanRecord) -> String {
+  package static func line(_ span: SpanRecord) -> String {
     let milliseconds = Double(span.endNanoseconds - span.startNanoseconds) / 1_000_000
     var parts = [
       "[trace \(String(span.context.traceID.description.prefix(16)))]", span.name,
@@ -49,24 +49,24 @@ public final class ConsoleSpanExporter: SpanExporter, SpanProcessor {
     return parts.joined(separator: " ")
   }
 
-  public func export(_ spans: [SpanRecord]) async throws {
+  package func export(_ spans: [SpanRecord]) async throws {
     for span in spans { write(Self.line(span)) }
   }
-  public func onEnd(_ span: SpanRecord) { write(Self.line(span)) }
-  public func forceFlush() async {}
-  public func shutdown() async {}
+  package func onEnd(_ span: SpanRecord) { write(Self.line(span)) }
+  package func forceFlush() async {}
+  package func shutdown() async {}
 }
 
 /// Appends each export request as one line of OTLP/JSON to a file: traces with no
 /// infrastructure at all, readable by `procrastinate-swift traces show` and by any OTLP tool.
-public final class FileSpanExporter: SpanExporter {
-  public let path: String
-  public let resource: TracingResource
+package final class FileSpanExporter: SpanExporter {
+  package let path: String
+  package let resource: TracingResource
   private let lock = Mutex(())
 
   /// A file that cannot be created or written does not stop the process: each export to
   /// it fails, the batch processor counts the spans as failed and logs the reason once.
-  public init(path: String, resource: TracingResource) {
+  package init(path: String, resource: TracingResource) {
     self.path = path
     self.resource = resource
     if !FileManager.default.fileExists(atPath: path) {
@@ -74,7 +74,7 @@ public final class FileSpanExporter: SpanExporter {
     }
   }
 
-  public func export(_ spans: [SpanRecord]) async throws {
+  package func export(_ spans: [SpanRecord]) async throws {
     guard !spans.isEmpty else { return }
     let line = OTLPEncoding.json(spans, resource: resource) + "\n"
     // O_APPEND: each line lands whole at the end even when several processes append to
@@ -97,5 +97,5 @@ public final class FileSpanExporter: SpanExporter {
     }
   }
 
-  public func shutdown() async {}
+  package func shutdown() async {}
 }

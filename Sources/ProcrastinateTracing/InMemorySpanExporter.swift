@@ -1,13 +1,21 @@
 import Procrastinate
 import Synchronization
 
-/// Keeps finished spans in memory, for tests (the Python guide's `InMemorySpanExporter`).
+/// Keeps finished spans in memory, for tests (the Python guide's `InMemorySpanExporter`):
 ///
-/// It is both an exporter (behind a ``BatchSpanProcessor``) and a processor that records
-/// each span as it ends, like `SimpleSpanProcessor(InMemorySpanExporter())`.
+/// ```swift
+/// let exporter = InMemorySpanExporter()
+/// InstrumentationSystem.bootstrap(ProcrastinateTracer(recordingInto: exporter))
+/// // … defer and run jobs …
+/// let names = exporter.finishedSpans.map(\.name)
+/// ```
+///
+/// Each span is recorded as it ends, as `SimpleSpanProcessor(InMemorySpanExporter())` does
+/// in Python.
 public final class InMemorySpanExporter: SpanExporter, SpanProcessor {
   private let spans = Mutex<[SpanRecord]>([])
 
+  /// An exporter holding no span yet.
   public init() {}
 
   /// The spans finished so far, in the order they ended.
@@ -16,10 +24,10 @@ public final class InMemorySpanExporter: SpanExporter, SpanProcessor {
   /// Forgets the recorded spans.
   public func reset() { spans.withLock { $0.removeAll() } }
 
-  public func export(_ batch: [SpanRecord]) async throws {
+  package func export(_ batch: [SpanRecord]) async throws {
     spans.withLock { $0.append(contentsOf: batch) }
   }
-  public func onEnd(_ span: SpanRecord) { spans.withLock { $0.append(span) } }
-  public func forceFlush() async {}
-  public func shutdown() async {}
+  package func onEnd(_ span: SpanRecord) { spans.withLock { $0.append(span) } }
+  package func forceFlush() async {}
+  package func shutdown() async {}
 }

@@ -10,19 +10,29 @@ import W3CTraceContext
 /// Mapping: 128-bit trace ids as high/low halves, the parent as `parentSpanId`, links as
 /// `FOLLOWS_FROM` references, attributes as tags (plus `span.kind`, and `error` and
 /// `otel.status_*` for a failed span), events as logs with an `event` field.
-public final class JaegerThriftExporter: SpanExporter {
-  public let endpoint: String
-  public let resource: TracingResource
-  public let timeout: Duration
+package final class JaegerThriftExporter: SpanExporter {
+  package let endpoint: String
+  package let resource: TracingResource
+  package let timeout: Duration
   private let client = HTTPClient()
 
-  public init(endpoint: String, resource: TracingResource, timeout: Duration = .seconds(10)) {
+  package init(endpoint: String, resource: TracingResource, timeout: Duration = .seconds(10)) {
     self.endpoint = endpoint
     self.resource = resource
     self.timeout = timeout
   }
 
-  public func export(_ spans: [SpanRecord]) async throws {
+  package func export(_ spans: [SpanRecord]) async throws {
+    _ = try await send(spans)
+  }
+
+  /// Sends one batch in one request (this exporter never retries) and returns the accepting
+  /// HTTP status, which `traces ping` prints.
+  ///
+  /// - Throws: ``OTLPHTTPExporter/ExportError`` with the status and body of an answer
+  ///   outside 2xx, or the transport error when no answer came.
+  @discardableResult
+  package func send(_ spans: [SpanRecord]) async throws -> Int {
     let body = JaegerThrift.batch(spans, resource: resource)
     let response: HTTPResponse
     do {
@@ -37,9 +47,10 @@ public final class JaegerThriftExporter: SpanExporter {
         status: response.status, transportError: nil,
         body: String(decoding: response.body, as: UTF8.self))
     }
+    return response.status
   }
 
-  public func shutdown() async {}
+  package func shutdown() async {}
 }
 
 /// `jaeger.thrift` structures in Thrift's binary protocol, written by hand.

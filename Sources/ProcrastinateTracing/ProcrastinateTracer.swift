@@ -2,21 +2,31 @@ import Procrastinate
 import Tracing
 import W3CTraceContext
 
-/// A swift-distributed-tracing `Tracer` that samples, records and hands finished spans to a
-/// ``SpanProcessor``, and propagates W3C `traceparent` / `tracestate`.
+/// A swift-distributed-tracing `Tracer` that samples, records and hands finished spans to
+/// its exporters, and propagates W3C `traceparent` / `tracestate`.
+///
+/// ``setupTracing(serviceName:endpoint:enableConsole:bootstrap:defaultFile:environment:logger:)``
+/// builds one from the environment and bootstraps it; read it from ``TracingSetup/tracer``
+/// when you pass a tracer around yourself. In tests, record spans in memory:
+///
+/// ```swift
+/// let exporter = InMemorySpanExporter()
+/// InstrumentationSystem.bootstrap(ProcrastinateTracer(recordingInto: exporter))
+/// ```
 ///
 /// Parent and child come from `ServiceContext` (task-local), so spans started by other
 /// libraries through `InstrumentationSystem.tracer` nest under ours and the other way round.
 public final class ProcrastinateTracer: Tracer, Sendable {
+  /// The tracer's span type.
   public typealias Span = RecordingSpan
 
-  public let sampler: any Sampler
-  public let processor: any SpanProcessor
-  public let limits: SpanLimits
+  package let sampler: any Sampler
+  package let processor: any SpanProcessor
+  package let limits: SpanLimits
   private let ids = SpanIDGenerator()
   private let delivery: SpanDelivery
 
-  public init(
+  package init(
     sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler()),
     processor: any SpanProcessor, limits: SpanLimits = SpanLimits()
   ) {
@@ -26,6 +36,14 @@ public final class ProcrastinateTracer: Tracer, Sendable {
     self.limits = limits
   }
 
+  /// A tracer for tests: every root span is sampled, and each span is added to `exporter`'s
+  /// ``InMemorySpanExporter/finishedSpans`` as it ends.
+  public convenience init(recordingInto exporter: InMemorySpanExporter) {
+    self.init(processor: exporter)
+  }
+
+  /// Starts a span, the child of the span in `context` if there is one; called by
+  /// `withSpan` and `startSpan` of swift-distributed-tracing.
   public func startSpan<Instant: TracerInstant>(
     _ operationName: String, context: @autoclosure () -> InstrumentationContext,
     ofKind kind: SpanKind,
@@ -61,6 +79,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
     await processor.forceFlush()
   }
 
+  /// Writes the current span's `traceparent` (and `tracestate`, when not empty) into `carrier`.
   public func inject<Carrier, Inject: Injector>(
     _ context: InstrumentationContext, into carrier: inout Carrier, using injector: Inject
   ) where Inject.Carrier == Carrier {

@@ -2,10 +2,11 @@ import Procrastinate
 import Tracing
 import W3CTraceContext
 
-/// A span of ``ProcrastinateTracer``. Thread-safe; ends once.
-// @unchecked Sendable: `state` is read and written only while `lock` is held (`withState`
-// and the `attributes` accessors); every other stored property is immutable.
+/// A span of ``ProcrastinateTracer``: what `withSpan` and `startSpan` hand you. Thread-safe;
+/// ends once, and changes after the end (or to a span that is not sampled) are ignored.
 public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
+  // @unchecked Sendable: `state` is read and written only while `lock` is held (`withState`
+  // and the `attributes` accessors); every other stored property is immutable.
   private struct State {
     var name: String
     var attributes = SpanAttributes()
@@ -18,8 +19,10 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     var endNanoseconds: UInt64 = 0
   }
 
+  /// The context carrying this span: pass it on to make children of this span.
   public let context: InstrumentationContext
-  public let kind: SpanKind
+  package let kind: SpanKind
+  /// Whether the span was sampled: only then are its attributes, events and links kept.
   public let isRecording: Bool
   private let spanContext: SpanContext
   private let parentSpanID: SpanID?
@@ -51,12 +54,14 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     return body(&state)
   }
 
+  /// The span's name; it may change until the span ends.
   public var operationName: String {
     get { withState { $0.name } }
     // Unchanged once ended: the processor may read the span after that.
     set { withState { if !$0.ended { $0.name = newValue } } }
   }
 
+  /// The span's attributes; `span.attributes["key"] = value` sets one in place.
   public var attributes: SpanAttributes {
     get { withState { $0.attributes } }
     set {
@@ -78,6 +83,8 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     }
   }
 
+  /// Sets the status. `OK` is final; a later status without a message keeps the message
+  /// already set for the same code.
   public func setStatus(_ status: SpanStatus) {
     guard isRecording else { return }
     withState { state in
@@ -89,6 +96,7 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     }
   }
 
+  /// Adds an event, such as a log line with a timestamp.
   public func addEvent(_ event: SpanEvent) {
     guard isRecording else { return }
     withState { state in
@@ -114,6 +122,7 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     setStatus(SpanStatus(code: .error, message: String(describing: error)))
   }
 
+  /// Links another span, e.g. the producer of a job run in a new trace.
   public func addLink(_ link: SpanLink) {
     guard isRecording, let linked = link.context.spanContext else { return }
     withState { state in
@@ -126,6 +135,7 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     }
   }
 
+  /// Ends the span and hands it to the tracer's exporters; later calls do nothing.
   public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
     let end = instant().nanosecondsSinceEpoch
     let first = withState { state -> Bool in

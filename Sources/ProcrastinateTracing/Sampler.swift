@@ -3,7 +3,7 @@ import Tracing
 import W3CTraceContext
 
 /// Decides whether a new span is recorded and exported.
-public protocol Sampler: Sendable {
+package protocol Sampler: Sendable {
   /// - Parameters:
   ///   - traceID: the trace the span belongs to (new or inherited).
   ///   - parent: the parent span's context, nil for a root span.
@@ -14,37 +14,37 @@ public protocol Sampler: Sendable {
 }
 
 /// Records every span (`always_on`).
-public struct AlwaysOnSampler: Sampler {
-  public init() {}
-  public func shouldSample(
+package struct AlwaysOnSampler: Sampler {
+  package init() {}
+  package func shouldSample(
     traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
   ) -> Bool { true }
-  public var description: String { "always_on" }
+  package var description: String { "always_on" }
 }
 
 /// Records no span (`always_off`).
-public struct AlwaysOffSampler: Sampler {
-  public init() {}
-  public func shouldSample(
+package struct AlwaysOffSampler: Sampler {
+  package init() {}
+  package func shouldSample(
     traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
   ) -> Bool { false }
-  public var description: String { "always_off" }
+  package var description: String { "always_off" }
 }
 
 /// Records a fixed fraction of traces, decided from the trace id (`traceidratio`), so every
 /// service sampling at the same ratio keeps the same traces.
-public struct TraceIDRatioSampler: Sampler {
-  public let ratio: Double
+package struct TraceIDRatioSampler: Sampler {
+  package let ratio: Double
   private let bound: UInt64
 
   /// - Parameter ratio: between 0 and 1; values outside are clamped.
-  public init(ratio: Double) {
+  package init(ratio: Double) {
     let clamped = min(max(ratio, 0), 1)
     self.ratio = clamped
     self.bound = clamped >= 1 ? UInt64.max : UInt64(clamped * 18_446_744_073_709_551_616.0)
   }
 
-  public func shouldSample(
+  package func shouldSample(
     traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
   ) -> Bool {
     if ratio >= 1 { return true }
@@ -56,16 +56,16 @@ public struct TraceIDRatioSampler: Sampler {
     return value < bound
   }
 
-  public var description: String { "traceidratio(\(ratio))" }
+  package var description: String { "traceidratio(\(ratio))" }
 }
 
 /// Follows the parent's decision when there is a parent, and `root` otherwise (`parentbased_*`).
-public struct ParentBasedSampler: Sampler {
-  public let root: any Sampler
+package struct ParentBasedSampler: Sampler {
+  package let root: any Sampler
 
-  public init(root: any Sampler) { self.root = root }
+  package init(root: any Sampler) { self.root = root }
 
-  public func shouldSample(
+  package func shouldSample(
     traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
   ) -> Bool {
     guard let parent else {
@@ -75,5 +75,5 @@ public struct ParentBasedSampler: Sampler {
     return parent.isSampled
   }
 
-  public var description: String { "parentbased(\(root.description))" }
+  package var description: String { "parentbased(\(root.description))" }
 }

@@ -7,15 +7,21 @@ import Tracing
 
 /// The tracer `setupTracing` installed, with what it needs at shutdown.
 ///
-/// It is a swift-service-lifecycle `Service`: put it first in a `ServiceGroup` (groups shut
-/// services down in reverse order), and on graceful shutdown it exports every queued span
-/// after the services that produce them have stopped, as swift-otel's service does.
+/// Call ``shutdown()`` before the process exits, or run it as a swift-service-lifecycle
+/// `Service`: put it first in a `ServiceGroup` (groups shut services down in reverse order),
+/// and on graceful shutdown it exports every queued span after the services that produce
+/// them have stopped, as swift-otel's service does.
 public final class TracingSetup: Sendable {
+  /// The tracer, also the process's tracer when `setupTracing` bootstrapped it; pass it
+  /// around yourself when it did not.
   public let tracer: ProcrastinateTracer
+  /// The settings read from the environment and the `setupTracing` arguments.
   public let configuration: TracingConfiguration
   /// The batch processors, for their export statistics.
-  public let batchProcessors: [BatchSpanProcessor]
-  /// Where spans go, for messages such as "traces went to …".
+  package let batchProcessors: [BatchSpanProcessor]
+  /// Where spans go, for messages such as "traces went to …": e.g.
+  /// `OTLP http/protobuf http://localhost:4318/v1/traces`, `Jaeger <url>`, `file <path>`,
+  /// `console`.
   public let destinations: [String]
 
   init(
@@ -56,7 +62,7 @@ public final class TracingSetup: Sendable {
 
 extension TracingSetup: Service {
   /// Waits for graceful shutdown (or cancellation), then exports what is queued, within
-  /// each batch processor's `exportTimeout`, and shuts the exporters down.
+  /// the export timeout (`OTEL_BSP_EXPORT_TIMEOUT`), and shuts the exporters down.
   public func run() async throws {
     try? await gracefulShutdown()
     await flushDetached { await self.shutdown() }
@@ -74,6 +80,7 @@ private let bootstrapped = Mutex(false)
 /// ```
 ///
 /// - Parameters:
+///   - serviceName: `service.name` of the spans, unless `OTEL_SERVICE_NAME` says otherwise.
 ///   - endpoint: an OTLP/HTTP base URL (`/v1/traces` is appended), overriding the environment.
 ///   - enableConsole: print span lines, as `OTEL_CONSOLE_ENABLED=true` does.
 ///   - bootstrap: install it with `InstrumentationSystem.bootstrap` (only the first call
@@ -81,6 +88,11 @@ private let bootstrapped = Mutex(false)
 ///   - defaultFile: where spans go (OTLP/JSON lines) when neither the environment nor
 ///     `endpoint` names an exporter: the examples' zero-infrastructure default, which
 ///     `procrastinate-swift traces show` prints.
+///   - environment: where the `OTEL_*`, `JAEGER_ENDPOINT` and `PROCRASTINATE_TRACES_FILE`
+///     variables are read; the process's environment by default.
+///   - logger: receives one warning per bad variable, and the exporters' warnings.
+/// - Returns: the tracer and its exporters; ``TracingSetup/shutdown()`` exports what is
+///   queued.
 @discardableResult
 public func setupTracing(
   serviceName: String, endpoint: String? = nil, enableConsole: Bool? = nil, bootstrap: Bool = true,

@@ -5,15 +5,22 @@ import W3CTraceContext
 /// The identity of a span as W3C trace context carries it: trace id, span id, flags and
 /// vendor state. It travels in `ServiceContext`, so spans of Hummingbird, Vapor or
 /// AsyncHTTPClient started under one of ours become its children.
+///
+/// You read it from a ``SpanRecord`` (its ``SpanRecord/context``) in tests; the tracer
+/// creates it.
 public struct SpanContext: Sendable {
+  /// The 16-byte id shared by every span of the trace.
   public var traceID: TraceID
+  /// The 8-byte id of this span.
   public var spanID: SpanID
+  /// W3C trace flags; `sampled` says whether the span is recorded and exported.
   public var flags: TraceFlags
+  /// Vendor-specific `tracestate` entries, passed on unchanged.
   public var traceState: TraceState
   /// Whether the context came from another process (extracted from a carrier).
   public var isRemote: Bool
 
-  public init(
+  package init(
     traceID: TraceID, spanID: SpanID, flags: TraceFlags, traceState: TraceState = TraceState(),
     isRemote: Bool
   ) {
@@ -24,6 +31,7 @@ public struct SpanContext: Sendable {
     self.isRemote = isRemote
   }
 
+  /// Whether the span is sampled (recorded and exported).
   public var isSampled: Bool { flags.contains(.sampled) }
 
   /// The `traceparent` header value.
@@ -40,7 +48,7 @@ public struct SpanContext: Sendable {
 
   /// Parses W3C headers; nil when `traceparent` is malformed (callers start a new trace).
   /// A malformed `tracestate` alone is dropped, keeping the parent.
-  public init?(traceParent: String, traceState: String?) {
+  package init?(traceParent: String, traceState: String?) {
     let parsed: TraceContext
     if let context = try? TraceContext(
       traceParentHeaderValue: traceParent, traceStateHeaderValue: traceState)

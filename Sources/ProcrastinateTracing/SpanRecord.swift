@@ -2,40 +2,54 @@ import Procrastinate
 import Tracing
 import W3CTraceContext
 
-/// A finished span, as processors and exporters receive it.
+/// A finished span, as processors and exporters receive it, and as
+/// ``InMemorySpanExporter/finishedSpans`` returns it to tests.
 public struct SpanRecord: Sendable {
   /// A link to another span.
   public struct Link: Sendable {
+    /// The linked span.
     public var context: SpanContext
+    /// The link's attributes.
     public var attributes: SpanAttributes
   }
 
+  /// The span's trace id, span id, flags and trace state.
   public var context: SpanContext
+  /// The parent span's id; nil for a root span.
   public var parentSpanID: SpanID?
+  /// The operation name, e.g. `procrastinate.job.fetch_joke`.
   public var name: String
+  /// `internal`, `server`, `client`, `producer` or `consumer`.
   public var kind: SpanKind
+  /// When the span started, in nanoseconds since the Unix epoch.
   public var startNanoseconds: UInt64
+  /// When the span ended, in nanoseconds since the Unix epoch.
   public var endNanoseconds: UInt64
+  /// The attributes kept (see ``droppedAttributes``).
   public var attributes: SpanAttributes
+  /// Events, such as the `exception` event of a recorded error, in the order they were added.
   public var events: [SpanEvent]
+  /// Links to other spans.
   public var links: [Link]
-  /// nil when unset.
+  /// The status; nil when it was never set.
   public var status: SpanStatus?
-  /// Attributes, events and links left out because of ``SpanLimits``.
+  /// Attributes left out because of the tracer's limits on what a span may carry.
   public var droppedAttributes: Int
+  /// Events left out because of the tracer's limits.
   public var droppedEvents: Int
+  /// Links left out because of the tracer's limits.
   public var droppedLinks: Int
 }
 
 /// Bounds on what one span may carry; what goes past them is dropped and counted.
-public struct SpanLimits: Sendable {
-  public var attributeCount: Int
+package struct SpanLimits: Sendable {
+  package var attributeCount: Int
   /// Longer string values are cut to this many characters; nil keeps them whole.
-  public var attributeValueLength: Int?
-  public var eventCount: Int
-  public var linkCount: Int
+  package var attributeValueLength: Int?
+  package var eventCount: Int
+  package var linkCount: Int
 
-  public init(
+  package init(
     attributeCount: Int = 128, attributeValueLength: Int? = nil, eventCount: Int = 128,
     linkCount: Int = 128
   ) {
@@ -68,7 +82,7 @@ public struct SpanLimits: Sendable {
 }
 
 /// Receives spans as they end. Implementations must never block the caller.
-public protocol SpanProcessor: Sendable {
+package protocol SpanProcessor: Sendable {
   func onEnd(_ span: SpanRecord)
   /// Exports what is queued; returns when done or when the processor's timeout passes.
   func forceFlush() async
@@ -77,7 +91,7 @@ public protocol SpanProcessor: Sendable {
 }
 
 /// Sends batches of finished spans somewhere.
-public protocol SpanExporter: Sendable {
+package protocol SpanExporter: Sendable {
   func export(_ spans: [SpanRecord]) async throws
   func shutdown() async
 }

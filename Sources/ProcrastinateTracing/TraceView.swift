@@ -3,22 +3,32 @@ import Procrastinate
 
 /// A span read back from an OTLP/JSON file, as the file exporter writes it
 /// (`PROCRASTINATE_TRACES_FILE`: one `ExportTraceServiceRequest` per line).
+///
+/// Two stored spans are equal when their trace and span ids are.
 public struct StoredSpan: Sendable, Equatable {
+  /// The trace id, 32 hex digits.
   public var traceID: String
+  /// The span id, 16 hex digits.
   public var spanID: String
   /// Empty for a root span.
   public var parentSpanID: String
+  /// The operation name.
   public var name: String
   /// `INTERNAL`, `SERVER`, `CLIENT`, `PRODUCER` or `CONSUMER`.
   public var kind: String
+  /// When the span started, in nanoseconds since the Unix epoch.
   public var startNanoseconds: UInt64
+  /// When the span ended, in nanoseconds since the Unix epoch.
   public var endNanoseconds: UInt64
   /// `UNSET`, `OK` or `ERROR`.
   public var status: String
+  /// The status message, empty when there is none.
   public var statusMessage: String
   /// Attribute values as text, in the order they were written.
   public var attributes: [(key: String, value: String)]
+  /// The names of the span's events.
   public var events: [String]
+  /// `service.name` of the resource that sent the span.
   public var serviceName: String
 
   /// Zero when the end is missing or before the start (files from other SDKs may hold such).
@@ -26,18 +36,24 @@ public struct StoredSpan: Sendable, Equatable {
     endNanoseconds > startNanoseconds ? Double(endNanoseconds - startNanoseconds) / 1e6 : 0
   }
 
+  /// Whether both are the same span: same trace id and span id.
   public static func == (lhs: StoredSpan, rhs: StoredSpan) -> Bool {
     lhs.traceID == rhs.traceID && lhs.spanID == rhs.spanID
   }
 }
 
-/// The file could not be read as OTLP/JSON lines.
+/// The file could not be read as OTLP/JSON lines, or the file exporter could not write it.
 public struct TraceFileError: Error, Sendable, CustomStringConvertible {
+  /// The file, the line when it applies, and what is wrong.
   public let description: String
 }
 
-/// Reads what the file exporter wrote and shows it as a tree or a waterfall page: the
-/// zero-infrastructure view of a trace.
+/// Reads what the file exporter wrote (`PROCRASTINATE_TRACES_FILE`) and shows it as trees:
+/// the zero-infrastructure view of a trace.
+///
+/// ```swift
+/// print(TraceView.tree(try TraceView.read(path: "simple-example.traces.jsonl")))
+/// ```
 public enum TraceView {
   static let kinds = ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"]
   static let statuses = ["UNSET", "OK", "ERROR"]
@@ -163,7 +179,7 @@ public enum TraceView {
 
   /// A self-contained HTML page: one waterfall per trace, spans as bars on a time axis,
   /// attributes and events on hover.
-  public static func html(_ spans: [StoredSpan], traceID: String? = nil) -> String {
+  package static func html(_ spans: [StoredSpan], traceID: String? = nil) -> String {
     var body = ""
     for trace in traces(spans, only: traceID) {
       let start = trace.map(\.startNanoseconds).min() ?? 0

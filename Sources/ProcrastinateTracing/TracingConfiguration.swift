@@ -3,32 +3,42 @@ import Procrastinate
 import Tracing
 
 /// Tracing settings, read from the standard `OTEL_*` variables (and the Python guide's
-/// `OTEL_CONSOLE_ENABLED`) in this one place. A bad value gives one clear warning and a
-/// sane default, never a crash.
+/// `JAEGER_ENDPOINT` and `OTEL_CONSOLE_ENABLED`) in this one place. A bad value gives one
+/// clear warning and a sane default, never a crash.
+///
+/// ``setupTracing(serviceName:endpoint:enableConsole:bootstrap:defaultFile:environment:logger:)``
+/// reads them; ``TracingSetup/configuration`` tells you what it found, e.g. the file the
+/// spans went to.
 public struct TracingConfiguration: Sendable {
-  public var serviceName: String
-  public var resourceAttributes: [(key: String, value: SpanAttribute)] = []
+  /// `service.name` of the spans: `OTEL_SERVICE_NAME`, else the name given to
+  /// `setupTracing`.
+  public package(set) var serviceName: String
+  /// The other `OTEL_RESOURCE_ATTRIBUTES`, in the order given.
+  public package(set) var resourceAttributes: [(key: String, value: SpanAttribute)] = []
   /// `OTEL_SDK_DISABLED=true`: no spans are recorded.
-  public var disabled = false
-  public var sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler())
-  public var batch = BatchSpanProcessor.Configuration()
+  public package(set) var disabled = false
+  /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
+  package var sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler())
+  /// The `OTEL_BSP_*` settings.
+  package var batch = BatchSpanProcessor.Configuration()
   /// OTLP/HTTP export, when an endpoint is configured.
-  public var otlp: OTLPHTTPExporter.Configuration?
+  package var otlp: OTLPHTTPExporter.Configuration?
   /// Jaeger's Thrift-over-HTTP collector URL (`JAEGER_ENDPOINT`, as in the Python guide),
   /// e.g. `http://localhost:14268/api/traces`.
-  public var jaeger: String?
-  /// Readable span lines on standard error.
-  public var console = false
-  /// OTLP/JSON lines appended to this file (`PROCRASTINATE_TRACES_FILE`).
-  public var file: String?
+  public package(set) var jaeger: String?
+  /// Readable span lines on standard error (`OTEL_CONSOLE_ENABLED`).
+  public package(set) var console = false
+  /// OTLP/JSON lines appended to this file (`PROCRASTINATE_TRACES_FILE`, or the
+  /// `defaultFile` given to `setupTracing`).
+  public package(set) var file: String?
   /// What was wrong in the environment, one line each.
-  public var warnings: [String] = []
+  public package(set) var warnings: [String] = []
 
-  public init(serviceName: String) { self.serviceName = serviceName }
+  package init(serviceName: String) { self.serviceName = serviceName }
 
   /// Reads the environment. `OTEL_SERVICE_NAME` wins over `service.name` in
   /// `OTEL_RESOURCE_ATTRIBUTES`, which wins over `defaultServiceName`.
-  public static func fromEnvironment(
+  package static func fromEnvironment(
     defaultServiceName: String = "unknown_service:swift",
     _ environment: [String: String] = ProcessInfo.processInfo.environment
   ) -> TracingConfiguration {

@@ -11,7 +11,8 @@ import Tracing
 enum TestTracing {
   static let exporter: InMemorySpanExporter = {
     let exporter = InMemorySpanExporter()
-    InstrumentationSystem.bootstrap(ProcrastinateTracer(processor: exporter))
+    // The public way a user records spans in tests (README, "Testing your tasks").
+    InstrumentationSystem.bootstrap(ProcrastinateTracer(recordingInto: exporter))
     return exporter
   }()
 

@@ -188,9 +188,10 @@ struct TracesPingTests {
       Self.binary, ["traces", "ping"],
       environment: [
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)",
-        "OTEL_SERVICE_NAME": "ping-test",
+        "OTEL_SERVICE_NAME": "ping-test", "JAEGER_ENDPOINT": "",
       ])
     #expect(result.stdout.contains("OK: the collector accepted them (HTTP 200)"))
+    #expect(!result.stdout.contains("Jaeger"))
     let spans = try receiver.spans()
     #expect(
       Set(spans.compactMap { $0["name"] as? String }) == [
@@ -207,13 +208,77 @@ struct TracesPingTests {
   @Test("ping to a collector that is down says so and exits 1")
   func down() throws {
     let result = try runProcessCapturing(
-      Self.binary, ["traces", "ping", "--endpoint", "http://127.0.0.1:1"], allowFailure: true)
+      Self.binary, ["traces", "ping", "--endpoint", "http://127.0.0.1:1"],
+      environment: ["JAEGER_ENDPOINT": ""], allowFailure: true)
     #expect(result.status == 1)
     #expect(result.stdout.contains("could not reach the collector: curl error 7"))
     let unconfigured = try runProcessCapturing(
-      Self.binary, ["traces", "ping"], environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": ""],
-      allowFailure: true)
+      Self.binary, ["traces", "ping"],
+      environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "", "JAEGER_ENDPOINT": ""], allowFailure: true)
     #expect(unconfigured.status != 0 && unconfigured.stderr.contains("no OTLP endpoint configured"))
+  }
+
+  @Test(
+    "with JAEGER_ENDPOINT alone, ping sends the spans to Jaeger as Thrift and prints its status")
+  func jaeger() async throws {
+    let receiver = try await OTLPReceiver(script: "jaeger_receiver.py")
+    let result = try runProcessCapturing(
+      Self.binary, ["traces", "ping"],
+      environment: [
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+        "JAEGER_ENDPOINT": "http://127.0.0.1:\(receiver.port)/api/traces",
+        "OTEL_SERVICE_NAME": "ping-test",
+      ])
+    #expect(result.stdout.contains("to Jaeger at http://127.0.0.1:\(receiver.port)/api/traces"))
+    #expect(result.stdout.contains("OK: Jaeger accepted them (HTTP 202)"))
+    #expect(!result.stdout.contains("the collector"))
+    let requests = try receiver.requests()
+    #expect(requests.count == 1)
+    let request = try #require(requests.first)
+    #expect(request["path"] as? String == "/api/traces")
+    #expect(request["content_type"] as? String == "application/x-thrift")
+    #expect(request["service"] as? String == "ping-test")
+    #expect(
+      Set(try receiver.spans().compactMap { $0["name"] as? String }) == [
+        "procrastinate.ping", "procrastinate.ping.child", "procrastinate.ping.linked",
+      ])
+  }
+
+  @Test("ping checks OTLP and Jaeger both; a Jaeger port that refuses connections fails the run")
+  func otlpAndJaeger() async throws {
+    let otlp = try await OTLPReceiver()
+    let jaeger = try await OTLPReceiver(script: "jaeger_receiver.py")
+    let both = try runProcessCapturing(
+      Self.binary, ["traces", "ping"],
+      environment: [
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(otlp.port)",
+        "JAEGER_ENDPOINT": "http://127.0.0.1:\(jaeger.port)/api/traces",
+      ])
+    #expect(both.status == 0)
+    #expect(both.stdout.contains("OK: the collector accepted them (HTTP 200)"))
+    #expect(both.stdout.contains("OK: Jaeger accepted them (HTTP 202)"))
+    #expect(try otlp.spans().count == 3)
+    #expect(try jaeger.spans().count == 3)
+
+    let refused = try runProcessCapturing(
+      Self.binary, ["traces", "ping"],
+      environment: [
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(otlp.port)",
+        "JAEGER_ENDPOINT": "http://127.0.0.1:1/api/traces",
+      ],
+      allowFailure: true)
+    #expect(refused.status == 1)
+    #expect(refused.stdout.contains("OK: the collector accepted them (HTTP 200)"))
+    #expect(refused.stdout.contains("FAILED: could not reach Jaeger: curl error 7"))
+
+    let jaegerOnlyRefused = try runProcessCapturing(
+      Self.binary, ["traces", "ping"],
+      environment: [
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "", "JAEGER_ENDPOINT": "http://127.0.0.1:1/api/traces",
+      ],
+      allowFailure: true)
+    #expect(jaegerOnlyRefused.status == 1)
+    #expect(jaegerOnlyRefused.stdout.contains("FAILED: could not reach Jaeger: curl error 7"))
   }
 }
 

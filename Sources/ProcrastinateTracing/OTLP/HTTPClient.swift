@@ -12,11 +12,11 @@ struct HTTPResponse: Sendable {
 }
 
 /// A transfer that did not get an HTTP answer (no connection, timeout, …).
-public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
+package struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
   /// curl's code, e.g. 7 for "couldn't connect".
-  public let code: Int
-  public let message: String
-  public var description: String { "curl error \(code): \(message)" }
+  package let code: Int
+  package let message: String
+  package var description: String { "curl error \(code): \(message)" }
 }
 
 /// A small blocking HTTP/1.1 client over one libcurl easy handle, run on its own thread so

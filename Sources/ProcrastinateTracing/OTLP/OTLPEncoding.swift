@@ -4,10 +4,10 @@ import Tracing
 import W3CTraceContext
 
 /// Who produced the spans: `service.name`, `telemetry.sdk.*` and any other resource attributes.
-public struct TracingResource: Sendable {
-  public var attributes: [(key: String, value: SpanAttribute)]
+package struct TracingResource: Sendable {
+  package var attributes: [(key: String, value: SpanAttribute)]
 
-  public init(serviceName: String, attributes extra: [(key: String, value: SpanAttribute)] = []) {
+  package init(serviceName: String, attributes extra: [(key: String, value: SpanAttribute)] = []) {
     var attributes: [(key: String, value: SpanAttribute)] = [
       ("service.name", .string(serviceName)),
       ("telemetry.sdk.name", .string("swift-procrastinate")),
@@ -24,14 +24,14 @@ public struct TracingResource: Sendable {
     self.attributes = attributes
   }
 
-  public var serviceName: String {
+  package var serviceName: String {
     if case .string(let name) = attributes.first(where: { $0.key == "service.name" })?.value {
       return name
     }
     return "unknown_service"
   }
 
-  public static let sdkVersion = "0.1.0"
+  package static let sdkVersion = "0.1.0"
 }
 
 /// Encodes spans as an OTLP `ExportTraceServiceRequest`, in protobuf or in OTLP/JSON.

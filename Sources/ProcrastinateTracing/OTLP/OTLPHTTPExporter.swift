@@ -9,56 +9,56 @@ import Procrastinate
 /// honouring `Retry-After`. Other answers fail the batch at once. Behind a
 /// ``BatchSpanProcessor``, a down or slow collector costs dropped (and counted) spans,
 /// never a slower job.
-public final class OTLPHTTPExporter: SpanExporter {
-  public enum WireProtocol: String, Sendable {
+package final class OTLPHTTPExporter: SpanExporter {
+  package enum WireProtocol: String, Sendable {
     case protobuf = "http/protobuf"
     case json = "http/json"
   }
 
-  public struct Configuration: Sendable {
+  package struct Configuration: Sendable {
     /// The full traces URL, e.g. `http://localhost:4318/v1/traces`.
-    public var endpoint: String
-    public var wireProtocol: WireProtocol = .protobuf
-    public var headers: [(String, String)] = []
-    public var gzip = false
-    public var timeout: Duration = .seconds(10)
+    package var endpoint: String
+    package var wireProtocol: WireProtocol = .protobuf
+    package var headers: [(String, String)] = []
+    package var gzip = false
+    package var timeout: Duration = .seconds(10)
     /// Attempts after the first one, for retryable answers.
-    public var maximumRetries = 5
+    package var maximumRetries = 5
     /// The first backoff; it doubles each retry (capped at 30 s) unless `Retry-After` says otherwise.
-    public var initialBackoff: Duration = .seconds(1)
+    package var initialBackoff: Duration = .seconds(1)
 
-    public init(endpoint: String) { self.endpoint = endpoint }
+    package init(endpoint: String) { self.endpoint = endpoint }
   }
 
   /// The collector did not accept a batch.
-  public struct ExportError: Error, Sendable, CustomStringConvertible {
+  package struct ExportError: Error, Sendable, CustomStringConvertible {
     /// The HTTP status, or nil when no answer came (see ``transportError``).
-    public let status: Int?
-    public let transportError: HTTPTransportError?
-    public let body: String
-    public var description: String {
+    package let status: Int?
+    package let transportError: HTTPTransportError?
+    package let body: String
+    package var description: String {
       if let transportError { return "OTLP export failed: \(transportError)" }
       return
         "OTLP export rejected with HTTP \(status ?? 0)\(body.isEmpty ? "" : ": \(body.prefix(300))")"
     }
   }
 
-  public let configuration: Configuration
-  public let resource: TracingResource
+  package let configuration: Configuration
+  package let resource: TracingResource
   private let client = HTTPClient()
 
-  public init(configuration: Configuration, resource: TracingResource) {
+  package init(configuration: Configuration, resource: TracingResource) {
     self.configuration = configuration
     self.resource = resource
   }
 
-  public func export(_ spans: [SpanRecord]) async throws {
+  package func export(_ spans: [SpanRecord]) async throws {
     _ = try await send(spans)
   }
 
   /// Sends one batch and returns the accepting status (used by `traces ping`).
   @discardableResult
-  public func send(_ spans: [SpanRecord]) async throws -> Int {
+  package func send(_ spans: [SpanRecord]) async throws -> Int {
     var headers = configuration.headers
     var body: [UInt8]
     switch configuration.wireProtocol {
@@ -98,5 +98,5 @@ public final class OTLPHTTPExporter: SpanExporter {
     }
   }
 
-  public func shutdown() async {}
+  package func shutdown() async {}
 }

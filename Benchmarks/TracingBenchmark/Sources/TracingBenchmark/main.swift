@@ -54,22 +54,29 @@ func spanCost<T: Tracer>(_ tracer: T, count: Int) -> (cpu: Double, wall: Double)
 /// This process's CPU time (user + system), in nanoseconds.
 func processCPU() -> Double { nanoseconds(CLOCK_PROCESS_CPUTIME_ID) }
 
+/// Our tracer as a user gets it: `setupTracing` with the `OTEL_*` variables, here passed as
+/// its environment (nothing is read from the shell's), every span sampled, exported over
+/// OTLP/HTTP protobuf to `endpoint` by the batch processor `setupTracing` builds.
+func ourTracing(endpoint: String, batch: [String: String] = [:]) throws -> TracingSetup {
+  try setupTracing(
+    serviceName: "bench", bootstrap: false,
+    environment: [
+      "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
+      "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+      "OTEL_TRACES_SAMPLER": "always_on",
+    ].merging(batch) { $1 })
+}
+
 await benchmarkMain {
   let python = PythonEnvironment.require(modules: ["opentelemetry.proto"])
   let receiver = try OTLPReceiver(python: python)
   var sent = 0
 
-  // Ours, behind the batch processor and OTLP exporter setupTracing would build.
-  var batch = BatchSpanProcessor.Configuration()
-  batch.maximumQueueSize = costSpans + 1_000
-  batch.scheduledDelay = .milliseconds(200)
-  var otlp = OTLPHTTPExporter.Configuration(endpoint: receiver.endpoint)
-  otlp.wireProtocol = .protobuf
-  let ourProcessor = BatchSpanProcessor(
-    exporter: OTLPHTTPExporter(
-      configuration: otlp, resource: TracingResource(serviceName: "bench")),
-    configuration: batch)
-  let ourTracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: ourProcessor)
+  // Ours, behind the batch processor and OTLP exporter setupTracing builds.
+  let ours = try ourTracing(
+    endpoint: receiver.endpoint,
+    batch: ["OTEL_BSP_MAX_QUEUE_SIZE": String(costSpans + 1_000), "OTEL_BSP_SCHEDULE_DELAY": "200"])
+  let ourTracer = ours.tracer
 
   // swift-otel 1.6.0, configured alike.
   var configuration = OTel.Configuration.default
@@ -90,7 +97,7 @@ await benchmarkMain {
   _ = spanCost(ourTracer, count: 5_000)
   _ = spanCost(otelTracer, count: 5_000)
   sent += 10_000
-  await ourProcessor.forceFlush()
+  await ourTracer.flush()
   try await receiver.waitFor(sent)
 
   var oursCPU = Samples()
@@ -109,7 +116,7 @@ await benchmarkMain {
         theirsWall.append(cost.wall)
       }
       sent += costSpans
-      await ourProcessor.forceFlush()
+      await ourTracer.flush()
       try await receiver.waitFor(sent)
     }
     FileHandle.standardError.write(
@@ -119,28 +126,26 @@ await benchmarkMain {
   }
   serviceTask.cancel()
   _ = await serviceTask.result
-  await ourProcessor.shutdown()
+  await ours.shutdown()
 
   // Export in batches of 512 (the default) and of 2,048, alternating, producing as fast as
   // the queue allows (never dropping).
   var exportRate: [Int: Samples] = [:]
   var endToEndCPU: [Int: Samples] = [:]
-  var exportProcessors: [Int: BatchSpanProcessor] = [:]
+  var exportTracing: [Int: TracingSetup] = [:]
   for batchSize in batchSizes {
-    var configuration = BatchSpanProcessor.Configuration()
-    configuration.maximumQueueSize = 50_000
-    configuration.maximumBatchSize = batchSize
-    configuration.scheduledDelay = .milliseconds(100)
-    exportProcessors[batchSize] = BatchSpanProcessor(
-      exporter: OTLPHTTPExporter(
-        configuration: otlp, resource: TracingResource(serviceName: "bench")),
-      configuration: configuration)
+    exportTracing[batchSize] = try ourTracing(
+      endpoint: receiver.endpoint,
+      batch: [
+        "OTEL_BSP_MAX_QUEUE_SIZE": "50000", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": String(batchSize),
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+      ])
   }
   for round in 0..<rounds {
     for batchSize in alternating(batchSizes, round: round) {
-      let processor = exportProcessors[batchSize]!
-      let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: processor)
-      let exportedBefore = processor.statistics.exported
+      let tracing = exportTracing[batchSize]!
+      let tracer = tracing.tracer
+      let exportedBefore = tracing.statistics.exported
       let cpuStart = processCPU()
       let started = ContinuousClock.now
       var produced = 0
@@ -152,16 +157,16 @@ await benchmarkMain {
           span.end()
         }
         produced += slice
-        while produced - (processor.statistics.exported - exportedBefore) > 40_000 {
+        while produced - (tracing.statistics.exported - exportedBefore) > 40_000 {
           try await Task.sleep(for: .milliseconds(1))
         }
       }
-      await processor.forceFlush()
+      await tracer.flush()
       let elapsed = seconds(ContinuousClock.now - started)
       endToEndCPU[batchSize, default: Samples()].append(
         (processCPU() - cpuStart) / Double(exportSpans))
       exportRate[batchSize, default: Samples()].append(
-        Double(processor.statistics.exported - exportedBefore) / elapsed)
+        Double(tracing.statistics.exported - exportedBefore) / elapsed)
       sent += exportSpans
       try await receiver.waitFor(sent)
       FileHandle.standardError.write(
@@ -171,19 +176,17 @@ await benchmarkMain {
     }
   }
   var statistics = SpanExportStatistics()
-  for processor in exportProcessors.values {
-    await processor.shutdown()
-    statistics.exported += processor.statistics.exported
-    statistics.dropped += processor.statistics.dropped
-    statistics.failed += processor.statistics.failed
+  for tracing in exportTracing.values {
+    await tracing.shutdown()
+    statistics.exported += tracing.statistics.exported
+    statistics.dropped += tracing.statistics.dropped
+    statistics.failed += tracing.statistics.failed
   }
 
   // The default queue (2,048 spans, batches of 512, 5 s delay) at 10,000 spans/s for 5 s,
   // paced on the clock: nothing may be dropped.
-  let defaultProcessor = BatchSpanProcessor(
-    exporter: OTLPHTTPExporter(configuration: otlp, resource: TracingResource(serviceName: "bench"))
-  )
-  let defaultTracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: defaultProcessor)
+  let defaultTracing = try ourTracing(endpoint: receiver.endpoint)
+  let defaultTracer = defaultTracing.tracer
   let paceStart = ContinuousClock.now
   var paced = 0
   while case let elapsed = seconds(ContinuousClock.now - paceStart), elapsed < 5 {
@@ -196,8 +199,8 @@ await benchmarkMain {
     }
     try await Task.sleep(for: .milliseconds(1))
   }
-  await defaultProcessor.shutdown()
-  let defaults = defaultProcessor.statistics
+  await defaultTracing.shutdown()
+  let defaults = defaultTracing.statistics
   sent += defaults.exported
   try await receiver.waitFor(sent)
 
