@@ -161,7 +161,9 @@ struct GeneratedTasksTests {
         JobRequest(task: "raw.a", options: options), JobRequest(task: "raw.b", options: options),
       ])
       let plain = try await app.deferBatchUntraced([JobRequest(task: "raw.c", options: options)])
-      return ("\(span.context.spanContext!.traceID)", [traced, noCarrier, untraced] + mixed + plain)
+      return (
+        "\(span.context.spanContext!.traceID)", [traced, noCarrier, untraced] + mixed + plain
+      )
     }
     let spans = TestTracing.spans(inTrace: trace)
     let producer = try #require(spans.first { $0.name == "procrastinate.defer.raw.task" })
@@ -308,7 +310,9 @@ struct GeneratedTasksTests {
       #"{"category": "x", "trace_context": {"traceparent": "00-zz"}}"#,
       #"{"category": "x", "trace_context": 3}"#, #"{"category": "x"}"#,
     ] {
-      try await app.defer(task: "fetch_joke", arguments: JobArguments(json: json), options: queue)
+      // Untraced: the jobs carry exactly these arguments, as a producer without tracing sends.
+      try await app.deferUntraced(
+        JobRequest(task: "fetch_joke", arguments: try JobArguments(json: json), options: queue))
     }
     try await Self.run(app, EverythingHandlers())
     let spans = TestTracing.jobSpans(queue: queue.queue)
