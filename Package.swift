@@ -54,9 +54,10 @@ let package = Package(
       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
     ),
     // The cron parser, shared by the runtime (periodic tasks) and the generator (spec checks).
-    .target(name: "ProcrastinateCron"),
+    .target(name: "ProcrastinateCron", dependencies: ["ProcrastinateConventions"]),
     // The contract's limits and names (queue and task name lengths, the trace carrier key,
-    // the trace relations, the periodic timestamp), shared by the runtime and the generator.
+    // the trace relations, the periodic timestamp), shared by the runtime and the generator,
+    // and `ProcrastinateError`, the root of every error the package throws.
     .target(name: "ProcrastinateConventions"),
     .target(
       name: "Procrastinate",
@@ -74,6 +75,7 @@ let package = Package(
       name: "ProcrastinateTracing",
       dependencies: [
         "Procrastinate",
+        "ProcrastinateConventions",
         "CCurl",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -84,11 +86,12 @@ let package = Package(
     ),
     // OTLP trace requests decoded (protobuf and JSON) into one span model: what the
     // dashboard receives and shows. No libcurl, no tracer.
-    .target(name: "ProcrastinateTraceData"),
+    .target(name: "ProcrastinateTraceData", dependencies: ["ProcrastinateConventions"]),
     .target(
       name: "ProcrastinateDashboard",
       dependencies: [
         "Procrastinate",
+        "ProcrastinateConventions",
         "ProcrastinateCron",
         "ProcrastinateTraceData",
         "CZlib",

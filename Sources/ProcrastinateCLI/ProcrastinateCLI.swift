@@ -112,7 +112,7 @@ struct PingCommand: AsyncParsableCommand {
       serviceName: serviceName ?? configuration.serviceName,
       attributes: configuration.resourceAttributes)
     let memory = CollectingProcessor()
-    let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: memory)
+    let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: memory)
     let linked = tracer.startSpan("procrastinate.ping.linked")
     linked.end()
     tracer.withSpan("procrastinate.ping", ofKind: .server) { parent in
@@ -152,7 +152,7 @@ struct PingCommand: AsyncParsableCommand {
       let status = try await send()
       print("OK: \(collector) accepted them (HTTP \(status)).")
       return true
-    } catch let error as OTLPHTTPExporter.ExportError {
+    } catch let error as HTTPExportError {
       if let transport = error.transportError {
         print(
           "FAILED: could not reach \(collector): \(transport). Is it running and listening on that address?"

@@ -81,58 +81,61 @@ package struct JobsCommand: AsyncParsableCommand {
   }
 }
 
-/// `queues`, `tasks`, `locks`: job counts by status.
-/// Prints job counts by status, one row per queue, task or lock.
-func printCounts(
-  _ label: String, database: DatabaseOptions, output: Output,
-  _ fetch: (ProcrastinateApp) async throws -> [JobCounts]
-) async throws {
-  let app = try database.makeApp()
-  let counts = try await fetch(app)
-  await app.close()
-  let statuses = ["todo", "doing", "succeeded", "failed", "cancelled", "aborted"]
-  try output.print(counts) {
-    [[label] + statuses + ["total"]]
-      + counts.map { row in
-        [row.name] + statuses.map { String(row.counts[$0] ?? 0) } + [String(row.total)]
-      }
-  }
-}
+/// What `queues`, `tasks` and `locks` count jobs by.
+package enum CountedColumn: Sendable {
+  case queue, task, lock
 
-package struct QueuesCommand: AsyncParsableCommand {
-  package static let configuration = CommandConfiguration(
-    commandName: "queues", abstract: "Job counts per queue, by status.")
-  @OptionGroup var database: DatabaseOptions
-  @OptionGroup var output: Output
-  package init() {}
-  package func run() async throws {
-    try await printCounts("queue", database: database, output: output) {
-      try await $0.queueCounts()
+  var commandName: String { "\(self)s" }
+  var abstract: String {
+    switch self {
+    case .queue: "Job counts per queue, by status."
+    case .task: "Job counts per task, by status."
+    case .lock: "Job counts per lock, by status (jobs with a lock only)."
+    }
+  }
+
+  func counts(_ app: ProcrastinateApp) async throws -> [JobCounts] {
+    switch self {
+    case .queue: try await app.queueCounts()
+    case .task: try await app.taskCounts()
+    case .lock: try await app.lockCounts()
     }
   }
 }
 
-package struct TasksCommand: AsyncParsableCommand {
-  package static let configuration = CommandConfiguration(
-    commandName: "tasks", abstract: "Job counts per task, by status.")
+/// Names one ``CountedColumn`` as a type, so that each counts command is a type of its own.
+package protocol CountedColumnType: Sendable { static var column: CountedColumn { get } }
+package enum QueueColumn: CountedColumnType { package static var column: CountedColumn { .queue } }
+package enum TaskColumn: CountedColumnType { package static var column: CountedColumn { .task } }
+package enum LockColumn: CountedColumnType { package static var column: CountedColumn { .lock } }
+
+/// `queues`, `tasks`, `locks`: job counts by status, one row per queue, task or lock.
+package struct CountsCommand<Column: CountedColumnType>: AsyncParsableCommand {
+  package static var configuration: CommandConfiguration {
+    CommandConfiguration(
+      commandName: Column.column.commandName, abstract: Column.column.abstract)
+  }
   @OptionGroup var database: DatabaseOptions
   @OptionGroup var output: Output
   package init() {}
+
   package func run() async throws {
-    try await printCounts("task", database: database, output: output) { try await $0.taskCounts() }
+    let app = try database.makeApp()
+    let counts = try await Column.column.counts(app)
+    await app.close()
+    let statuses = ["todo", "doing", "succeeded", "failed", "cancelled", "aborted"]
+    try output.print(counts) {
+      [["\(Column.column)"] + statuses + ["total"]]
+        + counts.map { row in
+          [row.name] + statuses.map { String(row.counts[$0] ?? 0) } + [String(row.total)]
+        }
+    }
   }
 }
 
-package struct LocksCommand: AsyncParsableCommand {
-  package static let configuration = CommandConfiguration(
-    commandName: "locks", abstract: "Job counts per lock, by status (jobs with a lock only).")
-  @OptionGroup var database: DatabaseOptions
-  @OptionGroup var output: Output
-  package init() {}
-  package func run() async throws {
-    try await printCounts("lock", database: database, output: output) { try await $0.lockCounts() }
-  }
-}
+package typealias QueuesCommand = CountsCommand<QueueColumn>
+package typealias TasksCommand = CountsCommand<TaskColumn>
+package typealias LocksCommand = CountsCommand<LockColumn>
 
 /// `retry ID`: a failed job runs again.
 package struct RetryCommand: AsyncParsableCommand {

@@ -1,3 +1,4 @@
+import ProcrastinateConventions
 import Foundation
 
 /// A cron schedule as procrastinate (croniter) reads it: five fields (minute, hour, day of
@@ -152,7 +153,7 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A cron expression procrastinate could not read.
-public struct CronError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct CronError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   public let expression: String
   public let problem: String
   init(_ expression: String, _ problem: String) {

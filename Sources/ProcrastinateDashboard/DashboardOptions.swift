@@ -57,7 +57,7 @@ public struct DashboardOptions: Sendable {
 }
 
 /// The dashboard's configuration is not usable: what is wrong, in a sentence.
-public struct DashboardConfigurationError: Error, Sendable, CustomStringConvertible {
+public struct DashboardConfigurationError: ProcrastinateError, Sendable, CustomStringConvertible {
   /// What is wrong, and with which value.
   public let description: String
 

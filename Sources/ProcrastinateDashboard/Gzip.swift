@@ -1,8 +1,9 @@
+import Procrastinate
 import CZlib
 
 /// Inflates request bodies sent with `Content-Encoding: gzip` (or `deflate`), through zlib.
 enum Gzip {
-  struct Failure: Error, CustomStringConvertible {
+  struct Failure: ProcrastinateError, CustomStringConvertible {
     let description: String
   }
 

@@ -1,22 +1,20 @@
 import Foundation
+import ProcrastinateConventions
 
 /// Builds the dashboard's pages. Every value that comes from jobs or spans goes through
 /// ``escape(_:)``; the pages load their style and script from the dashboard itself (no CDN).
 enum HTML {
   static func escape(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for character in text.unicodeScalars {
-      switch character {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&#39;"
-      default: out.unicodeScalars.append(character)
+    TextEscaping.escaping(text) { scalar in
+      switch scalar {
+      case "&": "&amp;"
+      case "<": "&lt;"
+      case ">": "&gt;"
+      case "\"": "&quot;"
+      case "'": "&#39;"
+      default: nil
       }
     }
-    return out
   }
 
   /// Percent-encodes a query parameter's value.

@@ -111,7 +111,7 @@ struct JobsPage {
 }
 
 /// A request the dashboard cannot serve as asked: a bad filter, a bad id. Answered `400`.
-struct DashboardInputError: Error, CustomStringConvertible {
+struct DashboardInputError: ProcrastinateError, CustomStringConvertible {
   let description: String
 
   init(_ description: String) { self.description = description }

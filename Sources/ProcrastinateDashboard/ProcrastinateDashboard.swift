@@ -336,7 +336,7 @@ extension RouterMethods {
 }
 
 /// A body the span receiver refuses: what is wrong with it.
-struct OTLPReceiverError: Error, CustomStringConvertible {
+struct OTLPReceiverError: ProcrastinateError, CustomStringConvertible {
   let description: String
 
   init(_ description: String) { self.description = description }

@@ -1,6 +1,7 @@
+import ProcrastinateConventions
 /// A problem in a spec file, at a position, printed the way compilers print errors so
 /// build logs and editors point at the line.
-public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
+public struct Diagnostic: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   /// The spec file, as the generator was given it.
   public let path: String
   /// 1-based; 0 when the position is unknown.
@@ -23,7 +24,7 @@ public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Every problem found in one spec, in file order.
-public struct SpecErrors: Error, Sendable, CustomStringConvertible {
+public struct SpecErrors: ProcrastinateError, Sendable, CustomStringConvertible {
   /// The problems, in file order.
   public let diagnostics: [Diagnostic]
 

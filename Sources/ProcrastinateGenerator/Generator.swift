@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import ProcrastinateConventions
 
 /// Renders validated specs into Swift with the `tasks.swift.mustache` template.
 ///
@@ -65,7 +66,7 @@ public struct Generator: Sendable {
 }
 
 /// The generator could not read its input or its templates.
-public struct GeneratorError: Error, Sendable, CustomStringConvertible {
+public struct GeneratorError: ProcrastinateError, Sendable, CustomStringConvertible {
   /// What went wrong, with the path concerned.
   public let description: String
   init(_ description: String) { self.description = description }

@@ -1,3 +1,5 @@
+import ProcrastinateConventions
+
 /// Spec names to Swift names: `fetch_joke` → `FetchJoke` / `fetchJoke`, `python.send_report`
 /// → `PythonSendReport`. The names stored in the database stay exactly as written.
 enum Naming {
@@ -68,20 +70,7 @@ enum Naming {
 
   /// A Swift string literal for `text`.
   static func stringLiteral(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": result += "\\\""
-      case "\\": result += "\\\\"
-      case "\n": result += "\\n"
-      case "\r": result += "\\r"
-      case "\t": result += "\\t"
-      case _ where scalar.value < 0x20:
-        result += "\\u{\(String(scalar.value, radix: 16))}"
-      default: result.unicodeScalars.append(scalar)
-      }
-    }
-    return result + "\""
+    TextEscaping.quoted(text) { "\\u{\(String($0, radix: 16))}" }
   }
 
   /// The allowed word nearest to `word` (edit distance ≤ 2), for "did you mean" hints.

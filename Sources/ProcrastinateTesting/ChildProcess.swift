@@ -1,3 +1,4 @@
+import Procrastinate
 import Foundation
 import Synchronization
 
@@ -31,26 +32,9 @@ package enum ChildProcess {
       unlink(outputPath)
       unlink(errorPath)
     }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_TRUNC, 0o600)
-
-    let mergedEnvironment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp = mergedEnvironment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    let spawned = withDefaultSignals { posix_spawn(&pid, executable, &actions, $0, argv, envp) }
-    guard spawned == 0 else {
-      throw ChildProcessError(
-        "could not start \(executable): \(String(cString: strerror(spawned)))")
-    }
+    let pid = try start(
+      executable, arguments, environment: environment, outputPath: outputPath,
+      errorPath: errorPath)
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 {
       guard errno == EINTR else {
@@ -71,12 +55,28 @@ package enum ChildProcess {
     _ executable: String, _ arguments: [String], environment: [String: String] = [:],
     logPath: String
   ) throws -> RunningChild {
+    let pid = try start(
+      executable, arguments, environment: environment, outputPath: logPath, errorPath: nil)
+    return RunningChild(pid: pid)
+  }
+
+  /// Starts `executable` with `environment` over the caller's, its input from `/dev/null`,
+  /// its output to `outputPath` and its errors to `errorPath` (or to its output when nil);
+  /// its pid.
+  private static func start(
+    _ executable: String, _ arguments: [String], environment: [String: String],
+    outputPath: String, errorPath: String?
+  ) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    if let errorPath {
+      posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    } else {
+      posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     let envp =
       ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -91,7 +91,7 @@ package enum ChildProcess {
       throw ChildProcessError(
         "could not start \(executable): \(String(cString: strerror(spawned)))")
     }
-    return RunningChild(pid: pid)
+    return pid
   }
 
   /// Calls `body` with spawn attributes that start the child as a shell would: no signal
@@ -130,7 +130,7 @@ package enum ChildProcess {
 }
 
 /// A child process could not be started or waited for.
-package struct ChildProcessError: Error, CustomStringConvertible {
+package struct ChildProcessError: ProcrastinateError, CustomStringConvertible {
   package let description: String
   init(_ description: String) { self.description = description }
 }

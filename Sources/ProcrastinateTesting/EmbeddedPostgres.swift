@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Procrastinate
 import Synchronization
 
 #if canImport(Glibc)
@@ -284,7 +285,7 @@ public final class EmbeddedPostgres: Sendable {
 }
 
 /// The embedded server could not be set up; the message says why.
-public struct EmbeddedPostgresError: Error, Sendable, CustomStringConvertible {
+public struct EmbeddedPostgresError: ProcrastinateError, Sendable, CustomStringConvertible {
   public let description: String
   init(_ description: String) { self.description = description }
 }

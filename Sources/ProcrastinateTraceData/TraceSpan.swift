@@ -1,3 +1,4 @@
+import ProcrastinateConventions
 /// A span as OTLP carries it, whoever sent it: decoded from protobuf or OTLP/JSON by
 /// ``OTLPTraceDecoder``, kept by the dashboard's span store and shown in its waterfall.
 package struct TraceSpan: Sendable, Equatable {
@@ -26,39 +27,19 @@ package struct TraceSpan: Sendable, Equatable {
   /// Nil for a root span.
   package var parentSpanID: String?
   package var name: String
-  package var kind: Kind
+  package var kind: Kind = .internal
   /// Unix time in nanoseconds.
   package var startNanoseconds: UInt64
   package var endNanoseconds: UInt64
-  package var attributes: [TraceAttribute]
-  package var events: [TraceEvent]
-  package var statusCode: StatusCode
+  package var attributes: [TraceAttribute] = []
+  package var events: [TraceEvent] = []
+  package var statusCode: StatusCode = .unset
   package var statusMessage: String?
   /// The resource's `service.name`; empty when it had none.
-  package var serviceName: String
+  package var serviceName: String = ""
   /// Attributes, events and array or map entries left out over ``OTLPTraceDecoder``'s
   /// limits (strings longer than its limit are cut, not counted).
   package var dropped: Int = 0
-
-  package init(
-    traceID: String, spanID: String, parentSpanID: String? = nil, name: String,
-    kind: Kind = .internal, startNanoseconds: UInt64, endNanoseconds: UInt64,
-    attributes: [TraceAttribute] = [], events: [TraceEvent] = [], statusCode: StatusCode = .unset,
-    statusMessage: String? = nil, serviceName: String = ""
-  ) {
-    self.traceID = traceID
-    self.spanID = spanID
-    self.parentSpanID = parentSpanID
-    self.name = name
-    self.kind = kind
-    self.startNanoseconds = startNanoseconds
-    self.endNanoseconds = endNanoseconds
-    self.attributes = attributes
-    self.events = events
-    self.statusCode = statusCode
-    self.statusMessage = statusMessage
-    self.serviceName = serviceName
-  }
 
   /// Zero when the end is missing or before the start.
   package var durationNanoseconds: UInt64 {
@@ -75,22 +56,13 @@ package struct TraceAttribute: Sendable, Equatable {
   package var key: String
   package var value: TraceValue
 
-  package init(_ key: String, _ value: TraceValue) {
-    self.key = key
-    self.value = value
-  }
+  package init(_ key: String, _ value: TraceValue) { (self.key, self.value) = (key, value) }
 }
 
 package struct TraceEvent: Sendable, Equatable {
   package var name: String
   package var timeNanoseconds: UInt64
-  package var attributes: [TraceAttribute]
-
-  package init(name: String, timeNanoseconds: UInt64, attributes: [TraceAttribute] = []) {
-    self.name = name
-    self.timeNanoseconds = timeNanoseconds
-    self.attributes = attributes
-  }
+  package var attributes: [TraceAttribute] = []
 }
 
 /// OTLP's `AnyValue`.
@@ -119,7 +91,7 @@ package indirect enum TraceValue: Sendable, Equatable {
 }
 
 /// A body that is not an OTLP trace export request, with where and why.
-package struct OTLPDecodingError: Error, Sendable, CustomStringConvertible {
+package struct OTLPDecodingError: ProcrastinateError, Sendable, CustomStringConvertible {
   package let description: String
 
   init(_ description: String) { self.description = description }

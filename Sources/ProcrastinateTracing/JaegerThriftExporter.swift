@@ -10,7 +10,7 @@ import W3CTraceContext
 /// Mapping: 128-bit trace ids as high/low halves, the parent as `parentSpanId`, links as
 /// `FOLLOWS_FROM` references, attributes as tags (plus `span.kind`, and `error` and
 /// `otel.status_*` for a failed span), events as logs with an `event` field.
-package final class JaegerThriftExporter: SpanExporter {
+package final class JaegerThriftExporter: HTTPSpanSender {
   package let endpoint: String
   package let resource: TracingResource
   package let timeout: Duration
@@ -22,14 +22,10 @@ package final class JaegerThriftExporter: SpanExporter {
     self.timeout = timeout
   }
 
-  package func export(_ spans: [SpanRecord]) async throws {
-    _ = try await send(spans)
-  }
-
   /// Sends one batch in one request (this exporter never retries) and returns the accepting
   /// HTTP status, which `traces ping` prints.
   ///
-  /// - Throws: ``OTLPHTTPExporter/ExportError`` with the status and body of an answer
+  /// - Throws: ``HTTPExportError`` with the status and body of an answer
   ///   outside 2xx, or the transport error when no answer came.
   @discardableResult
   package func send(_ spans: [SpanRecord]) async throws -> Int {
@@ -40,17 +36,13 @@ package final class JaegerThriftExporter: SpanExporter {
         url: endpoint, headers: [("Content-Type", "application/x-thrift")], body: body,
         timeout: timeout)
     } catch let error as HTTPTransportError {
-      throw OTLPHTTPExporter.ExportError(status: nil, transportError: error, body: "")
+      throw HTTPExportError("Jaeger export", transportError: error)
     }
     guard (200..<300).contains(response.status) else {
-      throw OTLPHTTPExporter.ExportError(
-        status: response.status, transportError: nil,
-        body: String(decoding: response.body, as: UTF8.self))
+      throw HTTPExportError("Jaeger export", response: response)
     }
     return response.status
   }
-
-  package func shutdown() async {}
 }
 
 /// `jaeger.thrift` structures in Thrift's binary protocol, written by hand.
@@ -163,23 +155,20 @@ struct ThriftWriter {
   /// `Tag { 1: key, 2: vType, 3: vStr | 4: vDouble | 5: vBool | 6: vLong }`.
   mutating func tag(_ key: String, _ value: AttributeValue) {
     stringField(1, key)
+    // Arrays as text.
     switch value {
-    case .string(let text):
-      i32Field(2, 0)
-      stringField(3, text)
-    case .double(let number):
-      i32Field(2, 1)
-      doubleField(4, number)
-    case .bool(let flag):
-      i32Field(2, 2)
-      boolField(5, flag)
-    case .int(let number):
-      i32Field(2, 3)
-      i64Field(6, number)
-    case .array:
-      i32Field(2, 0)
-      stringField(3, value.display)
+    case .string(let text): tagValue(0) { $0.stringField(3, text) }
+    case .double(let number): tagValue(1) { $0.doubleField(4, number) }
+    case .bool(let flag): tagValue(2) { $0.boolField(5, flag) }
+    case .int(let number): tagValue(3) { $0.i64Field(6, number) }
+    case .array: tagValue(0) { $0.stringField(3, value.display) }
     }
+  }
+
+  /// A tag's `vType` (STRING 0, DOUBLE 1, BOOL 2, LONG 3), then its value's field.
+  private mutating func tagValue(_ type: Int32, _ value: (inout Self) -> Void) {
+    i32Field(2, type)
+    value(&self)
   }
 
   mutating func span(_ span: SpanRecord) {

@@ -27,7 +27,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
   private let delivery: SpanDelivery
 
   package init(
-    sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler()),
+    sampler: any Sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn),
     processor: any SpanProcessor, limits: SpanLimits = SpanLimits()
   ) {
     self.sampler = sampler

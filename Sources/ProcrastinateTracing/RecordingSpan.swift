@@ -37,14 +37,10 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     parentSpanID: SpanID?,
     startNanoseconds: UInt64, isRecording: Bool, limits: SpanLimits, delivery: SpanDelivery
   ) {
-    self.context = context
-    self.kind = kind
-    self.spanContext = spanContext
-    self.parentSpanID = parentSpanID
-    self.startNanoseconds = startNanoseconds
-    self.isRecording = isRecording
-    self.limits = limits
-    self.delivery = delivery
+    (self.context, self.kind, self.spanContext, self.parentSpanID) =
+      (context, kind, spanContext, parentSpanID)
+    (self.startNanoseconds, self.isRecording, self.limits, self.delivery) =
+      (startNanoseconds, isRecording, limits, delivery)
     self.state = State(name: name)
   }
 

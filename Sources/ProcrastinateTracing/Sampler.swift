@@ -13,22 +13,18 @@ package protocol Sampler: Sendable {
   var description: String { get }
 }
 
-/// Records every span (`always_on`).
-package struct AlwaysOnSampler: Sampler {
-  package init() {}
-  package func shouldSample(
-    traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
-  ) -> Bool { true }
-  package var description: String { "always_on" }
-}
+/// Records every span (`always_on`) or none (`always_off`).
+package struct ConstantSampler: Sampler {
+  package static let alwaysOn = ConstantSampler(sampled: true)
+  package static let alwaysOff = ConstantSampler(sampled: false)
 
-/// Records no span (`always_off`).
-package struct AlwaysOffSampler: Sampler {
-  package init() {}
+  package let sampled: Bool
+
   package func shouldSample(
     traceID: TraceID, parent: SpanContext?, operationName: String, kind: SpanKind
-  ) -> Bool { false }
-  package var description: String { "always_off" }
+  ) -> Bool { sampled }
+
+  package var description: String { sampled ? "always_on" : "always_off" }
 }
 
 /// Records a fixed fraction of traces, decided from the trace id (`traceidratio`), so every

@@ -43,7 +43,7 @@ public struct StoredSpan: Sendable, Equatable {
 }
 
 /// The file could not be read as OTLP/JSON lines, or the file exporter could not write it.
-public struct TraceFileError: Error, Sendable, CustomStringConvertible {
+public struct TraceFileError: ProcrastinateError, Sendable, CustomStringConvertible {
   /// The file, the line when it applies, and what is wrong.
   public let description: String
 }

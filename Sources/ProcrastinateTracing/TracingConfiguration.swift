@@ -18,7 +18,7 @@ public struct TracingConfiguration: Sendable {
   /// `OTEL_SDK_DISABLED=true`: no spans are recorded.
   public package(set) var disabled = false
   /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
-  package var sampler: any Sampler = ParentBasedSampler(root: AlwaysOnSampler())
+  package var sampler: any Sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn)
   /// The `OTEL_BSP_*` settings.
   package var batch = BatchSpanProcessor.Configuration()
   /// OTLP/HTTP export, when an endpoint is configured.
@@ -101,13 +101,13 @@ public struct TracingConfiguration: Sendable {
       }
     }
     switch value("OTEL_TRACES_SAMPLER")?.lowercased() ?? "parentbased_always_on" {
-    case "always_on": configuration.sampler = AlwaysOnSampler()
-    case "always_off": configuration.sampler = AlwaysOffSampler()
+    case "always_on": configuration.sampler = ConstantSampler.alwaysOn
+    case "always_off": configuration.sampler = ConstantSampler.alwaysOff
     case "traceidratio": configuration.sampler = TraceIDRatioSampler(ratio: ratio)
     case "parentbased_always_on":
-      configuration.sampler = ParentBasedSampler(root: AlwaysOnSampler())
+      configuration.sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn)
     case "parentbased_always_off":
-      configuration.sampler = ParentBasedSampler(root: AlwaysOffSampler())
+      configuration.sampler = ParentBasedSampler(root: ConstantSampler.alwaysOff)
     case "parentbased_traceidratio":
       configuration.sampler = ParentBasedSampler(root: TraceIDRatioSampler(ratio: ratio))
     case let other:

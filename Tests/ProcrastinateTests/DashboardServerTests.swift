@@ -191,7 +191,7 @@ struct DashboardServerTests {
     defer { server.stop() }
 
     let memory = InMemorySpanExporter()
-    let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: memory)
+    let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: memory)
     let producer = tracer.startSpan("procrastinate.defer.traced", ofKind: .producer)
     let consumer = tracer.startSpan(
       "procrastinate.job.traced", context: producer.context, ofKind: .consumer)
@@ -354,7 +354,7 @@ struct DashboardServerTests {
     let server = try await DashboardServer.start(databaseURL: url, ["--traces", file])
     defer { server.stop() }
     let memory = InMemorySpanExporter()
-    let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: memory)
+    let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: memory)
     let span = tracer.startSpan("procrastinate.job.from.file", ofKind: .consumer)
     span.attributes["procrastinate.job.id"] = Int(job)
     span.end()

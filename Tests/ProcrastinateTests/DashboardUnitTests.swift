@@ -12,7 +12,7 @@ struct DashboardUnitTests {
   /// Spans of every shape our tracer makes: kinds, parents, typed attributes, events, errors.
   static func recordedSpans() -> [SpanRecord] {
     let memory = InMemorySpanExporter()
-    let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: memory)
+    let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: memory)
     let root = tracer.startSpan("request <root>", ofKind: .server)
     root.attributes["http.route"] = "/jokes/<script>"
     let child = tracer.startSpan("procrastinate.job.t", context: root.context, ofKind: .consumer)
@@ -213,7 +213,7 @@ struct DashboardUnitTests {
   static func manyAttributes() -> [SpanRecord] {
     let memory = InMemorySpanExporter()
     let tracer = ProcrastinateTracer(
-      sampler: AlwaysOnSampler(), processor: memory, limits: SpanLimits(attributeCount: 1_000))
+      sampler: ConstantSampler.alwaysOn, processor: memory, limits: SpanLimits(attributeCount: 1_000))
     let many = tracer.startSpan("many", ofKind: .internal)
     many.updateAttributes { attributes in
       for index in 0..<200 { attributes["k\(index)"] = index }

@@ -96,6 +96,41 @@ struct DeferTests {
     }
   }
 
+  @Test("every error the package throws has the one root, and keeps its specific message")
+  func oneErrorRoot() async throws {
+    let app = try ProcrastinateApp(databaseURL: "postgresql://nobody@127.0.0.1:1/none")
+    var caught: [any ProcrastinateError] = []
+    func record(_ body: () async throws -> Void) async {
+      do {
+        try await body()
+        Issue.record("no error")
+      } catch let error as any ProcrastinateError {
+        caught.append(error)
+      } catch {
+        Issue.record("\(type(of: error)) is not a ProcrastinateError: \(error)")
+      }
+    }
+    await record { try await app.defer(task: "") }
+    await record { try await app.defer(task: "t") }
+    await record { _ = try JobArguments(json: "[]") }
+    await record { _ = try DatabaseSettings(conninfo: "host=a port") }
+    await record {
+      var registry = TaskRegistry()
+      try registry.register("t") { _, _ in }
+      try registry.register("t") { _, _ in }
+    }
+    await record {
+      var registry = TaskRegistry()
+      try registry.registerPeriodic(TaskDefinition(name: "t"), cron: "* *")
+    }
+    #expect(
+      caught.map { "\(type(of: $0))" } == [
+        "DeferError", "DatabaseError", "JobArgumentsError", "ConfigurationError",
+        "TaskRegistryError", "CronError",
+      ])
+    #expect(caught[0].description == "invalid task name '': it is empty")
+  }
+
   @Test("arguments that are not a JSON object are refused with the reason")
   func nonObjectArguments() throws {
     #expect(throws: JobArgumentsError.notAnObject(found: "an array")) {

@@ -154,7 +154,7 @@ struct FuzzTests {
     }
     let ids = try await app.deferBatch(requests)
     let exporter = InMemorySpanExporter()
-    let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: exporter)
+    let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: exporter)
     struct Arguments: Codable, Sendable { var n: Int }
     var tasks = TaskRegistry()
     try tasks.register(TaskDefinition(name: "fuzz.trace"), arguments: Arguments.self) { _, _ in }
@@ -230,7 +230,7 @@ struct OTLPFuzzTests {
   func attributes(wireProtocol: OTLPHTTPExporter.WireProtocol) async throws {
     var random = SeededGenerator(seed: wireProtocol == .protobuf ? 0x5EED_0004 : 0x5EED_0005)
     let memory = InMemorySpanExporter()
-    let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: memory)
+    let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: memory)
     for _ in 0..<200 {
       let span = tracer.startSpan(random.oddText(maximumLength: 30), ofKind: .internal)
       var attributes: [String: SpanAttribute] = [:]

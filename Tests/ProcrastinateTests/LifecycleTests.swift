@@ -94,7 +94,7 @@ struct LifecycleTests {
     var batch = BatchSpanProcessor.Configuration()
     batch.scheduledDelay = .seconds(3600)  // only the shutdown flush can export
     let processor = BatchSpanProcessor(exporter: exporter, configuration: batch)
-    let tracer = ProcrastinateTracer(sampler: AlwaysOnSampler(), processor: processor)
+    let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: processor)
     let started = Recorder<Int64>()
     var tasks = TaskRegistry()
     try tasks.register("slow") { _, context in

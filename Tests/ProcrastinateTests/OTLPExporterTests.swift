@@ -165,7 +165,7 @@ struct OTLPExporterTests {
     do {
       try await exporter.send([])
       Issue.record("sending to a closed port succeeded")
-    } catch let error as OTLPHTTPExporter.ExportError {
+    } catch let error as HTTPExportError {
       #expect(error.transportError?.code == 7)  // CURLE_COULDNT_CONNECT
     }
     let processor = BatchSpanProcessor(exporter: exporter)

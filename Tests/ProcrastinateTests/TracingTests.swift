@@ -99,7 +99,7 @@ struct TracerTests {
   )
   func samplers() {
     let memory = InMemorySpanExporter()
-    let off = ProcrastinateTracer(sampler: AlwaysOffSampler(), processor: memory)
+    let off = ProcrastinateTracer(sampler: ConstantSampler.alwaysOff, processor: memory)
     let span = off.startSpan("dropped")
     #expect(!span.isRecording)
     #expect(span.context.spanContext?.isSampled == false)
@@ -115,7 +115,7 @@ struct TracerTests {
       TraceIDRatioSampler(ratio: 0).shouldSample(
         traceID: .random(), parent: nil, operationName: "x", kind: .internal) == false)
 
-    let parentBased = ParentBasedSampler(root: AlwaysOffSampler())
+    let parentBased = ParentBasedSampler(root: ConstantSampler.alwaysOff)
     let sampledParent = SpanContext(
       traceID: .random(), spanID: .random(), flags: .sampled, isRemote: true)
     let unsampledParent = SpanContext(

@@ -128,7 +128,7 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
 }
 
 /// A configuration value was missing or malformed; the message says which and what to write instead.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+public struct ConfigurationError: ProcrastinateError, Sendable, CustomStringConvertible {
   public let message: String
   public init(_ message: String) { self.message = message }
   public var description: String { message }

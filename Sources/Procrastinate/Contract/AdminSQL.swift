@@ -14,6 +14,14 @@ package enum AdminSQL {
     """
   }
 
+  /// `($n::type IS NULL OR column = $n) AND …` for `filters`, numbered from `$1`: each
+  /// filter is optional, a NULL parameter matching every row.
+  static func optionalEquals(_ filters: (column: String, type: String)...) -> String {
+    filters.enumerated().map { index, filter in
+      "($\(index + 1)::\(filter.type) IS NULL OR \(filter.column) = $\(index + 1))"
+    }.joined(separator: "\n  AND ")
+  }
+
   /// Whether the database answers at all (`procrastinate-swift healthchecks`).
   static let ping = Statement("procrastinate_swift_ping", "SELECT 1")
 
@@ -23,13 +31,10 @@ package enum AdminSQL {
     """
     SELECT \(summaryColumns())
     FROM procrastinate_jobs
-    WHERE ($1::bigint IS NULL OR id = $1)
-      AND ($2::varchar IS NULL OR queue_name = $2)
-      AND ($3::varchar IS NULL OR task_name = $3)
-      AND ($4::procrastinate_job_status IS NULL OR status = $4)
-      AND ($5::varchar IS NULL OR lock = $5)
-      AND ($6::varchar IS NULL OR queueing_lock = $6)
-      AND ($7::bigint IS NULL OR worker_id = $7)
+    WHERE \(optionalEquals(
+      ("id", "bigint"), ("queue_name", "varchar"), ("task_name", "varchar"),
+      ("status", "procrastinate_job_status"), ("lock", "varchar"), ("queueing_lock", "varchar"),
+      ("worker_id", "bigint")))
     ORDER BY id
     LIMIT $8::bigint
     """)

@@ -12,11 +12,9 @@ package enum DashboardSQL {
     """
     SELECT \(AdminSQL.summaryColumns(arguments: "left(args::text, $8::int)"))
     FROM procrastinate_jobs
-    WHERE ($1::varchar IS NULL OR queue_name = $1)
-      AND ($2::varchar IS NULL OR task_name = $2)
-      AND ($3::procrastinate_job_status IS NULL OR status = $3)
-      AND ($4::text IS NULL OR lock = $4)
-      AND ($5::bigint IS NULL OR worker_id = $5)
+    WHERE \(AdminSQL.optionalEquals(
+      ("queue_name", "varchar"), ("task_name", "varchar"), ("status", "procrastinate_job_status"),
+      ("lock", "text"), ("worker_id", "bigint")))
       AND ($6::bigint IS NULL OR id < $6)
     ORDER BY id DESC
     LIMIT $7::bigint

@@ -7,13 +7,11 @@ import Foundation
 /// schema's triggers write the events and send the NOTIFYs exactly as for Python.
 package enum JobSQL {
   /// The job columns a worker reads (``FetchedJob``), by name, from a row source named
-  /// `job`. Times are read as epoch seconds so no DateStyle/TimeZone parsing is involved.
-  /// `deferred_at` is when the job was last put in `todo` (its `deferred`,
-  /// `deferred_for_retry` or `retried` event), for the queue wait; one index lookup per job.
+  /// `job`: a ``JobSummary``'s, and `deferred_at`, when the job was last put in `todo` (its
+  /// `deferred`, `deferred_for_retry` or `retried` event), for the queue wait; one index
+  /// lookup per job.
   static let jobColumns = """
-    job.id, job.task_name, job.queue_name, job.priority, job.lock, job.queueing_lock,
-    job.args::text AS args, extract(epoch FROM job.scheduled_at)::float8 AS scheduled_at,
-    job.attempts, job.worker_id,
+    \(AdminSQL.summaryColumns()),
     (SELECT extract(epoch FROM max(event.at))::float8 FROM procrastinate_events AS event
      WHERE event.job_id = job.id AND event.type IN ('deferred', 'deferred_for_retry', 'retried'))
       AS deferred_at
@@ -226,34 +224,17 @@ extension JobSQL {
 
 /// A job as a worker fetches it (``JobSQL/jobColumns``), read by column name.
 struct FetchedJob: Sendable {
-  var id: Int64
-  var taskName: String
-  var queueName: String
-  var priority: Int32
-  var lock: String?
-  var queueingLock: String?
-  var arguments: String
-  var scheduledAt: Date?
-  var attempts: Int
-  var workerID: Int64?
+  /// Its row, as the admin listings read it.
+  var row: JobSummary
   /// When the job was last put in `todo`: deferred, or sent back for a retry.
   var deferredAt: Date?
 
+  var id: Int64 { row.id }
+
   /// Nil for the NULL row of an empty fetch.
   init?(_ row: QueryResult.NamedRow) {
-    guard let id = row.int64("id"), let taskName = row.string("task_name"),
-      let queueName = row.string("queue_name")
-    else { return nil }
-    self.id = id
-    self.taskName = taskName
-    self.queueName = queueName
-    self.priority = Int32(row.int("priority") ?? 0)
-    self.lock = row.string("lock")
-    self.queueingLock = row.string("queueing_lock")
-    self.arguments = row.string("args") ?? "{}"
-    self.scheduledAt = row.date("scheduled_at")
-    self.attempts = row.int("attempts") ?? 0
-    self.workerID = row.int64("worker_id")
+    guard let job = JobSummary(row) else { return nil }
+    self.row = job
     self.deferredAt = row.date("deferred_at")
   }
 }

@@ -253,73 +253,14 @@ package enum SchemaSQL {
     $$;
 
     -- Legacy retry (doing jobs only); still part of the 3.10 schema.
-    CREATE FUNCTION procrastinate_retry_job_v1(
-      job_id bigint, retry_at timestamptz, new_priority integer, new_queue_name varchar,
-      new_lock varchar
-    ) RETURNS void LANGUAGE plpgsql AS $$
-    DECLARE
-      wants_abort boolean;
-      touched bigint;
-    BEGIN
-      SELECT job.abort_requested INTO wants_abort
-      FROM procrastinate_jobs AS job
-      WHERE job.id = job_id AND job.status = 'doing'
-      FOR UPDATE;
-      IF wants_abort THEN
-        UPDATE procrastinate_jobs AS job SET status = 'failed'
-        WHERE job.id = job_id AND job.status = 'doing'
-        RETURNING job.id INTO touched;
-      ELSE
-        UPDATE procrastinate_jobs AS job
-        SET status = 'todo',
-            attempts = job.attempts + 1,
-            scheduled_at = retry_at,
-            priority = coalesce(new_priority, job.priority),
-            queue_name = coalesce(new_queue_name, job.queue_name),
-            lock = coalesce(new_lock, job.lock)
-        WHERE job.id = job_id AND job.status = 'doing'
-        RETURNING job.id INTO touched;
-      END IF;
-      IF touched IS NULL THEN
-        RAISE 'Job was not found or not in "doing" status (job id: %)', job_id;
-      END IF;
-    END
-    $$;
+    \#(retryFunction(
+      "procrastinate_retry_job_v1", whereStatus: "= 'doing'",
+      notFound: #"not in "doing" status"#))
 
     -- Retries a running job (failing it instead when an abort was requested) or a failed one.
-    CREATE FUNCTION procrastinate_retry_job_v2(
-      job_id bigint, retry_at timestamptz, new_priority integer, new_queue_name varchar,
-      new_lock varchar
-    ) RETURNS void LANGUAGE plpgsql AS $$
-    DECLARE
-      current_status procrastinate_job_status;
-      wants_abort boolean;
-      touched bigint;
-    BEGIN
-      SELECT job.status, job.abort_requested INTO current_status, wants_abort
-      FROM procrastinate_jobs AS job
-      WHERE job.id = job_id AND job.status IN ('doing', 'failed')
-      FOR UPDATE;
-      IF current_status = 'doing' AND wants_abort THEN
-        UPDATE procrastinate_jobs AS job SET status = 'failed'
-        WHERE job.id = job_id AND job.status = 'doing'
-        RETURNING job.id INTO touched;
-      ELSE
-        UPDATE procrastinate_jobs AS job
-        SET status = 'todo',
-            attempts = job.attempts + 1,
-            scheduled_at = retry_at,
-            priority = coalesce(new_priority, job.priority),
-            queue_name = coalesce(new_queue_name, job.queue_name),
-            lock = coalesce(new_lock, job.lock)
-        WHERE job.id = job_id AND job.status IN ('doing', 'failed')
-        RETURNING job.id INTO touched;
-      END IF;
-      IF touched IS NULL THEN
-        RAISE 'Job was not found or has an invalid status to retry (job id: %)', job_id;
-      END IF;
-    END
-    $$;
+    \#(retryFunction(
+      "procrastinate_retry_job_v2", whereStatus: "IN ('doing', 'failed')",
+      notFound: "has an invalid status to retry"))
 
     -- Workers ----------------------------------------------------------------------------
 
@@ -358,27 +299,9 @@ package enum SchemaSQL {
     -- Trigger functions ------------------------------------------------------------------
 
     -- Payloads are the text of json_build_object, as Python's workers expect.
-    CREATE FUNCTION procrastinate_notify_queue_job_inserted_v1()
-      RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      message text := json_build_object('type', 'job_inserted', 'job_id', NEW.id)::text;
-    BEGIN
-      PERFORM pg_notify('procrastinate_queue_v1#' || NEW.queue_name, message);
-      PERFORM pg_notify('procrastinate_any_queue_v1', message);
-      RETURN NEW;
-    END
-    $$;
+    \#(notifyFunction("procrastinate_notify_queue_job_inserted_v1", type: "job_inserted"))
 
-    CREATE FUNCTION procrastinate_notify_queue_abort_job_v1()
-      RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      message text := json_build_object('type', 'abort_job_requested', 'job_id', NEW.id)::text;
-    BEGIN
-      PERFORM pg_notify('procrastinate_queue_v1#' || NEW.queue_name, message);
-      PERFORM pg_notify('procrastinate_any_queue_v1', message);
-      RETURN NEW;
-    END
-    $$;
+    \#(notifyFunction("procrastinate_notify_queue_abort_job_v1", type: "abort_job_requested"))
 
     CREATE FUNCTION procrastinate_trigger_function_status_events_insert_v1()
       RETURNS trigger LANGUAGE plpgsql AS $$
@@ -473,6 +396,86 @@ package enum SchemaSQL {
       EXECUTE FUNCTION procrastinate_unlink_periodic_defers_v1();
     """#
 
+  /// The presence rows of `kind` for the `owner.member` names in `names` (SQL string
+  /// literals, comma-separated): `'<label> <name>'` is present when `catalog` has a row
+  /// whose `owner` column is the owner (looked up with `resolve`) and whose `member` column
+  /// is the member, and the row satisfies `also`.
+  private static func memberCheck(
+    kind: Int, label: String, catalog: String, owner: String, resolve: String, member: String,
+    also: String = "", names: String
+  ) -> String {
+    #"""
+    SELECT \#(kind), m.n, '\#(label) ' || m.name, EXISTS (
+      SELECT FROM \#(catalog) AS found
+      WHERE found.\#(owner) = \#(resolve)(split_part(m.name, '.', 1))
+        AND found.\#(member) = split_part(m.name, '.', 2) \#(also))
+    FROM unnest(ARRAY[
+    \#(names)
+    ]) WITH ORDINALITY AS m(name, n)
+    """#
+  }
+
+  /// A retry function: the job `job_id`, when its status matches `whereStatus`, goes back to
+  /// `todo` at `retry_at` with one more attempt and the new priority, queue and lock where
+  /// given, or, when it is `doing` and an abort was requested, to `failed`. Otherwise it
+  /// raises "Job was not found or <notFound>".
+  private static func retryFunction(_ name: String, whereStatus: String, notFound: String)
+    -> String
+  {
+    #"""
+    CREATE FUNCTION \#(name)(
+      job_id bigint, retry_at timestamptz, new_priority integer, new_queue_name varchar,
+      new_lock varchar
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+      current_status procrastinate_job_status;
+      wants_abort boolean;
+      touched bigint;
+    BEGIN
+      SELECT job.status, job.abort_requested INTO current_status, wants_abort
+      FROM procrastinate_jobs AS job
+      WHERE job.id = job_id AND job.status \#(whereStatus)
+      FOR UPDATE;
+      IF current_status = 'doing' AND wants_abort THEN
+        UPDATE procrastinate_jobs AS job SET status = 'failed'
+        WHERE job.id = job_id AND job.status = 'doing'
+        RETURNING job.id INTO touched;
+      ELSE
+        UPDATE procrastinate_jobs AS job
+        SET status = 'todo',
+            attempts = job.attempts + 1,
+            scheduled_at = retry_at,
+            priority = coalesce(new_priority, job.priority),
+            queue_name = coalesce(new_queue_name, job.queue_name),
+            lock = coalesce(new_lock, job.lock)
+        WHERE job.id = job_id AND job.status \#(whereStatus)
+        RETURNING job.id INTO touched;
+      END IF;
+      IF touched IS NULL THEN
+        RAISE 'Job was not found or \#(notFound) (job id: %)', job_id;
+      END IF;
+    END
+    $$;
+    """#
+  }
+
+  /// A trigger function that sends `{"type": <type>, "job_id": <id>}` on the job's queue
+  /// channel and on the any-queue channel (``WorkerSQL/queueChannel(_:)``).
+  private static func notifyFunction(_ name: String, type: String) -> String {
+    #"""
+    CREATE FUNCTION \#(name)()
+      RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      message text := json_build_object('type', '\#(type)', 'job_id', NEW.id)::text;
+    BEGIN
+      PERFORM pg_notify('procrastinate_queue_v1#' || NEW.queue_name, message);
+      PERFORM pg_notify('procrastinate_any_queue_v1', message);
+      RETURN NEW;
+    END
+    $$;
+    """#
+  }
+
   /// One row per object the 3.10 contract requires, `(object text, present boolean)`, in a
   /// fixed order: tables, columns, enum types, enum labels, the composite type, indexes,
   /// constraints, triggers, functions. Names resolve through the connection's `search_path`,
@@ -489,11 +492,10 @@ package enum SchemaSQL {
         'procrastinate_events'
       ]) WITH ORDINALITY AS t(name, n)
       UNION ALL
-      SELECT 2, c.n, 'column ' || c.name, EXISTS (
-        SELECT FROM pg_attribute AS a
-        WHERE a.attrelid = to_regclass(split_part(c.name, '.', 1))
-          AND a.attname = split_part(c.name, '.', 2) AND a.attnum > 0 AND NOT a.attisdropped)
-      FROM unnest(ARRAY[
+      \#(memberCheck(
+        kind: 2, label: "column", catalog: "pg_attribute", owner: "attrelid", resolve: "to_regclass",
+        member: "attname", also: "AND found.attnum > 0 AND NOT found.attisdropped",
+        names: """
         'procrastinate_workers.id', 'procrastinate_workers.last_heartbeat',
         'procrastinate_jobs.id', 'procrastinate_jobs.queue_name', 'procrastinate_jobs.task_name',
         'procrastinate_jobs.priority', 'procrastinate_jobs.lock', 'procrastinate_jobs.queueing_lock',
@@ -505,17 +507,16 @@ package enum SchemaSQL {
         'procrastinate_periodic_defers.periodic_id',
         'procrastinate_events.id', 'procrastinate_events.job_id', 'procrastinate_events.type',
         'procrastinate_events.at'
-      ]) WITH ORDINALITY AS c(name, n)
+        """))
       UNION ALL
       SELECT 3, e.n, 'enum ' || e.name, to_regtype(e.name) IS NOT NULL
       FROM unnest(ARRAY['procrastinate_job_status', 'procrastinate_job_event_type'])
         WITH ORDINALITY AS e(name, n)
       UNION ALL
-      SELECT 4, l.n, 'enum label ' || l.name, EXISTS (
-        SELECT FROM pg_enum AS v
-        WHERE v.enumtypid = to_regtype(split_part(l.name, '.', 1))
-          AND v.enumlabel = split_part(l.name, '.', 2))
-      FROM unnest(ARRAY[
+      \#(memberCheck(
+        kind: 4, label: "enum label", catalog: "pg_enum", owner: "enumtypid", resolve: "to_regtype",
+        member: "enumlabel",
+        names: """
         'procrastinate_job_status.todo', 'procrastinate_job_status.doing',
         'procrastinate_job_status.succeeded', 'procrastinate_job_status.failed',
         'procrastinate_job_status.cancelled', 'procrastinate_job_status.aborting',
@@ -525,7 +526,7 @@ package enum SchemaSQL {
         'procrastinate_job_event_type.succeeded', 'procrastinate_job_event_type.cancelled',
         'procrastinate_job_event_type.abort_requested', 'procrastinate_job_event_type.aborted',
         'procrastinate_job_event_type.scheduled', 'procrastinate_job_event_type.retried'
-      ]) WITH ORDINALITY AS l(name, n)
+        """))
       UNION ALL
       SELECT 5, 1, 'type procrastinate_job_to_defer_v1', EXISTS (
         SELECT FROM pg_type AS ct
@@ -540,14 +541,13 @@ package enum SchemaSQL {
         'idx_procrastinate_workers_last_heartbeat'
       ]) WITH ORDINALITY AS i(name, n)
       UNION ALL
-      SELECT 7, k.n, 'constraint ' || k.name, EXISTS (
-        SELECT FROM pg_constraint AS pc
-        WHERE pc.conrelid = to_regclass(split_part(k.name, '.', 1))
-          AND pc.conname = split_part(k.name, '.', 2))
-      FROM unnest(ARRAY[
+      \#(memberCheck(
+        kind: 7, label: "constraint", catalog: "pg_constraint", owner: "conrelid", resolve: "to_regclass",
+        member: "conname",
+        names: """
         'procrastinate_jobs.check_not_todo_abort_requested',
         'procrastinate_periodic_defers.procrastinate_periodic_defers_unique'
-      ]) WITH ORDINALITY AS k(name, n)
+        """))
       UNION ALL
       SELECT 8, g.n, 'trigger ' || g.name, EXISTS (
         SELECT FROM pg_trigger AS tg

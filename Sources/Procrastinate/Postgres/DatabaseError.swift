@@ -2,7 +2,7 @@
 ///
 /// The message is the server's or libpq's own text. It never contains the connection's
 /// password: connection strings are shown only in their redacted form.
-public struct DatabaseError: Error, Sendable, CustomStringConvertible {
+public struct DatabaseError: ProcrastinateError, Sendable, CustomStringConvertible {
   /// What failed.
   public enum Kind: Sendable, Equatable {
     /// Opening a connection failed (bad URL, unreachable host, wrong password, …).
@@ -18,25 +18,13 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
   /// The primary message.
   public let message: String
   /// The five-character SQLSTATE code, when the server sent one.
-  public let sqlState: String?
+  public private(set) var sqlState: String?
   /// The constraint or index that was violated, when the server named one.
-  public let constraint: String?
+  public private(set) var constraint: String?
   /// The server's detail line, when there is one.
-  public let detail: String?
+  public private(set) var detail: String?
   /// What was being done, e.g. `defer_jobs` or `connect to host=… dbname=…`.
   public let context: String
-
-  package init(
-    kind: Kind, message: String, sqlState: String? = nil, constraint: String? = nil,
-    detail: String? = nil, context: String
-  ) {
-    self.kind = kind
-    self.message = message
-    self.sqlState = sqlState
-    self.constraint = constraint
-    self.detail = detail
-    self.context = context
-  }
 
   public var description: String {
     var text = "database error (\(context)): \(message)"

@@ -63,10 +63,7 @@ package struct Statement: Sendable, Hashable {
   package let name: String
   package let sql: String
 
-  package init(_ name: String, _ sql: String) {
-    self.name = name
-    self.sql = sql
-  }
+  package init(_ name: String, _ sql: String) { (self.name, self.sql) = (name, sql) }
 }
 
 /// Encodes values as PostgreSQL text-format array literals for binding to `$n::type[]`.

@@ -33,14 +33,8 @@ public struct JobFilter: Sendable {
     id: Int64? = nil, queue: String? = nil, task: String? = nil, status: JobStatus? = nil,
     lock: String? = nil, queueingLock: String? = nil, workerID: Int64? = nil, limit: Int = 1000
   ) {
-    self.id = id
-    self.queue = queue
-    self.task = task
-    self.status = status
-    self.lock = lock
-    self.queueingLock = queueingLock
-    self.workerID = workerID
-    self.limit = limit
+    (self.id, self.queue, self.task, self.status) = (id, queue, task, status)
+    (self.lock, self.queueingLock, self.workerID, self.limit) = (lock, queueingLock, workerID, limit)
   }
 }
 

@@ -66,7 +66,7 @@ public struct JobArguments: Sendable, CustomStringConvertible {
 }
 
 /// Job arguments that procrastinate cannot store or pass to a task.
-public enum JobArgumentsError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum JobArgumentsError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   /// The text is not JSON at all.
   case notJSON(reason: String)
   /// The JSON is valid but not an object.

@@ -122,7 +122,7 @@ public struct JobRequest: Sendable {
 }
 
 /// Why a defer was refused.
-public enum DeferError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum DeferError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   case invalidQueueName(String, reason: String)
   case invalidTaskName(String, reason: String)
 
@@ -137,7 +137,7 @@ public enum DeferError: Error, Sendable, Equatable, CustomStringConvertible {
 /// A job with this queueing lock is already waiting (`todo`), so no job was deferred.
 ///
 /// Python raises `AlreadyEnqueued` in the same case.
-public struct AlreadyEnqueuedError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct AlreadyEnqueuedError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   /// The queueing lock that is taken.
   public let queueingLock: String
 

@@ -21,7 +21,7 @@ public enum SchemaApplyOutcome: Sendable, Equatable {
 
 /// The database lacks the contract, or carries only part of it: applying would clash,
 /// and running would fail.
-public struct IncompleteSchemaError: Error, Sendable, CustomStringConvertible {
+public struct IncompleteSchemaError: ProcrastinateError, Sendable, CustomStringConvertible {
   public let missing: [String]
   /// None of the schema is there (rather than part of it).
   public let isAbsent: Bool

@@ -63,11 +63,8 @@ public struct DeferOverrides: Sendable {
     queue: String? = nil, priority: Int32? = nil, lock: String? = nil, queueingLock: String? = nil,
     schedule: DeferOptions.Schedule? = nil
   ) {
-    self.queue = queue
-    self.priority = priority
-    self.lock = lock
-    self.queueingLock = queueingLock
-    self.schedule = schedule
+    (self.queue, self.priority, self.lock, self.queueingLock, self.schedule) =
+      (queue, priority, lock, queueingLock, schedule)
   }
 
   /// Runs the job no earlier than `date`.
@@ -99,7 +96,7 @@ public struct DeferOverrides: Sendable {
 }
 
 /// The arguments of a job did not decode into the task's argument type.
-public struct TaskArgumentsError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct TaskArgumentsError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   public let task: String
   /// The argument (JSON key path) at fault; empty when the whole object is.
   public let field: String

@@ -54,41 +54,41 @@ extension Worker {
   private func execute(_ job: FetchedJob) async -> Completion {
     var logger = self.logger
     logger[metadataKey: "job_id"] = "\(job.id)"
-    logger[metadataKey: "task"] = "\(job.taskName)"
+    logger[metadataKey: "task"] = "\(job.row.task)"
     let deleteFinal = options.deleteJobs == .always
-    guard let task = tasks[job.taskName] else {
+    guard let task = tasks[job.row.task] else {
       logger.error(
-        "job \(job.id) failed: unknown task '\(job.taskName)': no handler is registered under this name in this worker (registered: \(tasks.taskNames.joined(separator: ", ")))"
+        "job \(job.id) failed: unknown task '\(job.row.task)': no handler is registered under this name in this worker (registered: \(tasks.taskNames.joined(separator: ", ")))"
       )
       return .finish(jobID: job.id, status: .failed, delete: deleteFinal)
     }
     let context = JobContext(
-      jobID: job.id, taskName: job.taskName, queueName: job.queueName, attempts: job.attempts,
-      workerID: job.workerID ?? workerID ?? 0, scheduledAt: job.scheduledAt, priority: job.priority,
-      lock: job.lock, queueingLock: job.queueingLock, deferredAt: job.deferredAt, logger: logger,
+      jobID: job.id, taskName: job.row.task, queueName: job.row.queue, attempts: job.row.attempts,
+      workerID: job.row.workerID ?? workerID ?? 0, scheduledAt: job.row.scheduledAt, priority: job.row.priority,
+      lock: job.row.lock, queueingLock: job.row.queueingLock, deferredAt: job.deferredAt, logger: logger,
       app: app)
-    QueueMetrics.jobStarted(task: job.taskName, queue: job.queueName, wait: context.queueWait())
+    QueueMetrics.jobStarted(task: job.row.task, queue: job.row.queue, wait: context.queueWait())
     let started = ContinuousClock.now
     func finished(_ outcome: String) {
       QueueMetrics.jobFinished(
-        task: job.taskName, queue: job.queueName, outcome: outcome,
+        task: job.row.task, queue: job.row.queue, outcome: outcome,
         duration: ContinuousClock.now - started)
     }
     do {
-      try await task.handler(JobArguments(trustedJSON: job.arguments), context)
+      try await task.handler(JobArguments(trustedJSON: job.row.arguments), context)
       logger.debug("job \(job.id) succeeded in \(ContinuousClock.now - started)")
       finished("succeeded")
       return .finish(jobID: job.id, status: .succeeded, delete: options.deleteJobs != .never)
     } catch {
-      let outcome = JobOutcome(error: error, retry: task.retry, attempts: job.attempts)
+      let outcome = JobOutcome(error: error, retry: task.retry, attempts: job.row.attempts)
       let what = outcome.aborted ? "was aborted" : "failed"
       finished(outcome.name)
       if let delay = outcome.retryDelay {
         logger.warning(
-          "job \(job.id) \(what) (attempt \(job.attempts + 1)): \(error); retrying in \(delay)s")
+          "job \(job.id) \(what) (attempt \(job.row.attempts + 1)): \(error); retrying in \(delay)s")
         return .retry(jobID: job.id, at: Date().addingTimeInterval(delay))
       }
-      logger.error("job \(job.id) \(what) (attempt \(job.attempts + 1)): \(error)")
+      logger.error("job \(job.id) \(what) (attempt \(job.row.attempts + 1)): \(error)")
       return .finish(
         jobID: job.id, status: outcome.aborted ? .aborted : .failed, delete: deleteFinal)
     }

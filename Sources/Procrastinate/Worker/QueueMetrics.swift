@@ -13,12 +13,15 @@ import Metrics
 /// | `procrastinate_job_queue_wait_seconds` | timer | `task`, `queue` (defer, retry or due time → start) |
 /// | `procrastinate_fetch_duration_seconds` | timer | `strategy` (`batched`, `per_job`) |
 public enum QueueMetrics {
-  public static let deferred = "procrastinate_jobs_deferred_total"
-  public static let started = "procrastinate_jobs_started_total"
-  public static let finished = "procrastinate_jobs_finished_total"
-  public static let duration = "procrastinate_job_duration_seconds"
-  public static let queueWait = "procrastinate_job_queue_wait_seconds"
-  public static let fetchDuration = "procrastinate_fetch_duration_seconds"
+  public static let deferred = label("jobs_deferred_total")
+  public static let started = label("jobs_started_total")
+  public static let finished = label("jobs_finished_total")
+  public static let duration = label("job_duration_seconds")
+  public static let queueWait = label("job_queue_wait_seconds")
+  public static let fetchDuration = label("fetch_duration_seconds")
+
+  /// Every label starts with `procrastinate_`.
+  private static func label(_ name: String) -> String { "procrastinate_" + name }
 
   static func deferredJobs(_ jobs: [JobRequest]) {
     let grouped = Dictionary(grouping: jobs) { [$0.taskName, $0.options.queue] }

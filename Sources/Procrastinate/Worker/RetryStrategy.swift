@@ -21,11 +21,8 @@ public struct RetryStrategy: Sendable {
     maxAttempts: Int? = nil, wait: Double = 0, linearWait: Double = 0, exponentialWait: Double = 0,
     retryIf shouldRetry: (@Sendable (any Error) -> Bool)? = nil
   ) {
-    self.maxAttempts = maxAttempts
-    self.wait = wait
-    self.linearWait = linearWait
-    self.exponentialWait = exponentialWait
-    self.shouldRetry = shouldRetry
+    (self.maxAttempts, self.wait, self.linearWait, self.exponentialWait, self.shouldRetry) =
+      (maxAttempts, wait, linearWait, exponentialWait, shouldRetry)
   }
 
   /// Retries only errors whose dynamic type is one of `errorTypes`.

@@ -88,7 +88,7 @@ public struct TaskRegistry: Sendable {
 }
 
 /// A task registration was refused.
-public enum TaskRegistryError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum TaskRegistryError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   case duplicateTask(String)
 
   public var description: String {

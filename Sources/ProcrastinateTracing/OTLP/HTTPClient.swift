@@ -12,7 +12,7 @@ struct HTTPResponse: Sendable {
 }
 
 /// A transfer that did not get an HTTP answer (no connection, timeout, …).
-package struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
+package struct HTTPTransportError: ProcrastinateError, Sendable, CustomStringConvertible {
   /// curl's code, e.g. 7 for "couldn't connect".
   package let code: Int
   package let message: String

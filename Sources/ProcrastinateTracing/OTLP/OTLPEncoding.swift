@@ -1,5 +1,6 @@
 import Foundation
 import Procrastinate
+import ProcrastinateConventions
 import Tracing
 import W3CTraceContext
 
@@ -161,19 +162,7 @@ package enum OTLPEncoding {
   }
 
   static func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
+    TextEscaping.quoted(text) { String(format: "\\u%04x", $0) }
   }
 
   // MARK: Shared

@@ -9,7 +9,7 @@ import Procrastinate
 /// honouring `Retry-After`. Other answers fail the batch at once. Behind a
 /// ``BatchSpanProcessor``, a down or slow collector costs dropped (and counted) spans,
 /// never a slower job.
-package final class OTLPHTTPExporter: SpanExporter {
+package final class OTLPHTTPExporter: HTTPSpanSender {
   package enum WireProtocol: String, Sendable {
     case protobuf = "http/protobuf"
     case json = "http/json"
@@ -30,19 +30,6 @@ package final class OTLPHTTPExporter: SpanExporter {
     package init(endpoint: String) { self.endpoint = endpoint }
   }
 
-  /// The collector did not accept a batch.
-  package struct ExportError: Error, Sendable, CustomStringConvertible {
-    /// The HTTP status, or nil when no answer came (see ``transportError``).
-    package let status: Int?
-    package let transportError: HTTPTransportError?
-    package let body: String
-    package var description: String {
-      if let transportError { return "OTLP export failed: \(transportError)" }
-      return
-        "OTLP export rejected with HTTP \(status ?? 0)\(body.isEmpty ? "" : ": \(body.prefix(300))")"
-    }
-  }
-
   package let configuration: Configuration
   package let resource: TracingResource
   private let client = HTTPClient()
@@ -52,11 +39,7 @@ package final class OTLPHTTPExporter: SpanExporter {
     self.resource = resource
   }
 
-  package func export(_ spans: [SpanRecord]) async throws {
-    _ = try await send(spans)
-  }
-
-  /// Sends one batch and returns the accepting status (used by `traces ping`).
+  /// Sends one batch, with retries, and returns the accepting status.
   @discardableResult
   package func send(_ spans: [SpanRecord]) async throws -> Int {
     var headers = configuration.headers
@@ -77,18 +60,16 @@ package final class OTLPHTTPExporter: SpanExporter {
     var attempt = 0
     while true {
       var retryAfter: Double?
-      var failure: ExportError
+      var failure: HTTPExportError
       do {
         let response = try await client.post(
           url: configuration.endpoint, headers: headers, body: body, timeout: configuration.timeout)
         if (200..<300).contains(response.status) { return response.status }
-        failure = ExportError(
-          status: response.status, transportError: nil,
-          body: String(decoding: response.body, as: UTF8.self))
+        failure = HTTPExportError("OTLP export", response: response)
         guard [429, 502, 503, 504].contains(response.status) else { throw failure }
         retryAfter = response.retryAfter
       } catch let error as HTTPTransportError {
-        failure = ExportError(status: nil, transportError: error, body: "")
+        failure = HTTPExportError("OTLP export", transportError: error)
       }
       attempt += 1
       guard attempt <= configuration.maximumRetries, !Task.isCancelled else { throw failure }
@@ -98,5 +79,4 @@ package final class OTLPHTTPExporter: SpanExporter {
     }
   }
 
-  package func shutdown() async {}
 }
