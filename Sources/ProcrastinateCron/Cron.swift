@@ -1,5 +1,5 @@
-import ProcrastinateConventions
 import Foundation
+import ProcrastinateConventions
 
 /// A cron schedule as procrastinate (croniter) reads it: five fields (minute, hour, day of
 /// month, month, day of week) and an optional sixth for seconds, in UTC.

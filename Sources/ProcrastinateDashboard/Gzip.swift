@@ -1,5 +1,5 @@
-import Procrastinate
 import CZlib
+import Procrastinate
 
 /// Inflates request bodies sent with `Content-Encoding: gzip` (or `deflate`), through zlib.
 enum Gzip {

@@ -1,4 +1,5 @@
 import ProcrastinateConventions
+
 /// A problem in a spec file, at a position, printed the way compilers print errors so
 /// build logs and editors point at the line.
 public struct Diagnostic: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,5 @@
-import Procrastinate
 import Foundation
+import Procrastinate
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import ProcrastinateConventions
+
 /// A span as OTLP carries it, whoever sent it: decoded from protobuf or OTLP/JSON by
 /// ``OTLPTraceDecoder``, kept by the dashboard's span store and shown in its waterfall.
 package struct TraceSpan: Sendable, Equatable {

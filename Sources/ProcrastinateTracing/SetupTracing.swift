@@ -148,7 +148,8 @@ public func setupTracing(
       destinations.append("console")
     }
   }
-  let sampler: any Sampler = configuration.disabled ? ConstantSampler.alwaysOff : configuration.sampler
+  let sampler: any Sampler =
+    configuration.disabled ? ConstantSampler.alwaysOff : configuration.sampler
   let tracer = ProcrastinateTracer(sampler: sampler, processor: MultiSpanProcessor(processors))
   if bootstrap {
     let first = bootstrapped.withLock { done -> Bool in

@@ -123,7 +123,8 @@ struct DashboardServerTests {
   func pages() async throws {
     let (app, url) = try await Self.database()
     let hostile = "<script>alert('args')</script>"
-    let ids = try await app.deferBatch(
+    // Untraced: whether a tracer is bootstrapped in this process depends on the test order.
+    let ids = try await app.deferBatchUntraced(
       (0..<120).map { (index: Int) -> JobRequest in
         let arguments: JobArguments =
           index == 7
@@ -186,7 +187,7 @@ struct DashboardServerTests {
   )
   func receiver() async throws {
     let (app, url) = try await Self.database()
-    let job = try await app.defer(task: "traced")
+    let job = try await app.deferUntraced(JobRequest(task: "traced"))
     let server = try await DashboardServer.start(databaseURL: url)
     defer { server.stop() }
 
@@ -346,7 +347,7 @@ struct DashboardServerTests {
   @Test("--traces FILE: spans appear as the file grows; a bad line is logged with its number")
   func tracesFile() async throws {
     let (app, url) = try await Self.database()
-    let job = try await app.defer(task: "from.file")
+    let job = try await app.deferUntraced(JobRequest(task: "from.file"))
     let file = FileManager.default.temporaryDirectory.appendingPathComponent(
       "traces-\(UUID()).jsonl"
     ).path
@@ -372,7 +373,7 @@ struct DashboardServerTests {
     .enabled(if: Python.available, "run scripts/test to create the virtualenv"))
   func pythonExporter() async throws {
     let (app, url) = try await Self.database()
-    let job = try await app.defer(task: "python.side")
+    let job = try await app.deferUntraced(JobRequest(task: "python.side"))
     let server = try await DashboardServer.start(databaseURL: url)
     defer { server.stop() }
     let output = try runProcess(

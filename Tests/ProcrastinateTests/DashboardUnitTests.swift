@@ -213,7 +213,8 @@ struct DashboardUnitTests {
   static func manyAttributes() -> [SpanRecord] {
     let memory = InMemorySpanExporter()
     let tracer = ProcrastinateTracer(
-      sampler: ConstantSampler.alwaysOn, processor: memory, limits: SpanLimits(attributeCount: 1_000))
+      sampler: ConstantSampler.alwaysOn, processor: memory,
+      limits: SpanLimits(attributeCount: 1_000))
     let many = tracer.startSpan("many", ofKind: .internal)
     many.updateAttributes { attributes in
       for index in 0..<200 { attributes["k\(index)"] = index }

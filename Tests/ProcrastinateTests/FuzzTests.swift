@@ -152,7 +152,7 @@ struct FuzzTests {
         arguments: try JobArguments(
           json: JSONValue.object(["trace_context": carrier, "n": 1]).description))
     }
-    let ids = try await app.deferBatch(requests)
+    let ids = try await app.deferBatchUntraced(requests)
     let exporter = InMemorySpanExporter()
     let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: exporter)
     struct Arguments: Codable, Sendable { var n: Int }

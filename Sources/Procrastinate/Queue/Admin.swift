@@ -34,7 +34,9 @@ public struct JobFilter: Sendable {
     lock: String? = nil, queueingLock: String? = nil, workerID: Int64? = nil, limit: Int = 1000
   ) {
     (self.id, self.queue, self.task, self.status) = (id, queue, task, status)
-    (self.lock, self.queueingLock, self.workerID, self.limit) = (lock, queueingLock, workerID, limit)
+    (self.lock, self.queueingLock, self.workerID, self.limit) = (
+      lock, queueingLock, workerID, limit
+    )
   }
 }
 

@@ -137,7 +137,8 @@ public enum DeferError: ProcrastinateError, Sendable, Equatable, CustomStringCon
 /// A job with this queueing lock is already waiting (`todo`), so no job was deferred.
 ///
 /// Python raises `AlreadyEnqueued` in the same case.
-public struct AlreadyEnqueuedError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
+public struct AlreadyEnqueuedError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible
+{
   /// The queueing lock that is taken.
   public let queueingLock: String
 

@@ -64,8 +64,10 @@ extension Worker {
     }
     let context = JobContext(
       jobID: job.id, taskName: job.row.task, queueName: job.row.queue, attempts: job.row.attempts,
-      workerID: job.row.workerID ?? workerID ?? 0, scheduledAt: job.row.scheduledAt, priority: job.row.priority,
-      lock: job.row.lock, queueingLock: job.row.queueingLock, deferredAt: job.deferredAt, logger: logger,
+      workerID: job.row.workerID ?? workerID ?? 0, scheduledAt: job.row.scheduledAt,
+      priority: job.row.priority,
+      lock: job.row.lock, queueingLock: job.row.queueingLock, deferredAt: job.deferredAt,
+      logger: logger,
       app: app)
     QueueMetrics.jobStarted(task: job.row.task, queue: job.row.queue, wait: context.queueWait())
     let started = ContinuousClock.now
@@ -85,7 +87,8 @@ extension Worker {
       finished(outcome.name)
       if let delay = outcome.retryDelay {
         logger.warning(
-          "job \(job.id) \(what) (attempt \(job.row.attempts + 1)): \(error); retrying in \(delay)s")
+          "job \(job.id) \(what) (attempt \(job.row.attempts + 1)): \(error); retrying in \(delay)s"
+        )
         return .retry(jobID: job.id, at: Date().addingTimeInterval(delay))
       }
       logger.error("job \(job.id) \(what) (attempt \(job.row.attempts + 1)): \(error)")

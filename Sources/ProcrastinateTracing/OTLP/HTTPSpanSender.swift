@@ -1,3 +1,5 @@
+import Procrastinate
+
 /// An exporter that sends each batch in HTTP requests (OTLP/HTTP, Jaeger Thrift): exporting
 /// is sending, and shutting down has nothing to release.
 package protocol HTTPSpanSender: SpanExporter {
