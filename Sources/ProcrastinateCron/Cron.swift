@@ -9,6 +9,7 @@ import ProcrastinateConventions
 /// When both day of month and day of week are restricted, a day matching either fires, as
 /// in cron.
 public struct Cron: Sendable, Equatable, CustomStringConvertible {
+  /// The expression as given.
   public let expression: String
   let seconds: Set<Int>
   let minutes: Set<Int>
@@ -21,6 +22,7 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
   /// Seconds after midnight of every tick of a matching day, ascending.
   let sortedTimes: [Int]
 
+  /// The expression as given.
   public var description: String { expression }
 
   /// - Throws: ``CronError`` naming the field and what is wrong with it.
@@ -154,11 +156,14 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
 
 /// A cron expression procrastinate could not read.
 public struct CronError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
+  /// The expression that was refused.
   public let expression: String
+  /// What is wrong with it, naming the field at fault when there is one.
   public let problem: String
   init(_ expression: String, _ problem: String) {
     self.expression = expression
     self.problem = problem
   }
+  /// The message: the expression and what is wrong with it.
   public var description: String { "invalid cron '\(expression)': \(problem)" }
 }

@@ -9,6 +9,7 @@ import ProcrastinateConventions
 public struct Generator: Sendable {
   /// The access level of the generated declarations.
   public enum AccessModifier: String, Sendable, CaseIterable {
+    /// `public` or `package` when other modules defer or run the tasks; else `internal`.
     case `public`, `package`, `internal`
   }
 

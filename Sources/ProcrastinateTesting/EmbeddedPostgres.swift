@@ -26,6 +26,7 @@ public final class EmbeddedPostgres: Sendable {
     public var fsync: Bool = true
     /// Extra `-c name=value` server settings.
     public var settings: [String: String] = [:]
+    /// Settings with `fsync` as given (on by default) and extra server settings.
     public init(fsync: Bool = true, settings: [String: String] = [:]) {
       self.fsync = fsync
       self.settings = settings
@@ -286,6 +287,7 @@ public final class EmbeddedPostgres: Sendable {
 
 /// The embedded server could not be set up; the message says why.
 public struct EmbeddedPostgresError: ProcrastinateError, Sendable, CustomStringConvertible {
+  /// The message: what could not be set up, and why.
   public let description: String
   init(_ description: String) { self.description = description }
 }

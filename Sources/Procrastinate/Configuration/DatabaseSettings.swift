@@ -10,9 +10,13 @@ import Foundation
 public struct DatabaseSettings: Sendable, CustomStringConvertible {
   /// Where the URL came from, for messages.
   public enum Source: String, Sendable {
+    /// Given explicitly, e.g. with `--database-url`.
     case explicit = "--database-url"
+    /// The `PROCRASTINATE_DATABASE_URL` environment variable.
     case procrastinateDatabaseURL = "PROCRASTINATE_DATABASE_URL"
+    /// The `DATABASE_URL` environment variable.
     case databaseURL = "DATABASE_URL"
+    /// Nothing given: libpq reads its own `PG*` variables.
     case libpqEnvironment = "PG* environment variables"
   }
 
@@ -95,6 +99,7 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
       .contains { !(environment[$0] ?? "").isEmpty }
   }
 
+  /// The connection target without its password: ``redacted``.
   public var description: String { redacted }
 
   /// Parses with `PQconninfoParse` and renders host, port, database and user: never the password.
@@ -129,7 +134,10 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
 
 /// A configuration value was missing or malformed; the message says which and what to write instead.
 public struct ConfigurationError: ProcrastinateError, Sendable, CustomStringConvertible {
+  /// What was missing or malformed, and what to write instead.
   public let message: String
+  /// An error whose whole text is `message`.
   public init(_ message: String) { self.message = message }
+  /// The message: what was wrong and what to write instead.
   public var description: String { message }
 }

@@ -26,6 +26,8 @@ public struct DatabaseError: ProcrastinateError, Sendable, CustomStringConvertib
   /// What was being done, e.g. `defer_jobs` or `connect to host=… dbname=…`.
   public let context: String
 
+  /// The message, with what was being done, and the SQLSTATE and the server's detail when
+  /// there are any.
   public var description: String {
     var text = "database error (\(context)): \(message)"
     if let sqlState { text += " [SQLSTATE \(sqlState)]" }

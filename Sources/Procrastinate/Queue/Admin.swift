@@ -2,33 +2,53 @@ import Foundation
 
 /// A job as the admin listings show it (Python's `list_jobs` columns).
 public struct JobSummary: Sendable, Equatable, Codable {
+  /// The job's id (`procrastinate_jobs.id`).
   public var id: Int64
+  /// The queue it waits in or was fetched from (`queue_name`).
   public var queue: String
+  /// The task name (`task_name`).
   public var task: String
+  /// The priority (`priority`); higher runs first.
   public var priority: Int32
+  /// The lock (`lock`), if the job has one.
   public var lock: String?
+  /// The queueing lock (`queueing_lock`), if the job has one.
   public var queueingLock: String?
   /// The arguments as JSON text.
   public var arguments: String
+  /// The status (`status`): the raw value of a ``JobStatus``.
   public var status: String
+  /// When the job may start (`scheduled_at`), if it was scheduled.
   public var scheduledAt: Date?
+  /// The runs that have ended so far (`attempts`): 0 until the first one ends.
   public var attempts: Int
+  /// Whether an abort was asked for while it runs (`abort_requested`).
   public var abortRequested: Bool
+  /// The worker that took it (`worker_id`); `nil` before any did, or once that worker is
+  /// gone (unregistered or pruned).
   public var workerID: Int64?
 }
 
 /// Which jobs to list; `nil` matches everything.
 public struct JobFilter: Sendable {
+  /// Only the job with this id.
   public var id: Int64?
+  /// Only jobs of this queue.
   public var queue: String?
+  /// Only jobs of this task name.
   public var task: String?
+  /// Only jobs in this status.
   public var status: JobStatus?
+  /// Only jobs with this lock.
   public var lock: String?
+  /// Only jobs with this queueing lock.
   public var queueingLock: String?
+  /// Only jobs taken by this worker (`procrastinate_workers.id`).
   public var workerID: Int64?
   /// At most this many rows, oldest id first.
   public var limit: Int
 
+  /// A filter; what is left `nil` matches every job, and at most `limit` rows are listed.
   public init(
     id: Int64? = nil, queue: String? = nil, task: String? = nil, status: JobStatus? = nil,
     lock: String? = nil, queueingLock: String? = nil, workerID: Int64? = nil, limit: Int = 1000
@@ -42,11 +62,14 @@ public struct JobFilter: Sendable {
 
 /// Jobs of one queue, task or lock, counted by status.
 public struct JobCounts: Sendable, Equatable, Codable {
+  /// The queue, task or lock counted.
   public var name: String
   /// Status → number of jobs, only the statuses that occur.
   public var counts: [String: Int]
+  /// Jobs of every status.
   public var total: Int { counts.values.reduce(0, +) }
 
+  /// Counts of `name`, by status.
   public init(name: String, counts: [String: Int]) {
     self.name = name
     self.counts = counts

@@ -2,14 +2,22 @@ import Foundation
 
 /// A free-form JSON value, as stored in a job's `args`.
 public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
+  /// JSON `null`.
   case null
+  /// `true` or `false`.
   case bool(Bool)
+  /// A number that decodes as a 64-bit integer.
   case int(Int64)
+  /// Any other number.
   case double(Double)
+  /// A string.
   case string(String)
+  /// An array.
   case array([JSONValue])
+  /// An object, by member name.
   case object([String: JSONValue])
 
+  /// Decodes any JSON value; a number is an ``int(_:)`` when it decodes as one.
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     if container.decodeNil() {
@@ -29,6 +37,7 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     }
   }
 
+  /// Encodes the JSON value this stands for.
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.singleValueContainer()
     switch self {
@@ -79,13 +88,20 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
   ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral,
   ExpressibleByNilLiteral
 {
+  /// A ``string(_:)`` from a string literal.
   public init(stringLiteral value: String) { self = .string(value) }
+  /// An ``int(_:)`` from an integer literal.
   public init(integerLiteral value: Int64) { self = .int(value) }
+  /// A ``double(_:)`` from a floating-point literal.
   public init(floatLiteral value: Double) { self = .double(value) }
+  /// A ``bool(_:)`` from `true` or `false`.
   public init(booleanLiteral value: Bool) { self = .bool(value) }
+  /// An ``array(_:)`` from an array literal.
   public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+  /// An ``object(_:)`` from a dictionary literal; a repeated key keeps its last value.
   public init(dictionaryLiteral elements: (String, JSONValue)...) {
     self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
   }
+  /// ``null`` from `nil`.
   public init(nilLiteral: ()) { self = .null }
 }

@@ -53,6 +53,7 @@ public struct JobArguments: Sendable, CustomStringConvertible {
     try decode([String: JSONValue].self)
   }
 
+  /// The arguments as JSON text: ``json``.
   public var description: String { json }
 
   private static func reason(_ error: any Error) -> String {
@@ -72,6 +73,7 @@ public enum JobArgumentsError: ProcrastinateError, Sendable, Equatable, CustomSt
   /// The JSON is valid but not an object.
   case notAnObject(found: String)
 
+  /// The message: what was wrong, and what to give instead.
   public var description: String {
     switch self {
     case .notJSON(let reason):

@@ -22,6 +22,7 @@ public struct DeferOptions: Sendable {
   /// When the job may start; `nil` for as soon as possible.
   public var schedule: Schedule?
 
+  /// Options on `queue`, run as soon as possible unless `schedule` says when.
   public init(
     queue: String = Conventions.defaultQueue, priority: Int32 = 0, lock: String? = nil,
     queueingLock: String? = nil, schedule: Schedule? = nil
@@ -90,7 +91,9 @@ public struct DeferOptions: Sendable {
 public struct JobRequest: Sendable {
   /// The task name stored in `procrastinate_jobs.task_name` (at most 128 characters).
   public var taskName: String
+  /// The arguments, stored in `procrastinate_jobs.args`.
   public var arguments: JobArguments
+  /// The queue, priority, locks and schedule.
   public var options: DeferOptions
   /// What ``ProcrastinateApp/defer(_:)-(JobRequest)`` does about tracing: the args key
   /// that carries the trace context (``TracingKeys/defaultCarrier`` by default; `nil`
@@ -98,6 +101,7 @@ public struct JobRequest: Sendable {
   /// the span. The ``TaskTraceOptions/relation`` is the running side's and is not used here.
   public var trace: TaskTraceOptions
 
+  /// A job of `taskName`; by default it carries the trace context under `trace_context`.
   public init(
     task taskName: String, arguments: JobArguments = JobArguments(),
     options: DeferOptions = DeferOptions(), trace: TaskTraceOptions = TaskTraceOptions()
@@ -123,9 +127,12 @@ public struct JobRequest: Sendable {
 
 /// Why a defer was refused.
 public enum DeferError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
+  /// The queue name is empty or longer than ``DeferOptions/maximumQueueNameBytes``.
   case invalidQueueName(String, reason: String)
+  /// The task name is empty or longer than 128 characters.
   case invalidTaskName(String, reason: String)
 
+  /// The message: which name was refused and why.
   public var description: String {
     switch self {
     case .invalidQueueName(let name, let reason): "invalid queue name '\(name)': \(reason)"
@@ -142,8 +149,10 @@ public struct AlreadyEnqueuedError: ProcrastinateError, Sendable, Equatable, Cus
   /// The queueing lock that is taken.
   public let queueingLock: String
 
+  /// The error for the taken `queueingLock`.
   public init(queueingLock: String) { self.queueingLock = queueingLock }
 
+  /// The message: which queueing lock is taken, and that nothing was deferred.
   public var description: String {
     "a job with queueing lock '\(queueingLock)' is already waiting; nothing was deferred"
   }

@@ -94,5 +94,7 @@ public final class ProcrastinateApp: Sendable {
 
 /// `procrastinate_job_status`.
 public enum JobStatus: String, Sendable, CaseIterable {
+  /// `todo` waits, `doing` runs; `succeeded`, `failed` and `aborted` ended a run; `cancelled`
+  /// never ran; `aborting` stays in the type, though 3.10 asks for an abort with `abort_requested`.
   case todo, doing, succeeded, failed, cancelled, aborting, aborted
 }

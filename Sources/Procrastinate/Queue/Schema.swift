@@ -22,15 +22,18 @@ public enum SchemaApplyOutcome: Sendable, Equatable {
 /// The database lacks the contract, or carries only part of it: applying would clash,
 /// and running would fail.
 public struct IncompleteSchemaError: ProcrastinateError, Sendable, CustomStringConvertible {
+  /// The objects of the contract that are missing, e.g. `table procrastinate_jobs`.
   public let missing: [String]
   /// None of the schema is there (rather than part of it).
   public let isAbsent: Bool
 
+  /// The error for a database that lacks `missing`; `isAbsent` when it has none of it.
   public init(missing: [String], isAbsent: Bool = false) {
     self.missing = missing
     self.isAbsent = isAbsent
   }
 
+  /// The message: what is missing, and how to create or migrate the schema.
   public var description: String {
     if isAbsent {
       return

@@ -7,7 +7,9 @@ import Tracing
 /// across all workers (`procrastinate_defer_periodic_job_v2`), with a `timestamp` argument
 /// (the tick, Unix seconds), as procrastinate's `@app.periodic`.
 public struct PeriodicTask: Sendable {
+  /// The task deferred at each tick.
   public let task: TaskDefinition
+  /// The cron expression as registered: 5 fields, or 6 with seconds, in UTC.
   public let cron: String
   /// Tells apart several schedules of one task (Python's `periodic_id`).
   public let periodicID: String

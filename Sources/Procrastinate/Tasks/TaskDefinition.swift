@@ -20,6 +20,7 @@ public struct TaskTraceOptions: Sendable {
   /// arguments may hold personal data).
   public var recordedArguments: [String]
 
+  /// By default: a child span, the context under `trace_context`, no arguments recorded.
   public init(
     relation: TraceRelation = .child, carrier: String? = TracingKeys.defaultCarrier,
     recordedArguments: [String] = []
@@ -37,9 +38,12 @@ public struct TaskDefinition: Sendable {
   public let name: String
   /// Queue, priority and locks used when a defer does not override them.
   public let defaults: DeferOptions
+  /// How failed jobs of the task are retried; `nil` never retries them.
   public let retry: RetryStrategy?
+  /// How the task's spans relate, where the context is carried, which arguments are recorded.
   public let trace: TaskTraceOptions
 
+  /// A task named `name`; by default on the `default` queue, never retried, traced as a child.
   public init(
     name: String, defaults: DeferOptions = DeferOptions(), retry: RetryStrategy? = nil,
     trace: TaskTraceOptions = TaskTraceOptions()
@@ -53,12 +57,18 @@ public struct TaskDefinition: Sendable {
 
 /// Per-defer changes to a task's declared options; what is left `nil` keeps the spec's value.
 public struct DeferOverrides: Sendable {
+  /// The queue to use instead of the task's, when set.
   public var queue: String?
+  /// The priority to use instead of the task's, when set.
   public var priority: Int32?
+  /// The lock to use instead of the task's, when set.
   public var lock: String?
+  /// The queueing lock to use instead of the task's, when set.
   public var queueingLock: String?
+  /// When the job may start, instead of the task's schedule, when set.
   public var schedule: DeferOptions.Schedule?
 
+  /// Overrides with `schedule` as given; every `nil` keeps the task's value.
   public init(
     queue: String? = nil, priority: Int32? = nil, lock: String? = nil, queueingLock: String? = nil,
     schedule: DeferOptions.Schedule? = nil
@@ -97,17 +107,21 @@ public struct DeferOverrides: Sendable {
 
 /// The arguments of a job did not decode into the task's argument type.
 public struct TaskArgumentsError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
+  /// The task whose job's arguments did not decode.
   public let task: String
   /// The argument (JSON key path) at fault; empty when the whole object is.
   public let field: String
+  /// What is wrong with it, e.g. `is missing` or `is null, expected Int`.
   public let problem: String
 
+  /// The error for `field` of `task`'s arguments.
   public init(task: String, field: String, problem: String) {
     self.task = task
     self.field = field
     self.problem = problem
   }
 
+  /// The message: the task, the argument and what is wrong with it.
   public var description: String {
     field.isEmpty
       ? "task '\(task)': its arguments do not decode: \(problem)"

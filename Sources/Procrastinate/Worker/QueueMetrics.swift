@@ -13,11 +13,17 @@ import Metrics
 /// | `procrastinate_job_queue_wait_seconds` | timer | `task`, `queue` (defer, retry or due time → start) |
 /// | `procrastinate_fetch_duration_seconds` | timer | `strategy` (`batched`, `per_job`) |
 public enum QueueMetrics {
+  /// Counter of deferred jobs, by `task` and `queue`.
   public static let deferred = label("jobs_deferred_total")
+  /// Counter of jobs a worker started, by `task` and `queue`.
   public static let started = label("jobs_started_total")
+  /// Counter of jobs whose run ended, by `task`, `queue` and `outcome`.
   public static let finished = label("jobs_finished_total")
+  /// Timer of how long runs took, by `task`, `queue` and `outcome`.
   public static let duration = label("job_duration_seconds")
+  /// Timer of the wait from defer, retry or due time to start, by `task` and `queue`.
   public static let queueWait = label("job_queue_wait_seconds")
+  /// Timer of how long fetching jobs took, by `strategy`.
   public static let fetchDuration = label("fetch_duration_seconds")
 
   /// Every label starts with `procrastinate_`.

@@ -17,6 +17,7 @@ public struct RetryStrategy: Sendable {
   /// Which errors are retried; `nil` retries every error (Python's `retry_exceptions`).
   public var shouldRetry: (@Sendable (any Error) -> Bool)?
 
+  /// A strategy with these delays; `retryIf` picks the errors retried (every one when `nil`).
   public init(
     maxAttempts: Int? = nil, wait: Double = 0, linearWait: Double = 0, exponentialWait: Double = 0,
     retryIf shouldRetry: (@Sendable (any Error) -> Bool)? = nil

@@ -16,8 +16,11 @@ public struct JobContext: Sendable {
   public let workerID: Int64
   /// When the job was scheduled to run, if it was scheduled.
   public let scheduledAt: Date?
+  /// The job's priority; higher runs first.
   public let priority: Int32
+  /// The job's lock, if it has one.
   public let lock: String?
+  /// The job's queueing lock, if it has one.
   public let queueingLock: String?
   /// When the job was last put in `todo` (deferred, or sent back for a retry), from its
   /// events; with ``scheduledAt``, the start of its wait in the queue.
@@ -69,6 +72,7 @@ public struct TaskRegistry: Sendable {
   /// Schedules registered with ``registerPeriodic(_:cron:periodicID:arguments:)``.
   public internal(set) var periodic: [PeriodicTask] = []
 
+  /// An empty registry.
   public init() {}
 
   /// Registers `handler` for jobs whose `task_name` is `name`.
@@ -89,8 +93,10 @@ public struct TaskRegistry: Sendable {
 
 /// A task registration was refused.
 public enum TaskRegistryError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
+  /// The task name, or the task's periodic schedule with this id, is already registered.
   case duplicateTask(String)
 
+  /// The message: which task was registered twice.
   public var description: String {
     switch self {
     case .duplicateTask(let name):

@@ -19,8 +19,11 @@ import Synchronization
 /// `PeriodicDeferrer.swift`), stopping (`WorkerShutdown.swift`) and how `run()` is told to
 /// stop (`WorkerLifecycle.swift`). Every statement goes through ``QueueStore``.
 public final class Worker: Sendable {
+  /// The app the worker runs for; handlers get it as ``JobContext/app``.
   public let app: ProcrastinateApp
+  /// The tasks the worker runs, and the periodic schedules it defers.
   public let tasks: TaskRegistry
+  /// How the worker fetches and runs jobs.
   public let options: WorkerOptions
   let logger: Logger
   /// The worker's own pool (the app's settings, with the worker's response timeout).
@@ -35,6 +38,7 @@ public final class Worker: Sendable {
   let fetching: ReconnectBackoff
   let listening: ReconnectBackoff
 
+  /// A worker on `app`'s database, with a pool of its own; it starts with ``run()``.
   public init(app: ProcrastinateApp, tasks: TaskRegistry, options: WorkerOptions = WorkerOptions())
   {
     self.app = app

@@ -13,6 +13,8 @@ public struct WorkerOptions: Sendable {
 
   /// What to do with finished jobs (`procrastinate_finish_job_v1`'s `delete_job`).
   public enum DeleteJobs: String, Sendable, CaseIterable {
+    /// `never` keeps every finished job (the default), `successful` deletes the jobs that
+    /// succeeded, `always` every job that ends (succeeded, failed or aborted).
     case never, successful, always
   }
 
@@ -22,12 +24,15 @@ public struct WorkerOptions: Sendable {
   public var queues: [String]? = nil
   /// How many jobs run at once.
   public var concurrency: Int = 1
+  /// How jobs are fetched and finished: ``FetchStrategy/batched`` by default.
   public var fetchStrategy: FetchStrategy = .batched
   /// How often to look for jobs when no NOTIFY arrives (retries and scheduled jobs send none).
   public var pollingInterval: Duration = .seconds(5)
   /// Wake on procrastinate's NOTIFY channels.
   public var listenNotify: Bool = true
+  /// Which finished jobs are deleted instead of kept with their final status.
   public var deleteJobs: DeleteJobs = .never
+  /// How often the worker updates its heartbeat in `procrastinate_workers`.
   public var heartbeatInterval: Duration = .seconds(10)
   /// Workers whose heartbeat is older than this are pruned when this worker starts.
   public var stalledWorkerTimeout: Duration = .seconds(30)
@@ -62,8 +67,10 @@ public struct WorkerOptions: Sendable {
   /// `abort_job_requested` NOTIFY (Python's `abort_job_polling_interval`).
   public var abortPollingInterval: Duration = .seconds(5)
 
+  /// procrastinate's defaults.
   public init() {}
 
+  /// The options most often set; the others keep their defaults.
   public init(
     queues: [String]? = nil, concurrency: Int = 1, oneShot: Bool = false,
     fetchStrategy: FetchStrategy = .batched, deleteJobs: DeleteJobs = .never
