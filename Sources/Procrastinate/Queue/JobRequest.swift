@@ -95,10 +95,11 @@ public struct JobRequest: Sendable {
   public var arguments: JobArguments
   /// The queue, priority, locks and schedule.
   public var options: DeferOptions
-  /// What ``ProcrastinateApp/defer(_:)-(JobRequest)`` does about tracing: the args key
-  /// that carries the trace context (``TracingKeys/defaultCarrier`` by default; `nil`
-  /// carries none, for a task that takes no such argument) and the arguments recorded on
-  /// the span. The ``TaskTraceOptions/relation`` is the running side's and is not used here.
+  /// What ``ProcrastinateApp/defer(_:)`` and ``ProcrastinateApp/deferBatch(_:)`` do about
+  /// tracing: the args key that carries the trace context (``TracingKeys/defaultCarrier``
+  /// by default; `nil` carries none, for a task that takes no such argument) and the
+  /// arguments recorded on the span. The ``TaskTraceOptions/relation`` is the running
+  /// side's and is not used here.
   public var trace: TaskTraceOptions
 
   /// A job of `taskName`; by default it carries the trace context under `trace_context`.

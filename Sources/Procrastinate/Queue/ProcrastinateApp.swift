@@ -52,7 +52,7 @@ public final class ProcrastinateApp: Sendable {
   // MARK: - Defer without tracing
 
   /// Defers one job and returns its id, with no span and no trace context: the named
-  /// exception to ``defer(_:)-(JobRequest)``, for jobs that must carry exactly their
+  /// exception to ``defer(_:)``, for jobs that must carry exactly their
   /// arguments.
   ///
   /// - Throws: ``DeferError`` for a bad queue or task name (nothing is sent),

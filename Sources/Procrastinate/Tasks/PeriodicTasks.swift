@@ -22,7 +22,7 @@ extension TaskRegistry {
   /// Defers `task` on the cron schedule `cron` (5 fields, or 6 with seconds, UTC) from
   /// every worker built with this registry. Each tick's job starts a fresh trace.
   ///
-  /// - Throws: ``CronError`` for a bad expression; ``TaskRegistryError`` for a schedule of
+  /// - Throws: `CronError` for a bad expression; ``TaskRegistryError`` for a schedule of
   ///   this task with this `periodicID` already registered.
   public mutating func registerPeriodic(
     _ task: TaskDefinition, cron: String, periodicID: String = "",

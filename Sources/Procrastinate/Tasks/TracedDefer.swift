@@ -18,7 +18,7 @@ extension ProcrastinateApp {
     }
   }
 
-  /// Defers `task` with `arguments` and `options`, traced as ``defer(_:)-(JobRequest)``.
+  /// Defers `task` with `arguments` and `options`, traced as ``defer(_:)``.
   @discardableResult
   public func `defer`(
     task: String, arguments: JobArguments = JobArguments(), options: DeferOptions = DeferOptions()
@@ -60,7 +60,7 @@ extension ProcrastinateApp {
 
   /// Defers one job per element of `arguments` in one statement, inside one
   /// `procrastinate.defer.<task>` span with `messaging.batch.message_count`; every job
-  /// carries that span's context. All or nothing, as ``deferBatch(_:)-(JobRequest)``.
+  /// carries that span's context. All or nothing, as ``deferBatch(_:)``.
   @discardableResult
   public func deferBatch<Arguments: Encodable & Sendable>(
     _ task: TaskDefinition, arguments: [Arguments], overrides: DeferOverrides = DeferOverrides()

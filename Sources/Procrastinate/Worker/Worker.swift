@@ -17,7 +17,7 @@ import Synchronization
 /// registration and heartbeat (`WorkerRegistration.swift`), jobs lost with a connection
 /// (`OrphanRecovery.swift`), the background loops (`WorkerLoops.swift`,
 /// `PeriodicDeferrer.swift`), stopping (`WorkerShutdown.swift`) and how `run()` is told to
-/// stop (`WorkerLifecycle.swift`). Every statement goes through ``QueueStore``.
+/// stop (`WorkerLifecycle.swift`). Every statement goes through `QueueStore`.
 public final class Worker: Sendable {
   /// The app the worker runs for; handlers get it as ``JobContext/app``.
   public let app: ProcrastinateApp
