@@ -108,14 +108,16 @@ extension ProcrastinateApp {
     return try await withSpan(name, ofKind: .producer) { span in
       span.setProducerAttributes(task: task, queue: queue, options: options)
       span.attributes[TracingKeys.messagingBatchMessageCount] = count
-      let context = Self.currentTraceContext()
-      let carried = try jobs().map { job in
-        var job = job
-        job.arguments = JobArguments(
-          trustedJSON: Self.splice(context, key: job.trace.carrier, into: job.arguments.json))
-        return job
+      var jobs = try jobs()
+      // With no context to send (no tracer bootstrapped), the jobs go as they are.
+      if let context = Self.currentTraceContext() {
+        for index in jobs.indices {
+          jobs[index].arguments = JobArguments(
+            trustedJSON: Self.splice(
+              context, key: jobs[index].trace.carrier, into: jobs[index].arguments.json))
+        }
       }
-      let ids = try await deferBatchUntraced(carried)
+      let ids = try await deferBatchUntraced(jobs)
       span.attributes[TracingKeys.jobIDs] = ids.map { Int($0) }
       return ids
     }
