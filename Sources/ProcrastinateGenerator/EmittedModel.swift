@@ -5,7 +5,7 @@ import Foundation
 // decides the shape of the code; these types hold only data: names, Swift literals of spec
 // values, type spellings, doc lines, and the flags and lists the template's sections need.
 //
-// swift-mustache reads them through `Mirror`, so:
+// The template reads them as `TemplateContext` presents them (their stored properties), so:
 // - every value the template names is a stored property (computed properties are invisible);
 // - a `Bool` switches a section, an array repeats it, an optional that is `nil` is absent
 //   (the template's `{{^name}}` branch runs);

@@ -49,7 +49,8 @@ public struct Generator: Sendable {
   public func render(_ spec: SpecFile, sourceName: String, access: AccessModifier = .internal)
     -> String
   {
-    let rendered = template.render(EmittedFile(spec, sourceName: sourceName, access: access))
+    let model = EmittedFile(spec, sourceName: sourceName, access: access)
+    let rendered = template.render(TemplateContext.make(model))
     return rendered.trimmingCharacters(in: .newlines) + "\n"
   }
 
