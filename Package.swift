@@ -139,8 +139,9 @@ let package = Package(
         .product(name: "Yams", package: "Yams"),
         .product(name: "Mustache", package: "swift-mustache"),
       ],
-      // The template travels with the generator (loaded through `Bundle.module`), so an
-      // installed procrastinate-generate needs no source checkout.
+      // The template travels with the generator, in the resource bundle SwiftPM puts next to
+      // the executable: install procrastinate-generate with that folder, and it needs no
+      // source checkout.
       resources: [.copy("Resources/tasks.swift.mustache")]
     ),
     .executableTarget(

@@ -105,7 +105,7 @@ struct PingCommand: AsyncParsableCommand {
     for warning in configuration.warnings { print("warning: \(warning)") }
     guard configuration.otlp != nil || configuration.jaeger != nil else {
       throw ValidationError(
-        "no OTLP endpoint configured: set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://localhost:4318) or pass --endpoint"
+        "no OTLP endpoint configured: set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://localhost:4318) or pass --endpoint; or set JAEGER_ENDPOINT (e.g. http://localhost:14268/api/traces)"
       )
     }
     let resource = TracingResource(

@@ -18,14 +18,32 @@ public struct Generator: Sendable {
   static let templateFileName = templateName + "." + templateExtension
   private let template: MustacheTemplate
 
-  /// Loads the template bundled with the generator.
+  /// Loads the template bundled with the generator, from its resource bundle next to the
+  /// running executable: where SwiftPM puts it for a built tool, a test binary, and the
+  /// plugin's copy of `procrastinate-generate`.
+  ///
+  /// - Throws: ``GeneratorError`` when the bundle is not there (an executable copied
+  ///   without its `…_ProcrastinateGenerator.resources` folder): install that folder next to
+  ///   it, or use ``init(templatesDirectory:)`` (`--templates DIR`).
   public init() throws {
-    // On Linux SwiftPM copies the resource to the top of the bundle's directory: if the
-    // bundle's own lookup misses it there, it is read from that path directly.
-    let url =
-      Bundle.module.url(forResource: Self.templateName, withExtension: Self.templateExtension)
-      ?? Bundle.module.bundleURL.appendingPathComponent(Self.templateFileName)
-    try self.init(templateFile: url.path)
+    try self.init(templateFile: try Self.bundledTemplate().path)
+  }
+
+  /// The template in the generator's resource bundle beside the executable (named
+  /// `<package>_ProcrastinateGenerator.resources`, or `…-tool.resources` in a plugin's build).
+  static func bundledTemplate() throws -> URL {
+    let folder = Bundle.main.bundleURL
+    let bundles =
+      (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?
+      .filter { $0.contains("_ProcrastinateGenerator") && $0.hasSuffix(".resources") }
+      .sorted() ?? []
+    for bundle in bundles {
+      let file = folder.appendingPathComponent(bundle).appendingPathComponent(templateFileName)
+      if FileManager.default.fileExists(atPath: file.path) { return file }
+    }
+    throw GeneratorError(
+      "the bundled template is missing: no *_ProcrastinateGenerator.resources folder with \(templateFileName) next to the executable in \(folder.path); install that folder with the executable, or pass a templates directory (--templates DIR)"
+    )
   }
 
   /// Loads `tasks.swift.mustache` from `templatesDirectory` instead of the bundled template.

@@ -161,8 +161,16 @@ struct GeneratedTasksTests {
         JobRequest(task: "raw.a", options: options), JobRequest(task: "raw.b", options: options),
       ])
       let plain = try await app.deferBatchUntraced([JobRequest(task: "raw.c", options: options)])
+      // Arguments as a person writes them: white space (CR LF, tabs) around the braces.
+      let spaced = try await app.deferBatch([
+        JobRequest(
+          task: "raw.d", arguments: try JobArguments(json: " {\r\n \"a\": 1\t}\n"),
+          options: options),
+        JobRequest(task: "raw.d", arguments: try JobArguments(json: "{\t}"), options: options),
+      ])
       return (
-        "\(span.context.spanContext!.traceID)", [traced, noCarrier, untraced] + mixed + plain
+        "\(span.context.spanContext!.traceID)",
+        [traced, noCarrier, untraced] + mixed + plain + spaced
       )
     }
     let spans = TestTracing.spans(inTrace: trace)
@@ -184,6 +192,11 @@ struct GeneratedTasksTests {
     #expect(try args(ids[2]) == ["n": .int(3)])
     #expect(!spans.contains { $0.name == "procrastinate.defer.raw.c" })
     #expect(try args(ids[5]) == [:])
+    for id in ids[6...7] {
+      let members = try args(id)
+      #expect(members[TracingKeys.defaultCarrier] != nil, "job \(id): \(members)")
+    }
+    #expect(try args(ids[6])["a"] == .int(1))
     // A batch of two tasks: one span named for neither, both jobs carry it.
     let batch = try #require(spans.first { $0.name == TracingKeys.deferBatchSpanName })
     #expect(batch.int(TracingKeys.messagingBatchMessageCount) == 2)

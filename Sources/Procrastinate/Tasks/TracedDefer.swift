@@ -9,7 +9,8 @@ extension ProcrastinateApp {
   /// added. A member already under the carrier key wins (`jsonb` keeps the last one).
   /// ``deferUntraced(_:)`` is the named exception: no span, the arguments as they are.
   ///
-  /// - Throws: ``DeferError`` for a bad queue or task name (nothing is sent),
+  /// - Throws: ``DeferError`` for a bad queue or task name (nothing reaches the database;
+  ///   the span records the error),
   ///   ``AlreadyEnqueuedError`` when the queueing lock is taken, ``DatabaseError`` otherwise.
   @discardableResult
   public func `defer`(_ job: JobRequest) async throws -> Int64 {
@@ -142,11 +143,14 @@ extension ProcrastinateApp {
     return JSONValue.object(headers.mapValues { .string($0) }).description
   }
 
-  /// Adds `"key": carrier` as the first member of the object `json`.
-  private static func splice(_ carrier: String?, key: String?, into json: String) -> String {
+  /// Adds `"key": carrier` as the first member of the object `json`, whatever white space
+  /// surrounds its braces; anything that is not an object is left as it is.
+  static func splice(_ carrier: String?, key: String?, into json: String) -> String {
     guard let carrier, let key else { return json }
+    let object = json.drop { $0.isWhitespace }
+    guard object.first == "{" else { return json }
     let member = JSONValue.string(key).description + ":" + carrier
-    let rest = json.dropFirst().drop { $0 == " " || $0 == "\n" }
+    let rest = object.dropFirst().drop { $0.isWhitespace }
     return rest.first == "}" ? "{" + member + "}" : "{" + member + "," + rest
   }
 }
