@@ -262,7 +262,11 @@ struct WorkerTests {
           $0.pollingInterval = listen ? .seconds(60) : .milliseconds(300)
         })
       let run = Task { try await worker.run() }
-      try await eventually("the worker to register") { worker.workerID != nil }
+      // What is measured is the wake-up after registration; starting (schema check, prune,
+      // register) can take longer than 10 s when the whole suite loads the 2 cores.
+      try await eventually(timeout: .seconds(30), "the worker to register") {
+        worker.workerID != nil
+      }
       try await Task.sleep(for: .milliseconds(300))  // the LISTEN is in place and the first fetch found nothing
       let deferred = ContinuousClock.now
       let id = try await app.defer(task: "ping", options: DeferOptions(queue: "pings"))
