@@ -52,8 +52,9 @@ extension ProcrastinateApp {
   @discardableResult
   public func deferBatch(_ jobs: [JobRequest]) async throws -> [Int64] {
     if jobs.isEmpty { return [] }
-    let task = Set(jobs.map(\.taskName)).count == 1 ? jobs[0].taskName : nil
-    let queue = Set(jobs.map(\.options.queue)).count == 1 ? jobs[0].options.queue : nil
+    let task = jobs.allSatisfy { $0.taskName == jobs[0].taskName } ? jobs[0].taskName : nil
+    let queue =
+      jobs.allSatisfy { $0.options.queue == jobs[0].options.queue } ? jobs[0].options.queue : nil
     return try await deferBatchInSpan(task: task, queue: queue, options: nil, count: jobs.count) {
       jobs
     }
