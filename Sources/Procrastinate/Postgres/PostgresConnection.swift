@@ -182,8 +182,17 @@ package final class PostgresConnection: Sendable {
 
   /// Runs named statements in one transaction and one round trip (libpq pipeline mode):
   /// `BEGIN`, each statement, `COMMIT`. All or nothing: on any error the transaction is
-  /// rolled back and the first error is thrown.
-  package func transaction(_ steps: [(Statement, [String?])]) async throws -> [QueryResult] {
+  /// rolled back and the first error is thrown. Once the server has answered the `COMMIT`,
+  /// the results are returned even if the connection dies before the pipeline's end (a
+  /// terminated backend): the transaction is committed, and throwing its results away would
+  /// leave the caller to redo, or undo, what was done. The connection is then marked broken,
+  /// so the pool replaces it.
+  ///
+  /// `afterCommit` is SQL sent after the `COMMIT`, before the pipeline's end, whose result is
+  /// not returned: fault tests terminate the backend there.
+  package func transaction(
+    _ steps: [(Statement, [String?])], afterCommit: String? = nil
+  ) async throws -> [QueryResult] {
     try await runThrowing { state in
       let conn = try Self.live(&state, context: "transaction")
       for (statement, parameters) in steps {
@@ -203,6 +212,9 @@ package final class PostgresConnection: Sendable {
         }
       }
       sent = sent && PQsendQueryParams(conn, "COMMIT", 0, nil, nil, nil, nil, 0) == 1
+      if let afterCommit {
+        sent = sent && PQsendQueryParams(conn, afterCommit, 0, nil, nil, nil, nil, 0) == 1
+      }
       sent = sent && PQpipelineSync(conn) == 1
       guard sent else {
         state.broken = true
@@ -211,38 +223,69 @@ package final class PostgresConnection: Sendable {
       }
       var results: [QueryResult] = []
       var firstError: (any Error)?
-      let names = ["BEGIN"] + steps.map(\.0.name) + ["COMMIT"]
-      for name in names {
-        guard let result = try self.nextResult(conn, &state, until: &deadline, context: name) else {
-          state.broken = PQstatus(conn) != CONNECTION_OK
-          firstError =
-            firstError
-            ?? DatabaseError(
-              kind: state.broken ? .connectionLost : .statement,
-              message: Self.trimmed(PQerrorMessage(conn)),
-              context: name)
-          break
-        }
-        if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
-          PQclear(result)
-        } else {
-          do {
-            let value = try Self.consume(result, conn: conn, state: &state, context: name)
-            if name != "BEGIN" && name != "COMMIT" { results.append(value) }
-          } catch {
-            firstError = firstError ?? error
+      var committed = false
+      let names =
+        ["BEGIN"] + steps.map(\.0.name) + ["COMMIT"] + (afterCommit == nil ? [] : ["after COMMIT"])
+      do {
+        for (index, name) in names.enumerated() {
+          guard let result = try self.nextResult(conn, &state, until: &deadline, context: name)
+          else {
+            state.broken = PQstatus(conn) != CONNECTION_OK
+            firstError =
+              firstError
+              ?? DatabaseError(
+                kind: state.broken ? .connectionLost : .statement,
+                message: Self.trimmed(PQerrorMessage(conn)),
+                context: name)
+            break
+          }
+          if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+            PQclear(result)
+          } else {
+            // A COMMIT of a transaction that failed answers OK too, with the tag ROLLBACK.
+            let tag = name == "COMMIT" ? String(cString: PQcmdStatus(result)) : ""
+            do {
+              let value = try Self.consume(result, conn: conn, state: &state, context: name)
+              if index >= 1 && index <= steps.count { results.append(value) }
+              if name == "COMMIT" { committed = tag == "COMMIT" && firstError == nil }
+            } catch {
+              firstError = firstError ?? error
+            }
+          }
+          // Each query's results end with a NULL.
+          while let extra = try self.nextResult(conn, &state, until: &deadline, context: name) {
+            PQclear(extra)
           }
         }
-        // Each query's results end with a NULL.
-        while let extra = try self.nextResult(conn, &state, until: &deadline, context: name) {
-          PQclear(extra)
+        // The pipeline ends with its sync marker. An error here (the backend terminated
+        // after the COMMIT's answer) is what the pipeline failed with, if it did.
+        while let result = try self.nextResult(conn, &state, until: &deadline, context: "pipeline")
+        {
+          let status = PQresultStatus(result)
+          if status == PGRES_PIPELINE_SYNC {
+            PQclear(result)
+            break
+          }
+          if status == PGRES_FATAL_ERROR {
+            do {
+              _ = try Self.consume(result, conn: conn, state: &state, context: "pipeline")
+            } catch {
+              firstError = firstError ?? error
+            }
+          } else {
+            PQclear(result)
+          }
         }
+      } catch {
+        // The connection was lost while reading (nextResult marked it broken).
+        firstError = firstError ?? error
       }
-      // The pipeline ends with its sync marker.
-      while let result = try self.nextResult(conn, &state, until: &deadline, context: "pipeline") {
-        let status = PQresultStatus(result)
-        PQclear(result)
-        if status == PGRES_PIPELINE_SYNC { break }
+      if committed {
+        if PQexitPipelineMode(conn) != 1 || firstError != nil {
+          state.broken = true
+          state.prepared = []
+        }
+        return results
       }
       if PQexitPipelineMode(conn) != 1 {
         // Results are still pending (the loop above stopped early): this connection cannot

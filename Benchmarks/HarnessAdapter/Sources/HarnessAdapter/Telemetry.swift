@@ -27,8 +27,18 @@ final class Telemetry: Sendable {
     write([
       "kind": "descriptor", "system": "swift-procrastinate",
       "event_tables": ["public.procrastinate_jobs", "public.procrastinate_events"],
+      // Every index of the two event tables in the 3.10 schema (a harness reads their
+      // statistics by these names).
       "event_indexes": [
-        "public.procrastinate_jobs_queueing_lock_idx", "public.procrastinate_jobs_id_lock_idx",
+        "public.procrastinate_jobs_pkey",
+        "public.procrastinate_jobs_queueing_lock_idx_v1",
+        "public.procrastinate_jobs_lock_idx_v1",
+        "public.idx_procrastinate_jobs_worker_not_null",
+        "public.procrastinate_jobs_queue_name_idx_v1",
+        "public.procrastinate_jobs_id_lock_idx_v1",
+        "public.procrastinate_jobs_priority_idx_v1",
+        "public.procrastinate_events_pkey",
+        "public.procrastinate_events_job_id_fkey_v1",
       ],
       "extensions": [String](), "version": AdapterVersion.version, "schema_version": "3.10",
       "db_name": settings.databaseName, "started_at": Timestamp.iso(startedAt),
