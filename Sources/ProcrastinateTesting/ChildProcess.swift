@@ -21,9 +21,20 @@ package struct ChildProcessResult: Sendable {
 /// instead. Output goes to temporary files, not pipes, so a daemon the child starts (the
 /// postmaster behind `pg_ctl start`) cannot hold the caller's read open.
 package enum ChildProcess {
-  /// Runs `executable` to completion. This blocks the calling thread: call it from a
-  /// dispatch queue, not from Swift's cooperative pool, in code that must not block.
+  /// Runs `executable` to completion, waiting for it on a thread of its own: the calling
+  /// task suspends, and Swift's cooperative pool stays free for the code under test.
   package static func run(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+  ) async throws -> ChildProcessResult {
+    try await BlockingThread.run("child \(executable)") {
+      try runBlocking(executable, arguments, environment: environment)
+    }
+  }
+
+  /// Runs `executable` to completion, blocking the calling thread in `waitpid`: for
+  /// synchronous code only (an `atexit` handler, a thread of one's own).
+  @available(*, noasync, message: "blocks the thread in waitpid; use 'await ChildProcess.run'")
+  package static func runBlocking(
     _ executable: String, _ arguments: [String], environment: [String: String] = [:]
   ) throws -> ChildProcessResult {
     let outputPath = try temporaryFile()
@@ -137,11 +148,13 @@ package struct ChildProcessError: ProcrastinateError, CustomStringConvertible {
 
 /// A child process started with ``ChildProcess/spawn(_:_:environment:logPath:)``.
 ///
-/// Once the process has been waited for, its pid may belong to another process: nothing
-/// here signals it again (a second `kill` could hit, say, a PostgreSQL server).
+/// Nothing here blocks: the process is reaped with `WNOHANG`, polled by an awaiting task or,
+/// after ``terminate()``, by a thread of its own. Once the process has been reaped its pid
+/// may belong to another process: nothing here signals it again (a second `kill` could hit,
+/// say, a PostgreSQL server).
 package final class RunningChild: Sendable {
   package let pid: pid_t
-  /// The exit status, once the process has been waited for.
+  /// The exit status, once the process has been reaped.
   private let exitStatus = Mutex<Int32?>(nil)
 
   init(pid: pid_t) { self.pid = pid }
@@ -149,7 +162,7 @@ package final class RunningChild: Sendable {
   /// Sends `number` (SIGTERM, say) and returns at once; nothing once the process was reaped.
   package func signal(_ number: Int32) {
     exitStatus.withLock { status in
-      if status == nil { kill(pid, number) }
+      if status == nil { Glibc.kill(pid, number) }
     }
   }
 
@@ -158,27 +171,40 @@ package final class RunningChild: Sendable {
   package func waitForExit(timeout: Duration) async -> Int32? {
     let deadline = ContinuousClock.now + timeout
     while true {
-      if let status = reap(blocking: false) { return status }
+      if let status = reap() { return status }
       if ContinuousClock.now >= deadline { return nil }
       try? await Task.sleep(for: .milliseconds(10))
     }
   }
 
   /// Kills the process (SIGKILL: the child may have inherited an ignored SIGTERM) and
-  /// waits for it to end; nothing if it was already waited for.
+  /// returns at once; a thread of its own reaps it. Safe in `deinit` and `defer`.
   package func terminate() {
     signal(SIGKILL)
-    _ = reap(blocking: true)
+    guard reap() == nil else { return }
+    let thread = Thread { [self] in
+      while reap() == nil { usleep(2_000) }
+    }
+    thread.name = "reap \(pid)"
+    thread.start()
   }
 
-  /// Waits for the process (or only looks, when not `blocking`); its status once it ended.
-  private func reap(blocking: Bool) -> Int32? {
+  /// Kills the process and waits for it to end; its exit status (137 after the SIGKILL, or
+  /// whatever it exited with before), or nil if it is somehow still there after `timeout`.
+  @discardableResult
+  package func kill(timeout: Duration = .seconds(60)) async -> Int32? {
+    signal(SIGKILL)
+    return await waitForExit(timeout: timeout)
+  }
+
+  /// Reaps the process if it has ended, without waiting; its status once it has.
+  private func reap() -> Int32? {
     exitStatus.withLock { exitStatus in
       if let exitStatus { return exitStatus }
       var status: Int32 = 0
       var result: pid_t
       repeat {
-        result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+        result = waitpid(pid, &status, WNOHANG)
       } while result < 0 && errno == EINTR
       if result == pid {
         exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Procrastinate
 import Synchronization
@@ -81,6 +80,31 @@ public final class EmbeddedPostgres: Sendable {
       }
       chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
     }
+    do {
+      let server = try await start(
+        directory: directory, binaries: binaries, runAsPostgres: runAsPostgres, options: options)
+      EmbeddedPostgres.registerForExit(server)
+      await server.startWatchdog()
+      return server
+    } catch {
+      // Nothing is left behind: a server that came up (pg_ctl timed out, say) is stopped, and
+      // the folder with the cluster goes.
+      let pgCtl = binaries + "/pg_ctl"
+      _ = try? await BlockingThread.run("stop \(directory)") {
+        if FileManager.default.fileExists(atPath: directory + "/data/postmaster.pid") {
+          _ = try? EmbeddedPostgres.runAs(
+            runAsPostgres, pgCtl, ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+      }
+      throw error
+    }
+  }
+
+  /// Initializes and starts a cluster in `directory`, on the first free port that stays free.
+  private static func start(
+    directory: String, binaries: String, runAsPostgres: Bool, options: Options
+  ) async throws -> EmbeddedPostgres {
     var server = EmbeddedPostgres(
       port: try freePort(), directory: directory, binaries: binaries, runAsPostgres: runAsPostgres,
       options: options)
@@ -104,8 +128,6 @@ public final class EmbeddedPostgres: Sendable {
           runAsPostgres: runAsPostgres, options: options)
       }
     }
-    EmbeddedPostgres.registerForExit(server)
-    server.startWatchdog()
     return server
   }
 
@@ -113,7 +135,7 @@ public final class EmbeddedPostgres: Sendable {
   /// crash, a CI timeout) runs no handler. A detached shell per server stops it, and deletes
   /// its folder, once this process is gone; it ends by itself when the folder is deleted
   /// by ``stop()``.
-  private func startWatchdog() {
+  private func startWatchdog() async {
     func quoted(_ text: String) -> String {
       "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
@@ -125,8 +147,7 @@ public final class EmbeddedPostgres: Sendable {
       "(while kill -0 \(getpid()) 2>/dev/null && [ -d \(quoted(dataDirectory)) ]; do sleep 1; done; "
       + "if [ -d \(quoted(dataDirectory)) ]; then \(stop); rm -rf \(quoted(directory)); fi"
       + ") </dev/null >/dev/null 2>&1 &"
-    // Off the caller's thread: the shell returns at once, but it is still a process start.
-    DispatchQueue.global().async { _ = try? ChildProcess.run("/bin/sh", ["-c", script]) }
+    _ = try? await ChildProcess.run("/bin/sh", ["-c", script])
   }
 
   private var dataDirectory: String { directory + "/data" }
@@ -166,16 +187,27 @@ public final class EmbeddedPostgres: Sendable {
     return url(database: name)
   }
 
-  /// Stops the server and deletes its folder. Safe to call more than once.
+  /// Stops the server (immediate shutdown) and deletes its folder, on a thread of its own:
+  /// it returns at once, so it never blocks the caller (a `defer` in async code, say). A
+  /// process that exits meanwhile finishes the stop in its `atexit` handler. Safe to call
+  /// more than once.
   public func stop() {
-    let first = stopped.withLock { stopped -> Bool in
-      defer { stopped = true }
-      return !stopped
+    let thread = Thread { [self] in self.stopBlocking() }
+    thread.name = "stop \(directory)"
+    thread.start()
+  }
+
+  /// Stops the server and deletes its folder, blocking; a second caller waits for the first
+  /// one's stop to finish.
+  @available(*, noasync, message: "blocks the thread in waitpid; use 'stop()'")
+  private func stopBlocking() {
+    stopped.withLock { stopped in
+      guard !stopped else { return }
+      stopped = true
+      _ = try? runSync("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+      keepLog()
+      try? FileManager.default.removeItem(atPath: directory)
     }
-    guard first else { return }
-    _ = try? runSync("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
-    keepLog()
-    try? FileManager.default.removeItem(atPath: directory)
   }
 
   /// The last `lines` lines of the server's log, for a failure message.
@@ -200,19 +232,12 @@ public final class EmbeddedPostgres: Sendable {
 
   @discardableResult
   private func run(_ tool: String, _ arguments: [String]) async throws -> String {
-    try await withCheckedThrowingContinuation { continuation in
-      DispatchQueue.global().async {
-        continuation.resume(with: Result { try self.runSync(tool, arguments) })
-      }
-    }
+    try await BlockingThread.run(tool) { try self.runSync(tool, arguments) }
   }
 
+  @available(*, noasync, message: "blocks the thread in waitpid; use 'await run'")
   private func runSync(_ tool: String, _ arguments: [String]) throws -> String {
-    let executable = binaries + "/" + tool
-    let result =
-      runAsPostgres
-      ? try ChildProcess.run("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments)
-      : try ChildProcess.run(executable, arguments)
+    let result = try Self.runAs(runAsPostgres, binaries + "/" + tool, arguments)
     guard result.status == 0 else {
       var message =
         "\(tool) failed with exit code \(result.status): \(result.output)\(result.errorOutput)"
@@ -222,6 +247,17 @@ public final class EmbeddedPostgres: Sendable {
       throw EmbeddedPostgresError(message)
     }
     return result.output
+  }
+
+  /// Runs a server binary to its end, as the `postgres` user when `asPostgres`.
+  @available(*, noasync, message: "blocks the thread in waitpid")
+  private static func runAs(
+    _ asPostgres: Bool, _ executable: String, _ arguments: [String]
+  ) throws -> ChildProcessResult {
+    asPostgres
+      ? try ChildProcess.runBlocking(
+        "/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments)
+      : try ChildProcess.runBlocking(executable, arguments)
   }
 
   private static func findBinaries() throws -> String {
@@ -280,7 +316,7 @@ public final class EmbeddedPostgres: Sendable {
       return servers.count == 1
     }
     if isFirst {
-      atexit { EmbeddedPostgres.live.withLock { $0 }.forEach { $0.stop() } }
+      atexit { EmbeddedPostgres.live.withLock { $0 }.forEach { $0.stopBlocking() } }
     }
   }
 }

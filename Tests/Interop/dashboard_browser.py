@@ -94,7 +94,7 @@ def main() -> None:
         ]
         # Spans arrive as the demo's exporter flushes; the page refreshes itself.
         wait_for(lambda: all(name in text(browser, "waterfall") for name in expected),
-                 f"the waterfall with {', '.join(expected)}", timeout=20)
+                 f"the waterfall with {', '.join(expected)}")
         rows = browser.find_elements(By.CSS_SELECTOR, "#waterfall details.span-row")
         step(f"job {joke_job}'s waterfall shows {len(rows)} spans, including {', '.join(expected)}")
         job_row = next(row for row in rows if "procrastinate.job.traced_fetch_joke" in row.text)
@@ -125,7 +125,7 @@ def main() -> None:
         demo("worker", "--one-shot")
         # No reload: the page refreshes itself.
         wait_for(lambda: "succeeded" in text(browser, "field-status"),
-                 "the page to show succeeded by itself", timeout=15)
+                 "the page to show succeeded by itself")
         events = text(browser, "events")
         if "retried" not in events:
             fail(f"the events do not show the retry: {events}")
@@ -191,7 +191,7 @@ def post_spans(base: str, job: int, markup: str) -> None:
 def http_status(url: str, body: bytes, headers: dict) -> int:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -211,7 +211,7 @@ def text(browser: webdriver.Chrome, element_id: str) -> str:
     return found[0].text if found else ""
 
 
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+def wait_for(condition, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

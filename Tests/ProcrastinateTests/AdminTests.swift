@@ -7,9 +7,9 @@ import Testing
 @Suite("Admin commands")
 struct AdminTests {
   static func cli(_ arguments: [String], _ app: ProcrastinateApp, allowFailure: Bool = false)
-    throws -> ProcessOutput
+    async throws -> ProcessOutput
   {
-    try runProcessCapturing(
+    try await runProcessCapturing(
       TracesPingTests.binary, arguments + ["--database-url", app.databaseURL],
       allowFailure: allowFailure)
   }
@@ -24,14 +24,14 @@ struct AdminTests {
     ])
     try await app.query("UPDATE procrastinate_jobs SET status = 'failed' WHERE task_name = 'b'")
 
-    let table = try Self.cli(["jobs", "--queue", "q1"], app).stdout.split(separator: "\n")
+    let table = try await Self.cli(["jobs", "--queue", "q1"], app).stdout.split(separator: "\n")
     #expect(table.count == 4)  // header, rule, two jobs
     #expect(table[0].hasPrefix("id  queue  task  status"))
-    let json = try Self.cli(["jobs", "--status", "failed", "--json"], app).stdout
+    let json = try await Self.cli(["jobs", "--status", "failed", "--json"], app).stdout
     let failed = try JSONDecoder.iso.decode([JobSummary].self, from: Data(json.utf8))
     #expect(failed.map(\.task) == ["b"] && failed.map(\.queue) == ["q1"])
 
-    let queues = try JSONDecoder.iso.decode(
+    let queues = try await JSONDecoder.iso.decode(
       [JobCounts].self, from: Data(try Self.cli(["queues", "--json"], app).stdout.utf8))
     #expect(
       queues == [
@@ -40,7 +40,7 @@ struct AdminTests {
       ])
     #expect(try await app.taskCounts().map(\.name) == ["a", "b"])
     #expect(try await app.lockCounts() == [JobCounts(name: "L", counts: ["todo": 2])])
-    let locks = try Self.cli(["locks"], app).stdout
+    let locks = try await Self.cli(["locks"], app).stdout
     #expect(locks.contains("L     2") || locks.split(separator: "\n").last?.hasPrefix("L") == true)
   }
 
@@ -53,12 +53,12 @@ struct AdminTests {
     try await Worker(app: app, tasks: tasks, options: .test()).run()
     #expect(try await app.jobStatus(id: failed)?.status == .failed)
 
-    #expect(try Self.cli(["retry", String(failed)], app).stdout.contains("back in todo"))
+    #expect(try await Self.cli(["retry", String(failed)], app).stdout.contains("back in todo"))
     #expect(try await app.jobStatus(id: failed)?.status == .todo)
-    #expect(try app.events(of: failed).last == "retried")
-    let again = try Self.cli(["retry", String(failed)], app, allowFailure: true)
+    #expect(try await app.events(of: failed).last == "retried")
+    let again = try await Self.cli(["retry", String(failed)], app, allowFailure: true)
     #expect(again.status == 1 && again.stderr.contains("is todo, not failed"))
-    let missing = try Self.cli(["retry", "999999"], app, allowFailure: true)
+    let missing = try await Self.cli(["retry", "999999"], app, allowFailure: true)
     #expect(missing.status == 1 && missing.stderr.contains("does not exist"))
   }
 
@@ -66,17 +66,19 @@ struct AdminTests {
   func cancel() async throws {
     let app = try await TestDatabase.app()
     let ids = try await app.deferBatch((0..<3).map { _ in JobRequest(task: "t") })
-    #expect(try Self.cli(["cancel", String(ids[0])], app).stdout.contains("is cancelled"))
-    #expect(try Self.cli(["cancel", String(ids[1]), "--delete"], app).stdout.contains("deleted"))
+    #expect(try await Self.cli(["cancel", String(ids[0])], app).stdout.contains("is cancelled"))
+    #expect(
+      try await Self.cli(["cancel", String(ids[1]), "--delete"], app).stdout.contains("deleted"))
     #expect(try await app.jobStatus(id: ids[1]) == nil)
     try await app.query(
       "UPDATE procrastinate_jobs SET status = 'doing' WHERE id = $1", [String(ids[2])])
-    let refused = try Self.cli(["cancel", String(ids[2])], app, allowFailure: true)
+    let refused = try await Self.cli(["cancel", String(ids[2])], app, allowFailure: true)
     #expect(refused.status == 1 && refused.stderr.contains("a running job needs --abort"))
     #expect(
-      try Self.cli(["cancel", String(ids[2]), "--abort"], app).stdout.contains("abort requested"))
-    #expect(try app.jobRows("id, abort_requested").last == "\(ids[2])|t")
-    #expect(try app.events(of: ids[2]).contains("abort_requested"))
+      try await Self.cli(["cancel", String(ids[2]), "--abort"], app).stdout.contains(
+        "abort requested"))
+    #expect(try await app.jobRows("id, abort_requested").last == "\(ids[2])|t")
+    #expect(try await app.events(of: ids[2]).contains("abort_requested"))
   }
 
   @Test("stalled lists doing jobs of silent workers; --retry gives back only those")
@@ -94,12 +96,14 @@ struct AdminTests {
         "UPDATE procrastinate_jobs SET status = 'doing', worker_id = $2 WHERE id = $1",
         [String(id), worker])
     }
-    let listed = try JSONDecoder.iso.decode(
+    let listed = try await JSONDecoder.iso.decode(
       [JobSummary].self, from: Data(try Self.cli(["stalled", "--json"], app).stdout.utf8))
     #expect(listed.map(\.id) == [ids[0]])
-    #expect(try Self.cli(["stalled", "--retry"], app).stdout.contains("back in todo: \(ids[0])"))
-    #expect(try app.jobRows("id, status, attempts") == ["\(ids[0])|todo|1", "\(ids[1])|doing|0"])
-    #expect(try Self.cli(["stalled", "--retry"], app).stdout.contains("no stalled job"))
+    #expect(
+      try await Self.cli(["stalled", "--retry"], app).stdout.contains("back in todo: \(ids[0])"))
+    #expect(
+      try await app.jobRows("id, status, attempts") == ["\(ids[0])|todo|1", "\(ids[1])|doing|0"])
+    #expect(try await Self.cli(["stalled", "--retry"], app).stdout.contains("no stalled job"))
   }
 }
 

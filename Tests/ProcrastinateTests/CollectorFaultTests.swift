@@ -93,8 +93,8 @@ struct CollectorFaultTests {
     let memoryAfter = residentMemory()
     await tracing.shutdown()
 
-    #expect(try untraced.app.jobRows("status").allSatisfy { $0 == "succeeded" })
-    #expect(try traced.app.jobRows("status").allSatisfy { $0 == "succeeded" })
+    #expect(try await untraced.app.jobRows("status").allSatisfy { $0 == "succeeded" })
+    #expect(try await traced.app.jobRows("status").allSatisfy { $0 == "succeeded" })
     let statistics = tracing.statistics
     // Every span is accounted for: none exported, each dropped or failed.
     #expect(statistics.exported == 0)

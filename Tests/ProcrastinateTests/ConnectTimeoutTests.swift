@@ -39,6 +39,26 @@ final class SilentListener {
 
 @Suite("Connecting")
 struct ConnectTimeoutTests {
+
+  @Test(
+    "connecting to a server that never answers gives up after connect_timeout, with a clear error")
+  func silentServer() async throws {
+    let listener = try SilentListener()
+    let settings = try DatabaseSettings(
+      conninfo: "postgresql://postgres@127.0.0.1:\(listener.port)/x?connect_timeout=2")
+    let start = ContinuousClock.now
+    let error = await #expect(throws: DatabaseError.self) {
+      _ = try await PostgresConnection.connect(settings)
+    }
+    let elapsed = ContinuousClock.now - start
+    // libpq's own clock says 2 s; the rest is this loaded machine scheduling the callback.
+    #expect(elapsed >= .seconds(1) && elapsed < .seconds(30), "gave up after \(elapsed)")
+    #expect("\(error.map { "\($0)" } ?? "")".contains("timeout"), "\(String(describing: error))")
+  }
+}
+
+@Suite("Connection settings")
+struct ConnectSettingsUnitTests {
   @Test(
     "a connect timeout and TCP keepalives apply unless the settings or PG* variables say otherwise")
   func defaults() throws {
@@ -55,21 +75,5 @@ struct ConnectTimeoutTests {
     #expect(settings.connectParameters(environment: ["PGSERVICE": "jobs"]).count == 1)
     let service = try DatabaseSettings(conninfo: "service=jobs")
     #expect(service.connectParameters(environment: [:]).count == 1)
-  }
-
-  @Test(
-    "connecting to a server that never answers gives up after connect_timeout, with a clear error")
-  func silentServer() async throws {
-    let listener = try SilentListener()
-    let settings = try DatabaseSettings(
-      conninfo: "postgresql://postgres@127.0.0.1:\(listener.port)/x?connect_timeout=2")
-    let start = ContinuousClock.now
-    let error = await #expect(throws: DatabaseError.self) {
-      _ = try await PostgresConnection.connect(settings)
-    }
-    let elapsed = ContinuousClock.now - start
-    // libpq's own clock says 2 s; the rest is this loaded machine scheduling the callback.
-    #expect(elapsed >= .seconds(1) && elapsed < .seconds(15), "gave up after \(elapsed)")
-    #expect("\(error.map { "\($0)" } ?? "")".contains("timeout"), "\(String(describing: error))")
   }
 }

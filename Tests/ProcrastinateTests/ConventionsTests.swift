@@ -3,7 +3,7 @@ import ProcrastinateConventions
 import Testing
 
 @Suite("Conventions")
-struct ConventionsTests {
+struct ConventionsUnitTests {
   // DeferOptions' default queue and limit and TracingKeys.defaultCarrier are defined as
   // the conventions themselves, so only what the runtime spells on its own is checked here.
   @Test("the runtime's own spellings of the relations agree with the shared conventions")

@@ -27,7 +27,7 @@ struct DashboardServer {
       ]) { $1 },
       logPath: log)
     var url: String?
-    try await eventually(timeout: .seconds(30), "the dashboard to print its URL") {
+    try await eventually(timeout: .seconds(120), "the dashboard to print its URL") {
       url =
         tail(of: log).split(separator: "\n").lazy.compactMap { line -> String? in
           guard let range = line.range(of: "dashboard on ") else { return nil }
@@ -55,7 +55,7 @@ struct DashboardServer {
   }
 
   /// One request with curl (URLSession on Linux was seen to hang on a 401 with a Basic
-  /// challenge), run on a dispatch queue so the cooperative pool is not blocked.
+  /// challenge), waited for off the cooperative pool.
   func request(
     _ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]
   ) async throws -> Answer {
@@ -65,7 +65,7 @@ struct DashboardServer {
     defer { try? FileManager.default.removeItem(at: folder) }
     var arguments = [
       "-s", "-o", folder.path + "/body", "-D", folder.path + "/headers", "-w", "%{http_code}",
-      "-X", method, "--max-time", "20",
+      "-X", method, "--max-time", "60",
     ]
     for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
     if let body {
@@ -73,7 +73,7 @@ struct DashboardServer {
       arguments += ["--data-binary", "@" + folder.path + "/request"]
     }
     arguments.append(url + path)
-    let result = try await Self.run("/usr/bin/curl", arguments)
+    let result = try await ChildProcess.run("/usr/bin/curl", arguments)
     guard result.status == 0, let status = Int(result.output) else {
       throw ProcessFailure(description: "curl \(method) \(path) failed: \(result.errorOutput)")
     }
@@ -87,18 +87,6 @@ struct DashboardServer {
     }
     let data = (try? Data(contentsOf: folder.appendingPathComponent("body"))) ?? Data()
     return Answer(status: status, body: String(decoding: data, as: UTF8.self), headers: fields)
-  }
-
-  /// Runs a program to its end on a dispatch queue, not on the cooperative pool.
-  static func run(
-    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
-  ) async throws -> ChildProcessResult {
-    try await withCheckedThrowingContinuation { continuation in
-      DispatchQueue.global().async {
-        continuation.resume(
-          with: Result { try ChildProcess.run(executable, arguments, environment: environment) })
-      }
-    }
   }
 
   func get(_ path: String, headers: [String: String] = [:]) async throws -> Answer {
@@ -216,7 +204,7 @@ struct DashboardServerTests {
       .path
     try OTLPEncoding.json(second, resource: resource).write(
       toFile: json, atomically: true, encoding: .utf8)
-    #expect(try ChildProcess.run("/bin/gzip", ["-f", json]).status == 0)
+    #expect(try await ChildProcess.run("/bin/gzip", ["-f", json]).status == 0)
     defer { try? FileManager.default.removeItem(atPath: json + ".gz") }
     let gzipped = try await server.request(
       "POST", "/v1/traces", body: FileManager.default.contents(atPath: json + ".gz"),
@@ -335,7 +323,7 @@ struct DashboardServerTests {
       databaseURL: url, ["--host", "0.0.0.0"])
     defer { open.stop() }
     #expect(tail(of: open.log).contains("without authentication"))
-    let refused = try runProcessCapturing(
+    let refused = try await runProcessCapturing(
       DashboardServer.binary,
       ["dashboard", "--database-url", url, "--auth", "nocolon"], allowFailure: true)
     #expect(refused.status != 0)
@@ -362,7 +350,7 @@ struct DashboardServerTests {
     let line =
       OTLPEncoding.json(memory.finishedSpans, resource: TracingResource(serviceName: "file")) + "\n"
     try ("not json\n" + line).write(toFile: file, atomically: false, encoding: .utf8)
-    try await eventually(timeout: .seconds(10), "the file's span on the job") {
+    try await eventually(timeout: .seconds(60), "the file's span on the job") {
       (try await server.json("/api/jobs/\(job)")["spans"] as? [Any])?.count == 1
     }
     #expect(tail(of: server.log).contains("\(file):1: not JSON"), "\(tail(of: server.log))")
@@ -376,7 +364,7 @@ struct DashboardServerTests {
     let job = try await app.deferUntraced(JobRequest(task: "python.side"))
     let server = try await DashboardServer.start(databaseURL: url)
     defer { server.stop() }
-    let output = try runProcess(
+    let output = try await runProcess(
       Python.interpreter,
       [
         Python.repository.appendingPathComponent("Tests/Interop/otel_sdk_sender.py").path,
@@ -403,7 +391,7 @@ struct DashboardServerTests {
     let (_, url) = try await Self.database()
     let server = try await DashboardServer.start(databaseURL: url)
     defer { server.stop() }
-    let result = try await DashboardServer.run(
+    let result = try await ChildProcess.run(
       Python.interpreter,
       [
         Python.repository.appendingPathComponent("Tests/Interop/dashboard_browser.py").path,

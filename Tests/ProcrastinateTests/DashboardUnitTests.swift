@@ -226,19 +226,26 @@ struct DashboardUnitTests {
     return memory.finishedSpans
   }
 
-  @Test("escaping, form fields and gzip")
-  func helpers() throws {
+  @Test("escaping and form fields")
+  func helpers() {
     #expect(HTML.escape("<a href='x'>&\"</a>") == "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;")
     #expect(
       FormData.parse("a=1&b=two+words&c=%3Cx%3E&a=2&d") == [
         "a": "1", "b": "two words", "c": "<x>", "d": "",
       ])
+  }
+}
+
+@Suite("Dashboard: gzip bodies")
+struct DashboardGzipTests {
+  @Test("what gzip(1) writes inflates; truncated, oversized and non-gzip bodies are refused")
+  func inflate() async throws {
     let text = String(repeating: "procrastinate ", count: 10_000)
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID()).txt")
       .path
     try text.write(toFile: file, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(atPath: file) }
-    #expect(try ChildProcess.run("/bin/gzip", ["-kf", file]).status == 0)
+    #expect(try await ChildProcess.run("/bin/gzip", ["-kf", file]).status == 0)
     let gzipped = try #require(FileManager.default.contents(atPath: file + ".gz"))
     defer { try? FileManager.default.removeItem(atPath: file + ".gz") }
     #expect(try Gzip.inflate(Array(gzipped), limit: 1 << 20) == Array(text.utf8))

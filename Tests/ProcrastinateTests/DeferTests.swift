@@ -10,12 +10,12 @@ struct DeferTests {
     let id = try await app.defer(
       task: "emails.send", arguments: JobArguments(["to": .string("a@b.c"), "n": .int(3)]),
       options: DeferOptions(queue: "mail", priority: 5, lock: "user-1", queueingLock: "q-1"))
-    let rows = try psql(
+    let rows = try await psql(
       app.databaseURL,
       "SELECT id, queue_name, task_name, priority, lock, queueing_lock, args->>'to', args->>'n', status, attempts, scheduled_at IS NULL FROM procrastinate_jobs"
     )
     #expect(rows == ["\(id)|mail|emails.send|5|user-1|q-1|a@b.c|3|todo|0|t"])
-    #expect(try app.events(of: id) == ["deferred"])
+    #expect(try await app.events(of: id) == ["deferred"])
   }
 
   @Test("a batch defer returns ids in input order and sends one statement")
@@ -30,7 +30,7 @@ struct DeferTests {
     }
     let ids = try await app.deferBatch(jobs)
     #expect(ids.count == 250)
-    let rows = try psql(
+    let rows = try await psql(
       app.databaseURL,
       "SELECT id, args->>'i', queue_name, task_name, args->>'quote', priority, coalesce(lock, '-') FROM procrastinate_jobs ORDER BY id"
     )
@@ -57,7 +57,7 @@ struct DeferTests {
         JobRequest(task: "t", options: DeferOptions(queueingLock: "only-one")),
       ])
     }
-    #expect(try psql(app.databaseURL, "SELECT count(*) FROM procrastinate_jobs") == ["1"])
+    #expect(try await psql(app.databaseURL, "SELECT count(*) FROM procrastinate_jobs") == ["1"])
   }
 
   @Test("queue names over 40 bytes are refused before anything is sent")
@@ -131,6 +131,51 @@ struct DeferTests {
     #expect(caught[0].description == "invalid task name '': it is empty")
   }
 
+  @Test("scheduleIn and scheduledAt set scheduled_at and the scheduled event")
+  func scheduling() async throws {
+    let app = try await TestDatabase.app()
+    let at = Date(timeIntervalSince1970: 2_000_000_000.25)
+    let first = try await app.defer(task: "t", options: DeferOptions(scheduledAt: at))
+    let before = Date().timeIntervalSince1970
+    let second = try await app.defer(task: "t", options: DeferOptions(scheduleIn: .seconds(3600)))
+    let after = Date().timeIntervalSince1970
+    let epochs = try await psql(
+      app.databaseURL, "SELECT extract(epoch FROM scheduled_at) FROM procrastinate_jobs ORDER BY id"
+    )
+    .compactMap(Double.init)
+    #expect(epochs.count == 2)
+    #expect(abs(epochs[0] - 2_000_000_000.25) < 0.001)
+    #expect(
+      epochs[1] >= before + 3600 - 0.001 && epochs[1] <= after + 3600 + 0.001,
+      "scheduled \(epochs[1] - before) s after the defer began; it took \(after - before) s")
+    #expect(try await app.events(of: first).sorted() == ["deferred", "scheduled"])
+    #expect(try await app.events(of: second).sorted() == ["deferred", "scheduled"])
+  }
+
+  @Test("unreachable host and wrong database give specific errors")
+  func connectionErrors() async throws {
+    let unreachable = try ProcrastinateApp(
+      databaseURL: "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
+    do {
+      try await unreachable.defer(task: "t")
+      Issue.record("defer to an unreachable server succeeded")
+    } catch let error as DatabaseError {
+      #expect(error.kind == .connect)
+      #expect(error.description.contains("127.0.0.1"))
+    }
+    let server = try await TestDatabase.server.value
+    let missing = try ProcrastinateApp(databaseURL: server.url(database: "does_not_exist"))
+    do {
+      try await missing.defer(task: "t")
+      Issue.record("defer to a missing database succeeded")
+    } catch let error as DatabaseError {
+      #expect(error.message.contains("does_not_exist"))
+    }
+  }
+}
+
+@Suite("Defer arguments and database URLs")
+struct DeferUnitTests {
   @Test("arguments that are not a JSON object are refused with the reason")
   func nonObjectArguments() throws {
     #expect(throws: JobArgumentsError.notAnObject(found: "an array")) {
@@ -149,24 +194,6 @@ struct DeferTests {
     }
     let arguments = try JobArguments(encoding: Payload(user_id: 7, tags: ["a"]))
     #expect(try arguments.decode(Payload.self) == Payload(user_id: 7, tags: ["a"]))
-  }
-
-  @Test("scheduleIn and scheduledAt set scheduled_at and the scheduled event")
-  func scheduling() async throws {
-    let app = try await TestDatabase.app()
-    let at = Date(timeIntervalSince1970: 2_000_000_000.25)
-    let first = try await app.defer(task: "t", options: DeferOptions(scheduledAt: at))
-    let before = Date().timeIntervalSince1970
-    let second = try await app.defer(task: "t", options: DeferOptions(scheduleIn: .seconds(3600)))
-    let epochs = try psql(
-      app.databaseURL, "SELECT extract(epoch FROM scheduled_at) FROM procrastinate_jobs ORDER BY id"
-    )
-    .compactMap(Double.init)
-    #expect(epochs.count == 2)
-    #expect(abs(epochs[0] - 2_000_000_000.25) < 0.001)
-    #expect(epochs[1] >= before + 3600 && epochs[1] < before + 3610)
-    #expect(try app.events(of: first).sorted() == ["deferred", "scheduled"])
-    #expect(try app.events(of: second).sorted() == ["deferred", "scheduled"])
   }
 
   @Test("a malformed database URL is a clear configuration error")
@@ -192,26 +219,5 @@ struct DeferTests {
     let secret = try DatabaseSettings(conninfo: "postgresql://user:s3cret@db.example:6543/app")
     #expect(!secret.redacted.contains("s3cret"))
     #expect(secret.redacted == "host=db.example port=6543 dbname=app user=user")
-  }
-
-  @Test("unreachable host and wrong database give specific errors")
-  func connectionErrors() async throws {
-    let unreachable = try ProcrastinateApp(
-      databaseURL: "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
-    do {
-      try await unreachable.defer(task: "t")
-      Issue.record("defer to an unreachable server succeeded")
-    } catch let error as DatabaseError {
-      #expect(error.kind == .connect)
-      #expect(error.description.contains("127.0.0.1"))
-    }
-    let server = try await TestDatabase.server.value
-    let missing = try ProcrastinateApp(databaseURL: server.url(database: "does_not_exist"))
-    do {
-      try await missing.defer(task: "t")
-      Issue.record("defer to a missing database succeeded")
-    } catch let error as DatabaseError {
-      #expect(error.message.contains("does_not_exist"))
-    }
   }
 }

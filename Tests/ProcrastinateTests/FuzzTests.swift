@@ -60,57 +60,6 @@ extension SeededGenerator {
 
 @Suite("Fuzzed input")
 struct FuzzTests {
-  @Test("3,000 random mutations of a spec never crash the parser: a spec or located errors")
-  func specParser() throws {
-    let fixture = try String(
-      contentsOfFile: Python.repository.appendingPathComponent(
-        "Tests/Fixtures/everything.tasks.yaml"
-      )
-      .path, encoding: .utf8)
-    let generator = try Generator()
-    var random = SeededGenerator(seed: 0x5EED_0001)
-    let alphabet = Array(":{}[]-#'\"\n \t,&*!|>%@`?=~0123456789abcxyz_.\\") + ["é", "🎉"]
-    var parsed = 0
-    var refused = 0
-    for round in 0..<3000 {
-      var lines = fixture.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-      for _ in 0..<Int.random(in: 1...4, using: &random) {
-        let index = Int.random(in: 0..<lines.count, using: &random)
-        switch Int.random(in: 0..<5, using: &random) {
-        case 0: lines.remove(at: index)
-        case 1: lines.insert(lines[Int.random(in: 0..<lines.count, using: &random)], at: index)
-        case 2:
-          var line = Array(lines[index])
-          let at = Int.random(in: 0...line.count, using: &random)
-          line.insert(
-            contentsOf: random.string(from: alphabet, count: Int.random(in: 1...6, using: &random)),
-            at: at)
-          lines[index] = String(line)
-        case 3:
-          let line = lines[index]
-          lines[index] = String(line.prefix(Int.random(in: 0...line.count, using: &random)))
-        default: lines.swapAt(index, Int.random(in: 0..<lines.count, using: &random))
-        }
-        if lines.isEmpty { lines = [""] }
-      }
-      let text = lines.joined(separator: "\n")
-      do {
-        let spec = try SpecParser.parse(text, path: "fuzz.tasks.yaml")
-        _ = generator.render(spec, sourceName: "fuzz.tasks.yaml")
-        parsed += 1
-      } catch {
-        refused += 1
-        #expect(!error.diagnostics.isEmpty, "round \(round): refused without a diagnostic")
-        for diagnostic in error.diagnostics {
-          #expect(
-            diagnostic.line >= 1 && diagnostic.column >= 1
-              && diagnostic.description.hasPrefix("fuzz.tasks.yaml:\(diagnostic.line):"),
-            "round \(round): \(diagnostic)")
-        }
-      }
-    }
-    #expect(parsed > 100 && refused > 100, "parsed \(parsed), refused \(refused)")
-  }
 
   @Test(
     "random trace_context values never fail a job: it runs in a new trace and its span says why"
@@ -161,7 +110,7 @@ struct FuzzTests {
     try await withTracer(tracer) {
       try await Worker(app: app, tasks: tasks, options: .test(concurrency: 8)).run()
     }
-    #expect(try app.jobRows("status").allSatisfy { $0 == "succeeded" })
+    #expect(try await app.jobRows("status").allSatisfy { $0 == "succeeded" })
     let spans = exporter.finishedSpans.filter { $0.name == "procrastinate.job.fuzz.trace" }
     #expect(spans.count == ids.count)
     for span in spans {
@@ -212,7 +161,7 @@ struct FuzzTests {
       arguments, _ in ran.append(arguments.n)
     }
     try await Worker(app: app, tasks: tasks, options: .test(concurrency: 4)).run()
-    let statuses = try app.jobRows("status")
+    let statuses = try await app.jobRows("status")
     #expect(statuses.count == ids.count)
     #expect(statuses.allSatisfy { $0 == "succeeded" || $0 == "failed" }, "\(Set(statuses))")
     #expect(ran.count == statuses.filter { $0 == "succeeded" }.count)
@@ -286,5 +235,60 @@ struct OTLPFuzzTests {
       }
       #expect(decoded.count == count)
     }
+  }
+}
+
+@Suite("Fuzzed specs")
+struct SpecFuzzUnitTests {
+  @Test("3,000 random mutations of a spec never crash the parser: a spec or located errors")
+  func specParser() throws {
+    let fixture = try String(
+      contentsOfFile: Python.repository.appendingPathComponent(
+        "Tests/Fixtures/everything.tasks.yaml"
+      )
+      .path, encoding: .utf8)
+    let generator = try Generator()
+    var random = SeededGenerator(seed: 0x5EED_0001)
+    let alphabet = Array(":{}[]-#'\"\n \t,&*!|>%@`?=~0123456789abcxyz_.\\") + ["é", "🎉"]
+    var parsed = 0
+    var refused = 0
+    for round in 0..<3000 {
+      var lines = fixture.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+      for _ in 0..<Int.random(in: 1...4, using: &random) {
+        let index = Int.random(in: 0..<lines.count, using: &random)
+        switch Int.random(in: 0..<5, using: &random) {
+        case 0: lines.remove(at: index)
+        case 1: lines.insert(lines[Int.random(in: 0..<lines.count, using: &random)], at: index)
+        case 2:
+          var line = Array(lines[index])
+          let at = Int.random(in: 0...line.count, using: &random)
+          line.insert(
+            contentsOf: random.string(from: alphabet, count: Int.random(in: 1...6, using: &random)),
+            at: at)
+          lines[index] = String(line)
+        case 3:
+          let line = lines[index]
+          lines[index] = String(line.prefix(Int.random(in: 0...line.count, using: &random)))
+        default: lines.swapAt(index, Int.random(in: 0..<lines.count, using: &random))
+        }
+        if lines.isEmpty { lines = [""] }
+      }
+      let text = lines.joined(separator: "\n")
+      do {
+        let spec = try SpecParser.parse(text, path: "fuzz.tasks.yaml")
+        _ = generator.render(spec, sourceName: "fuzz.tasks.yaml")
+        parsed += 1
+      } catch {
+        refused += 1
+        #expect(!error.diagnostics.isEmpty, "round \(round): refused without a diagnostic")
+        for diagnostic in error.diagnostics {
+          #expect(
+            diagnostic.line >= 1 && diagnostic.column >= 1
+              && diagnostic.description.hasPrefix("fuzz.tasks.yaml:\(diagnostic.line):"),
+            "round \(round): \(diagnostic)")
+        }
+      }
+    }
+    #expect(parsed > 100 && refused > 100, "parsed \(parsed), refused \(refused)")
   }
 }

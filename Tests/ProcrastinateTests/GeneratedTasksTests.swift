@@ -98,7 +98,7 @@ struct GeneratedTasksTests {
       let id = try await FetchJoke.defer(category: "dev", tags: ["a"], on: app)
       return ("\(span.context.spanContext!.traceID)", id)
     }
-    let stored = try psql(
+    let stored = try await psql(
       app.databaseURL, "SELECT args->'trace_context'->>'traceparent' FROM procrastinate_jobs")
     try await Self.run(app, handlers)
 
@@ -142,8 +142,8 @@ struct GeneratedTasksTests {
     _ = TestTracing.exporter
     let app = try await TestDatabase.app()
     let queue = TestTracing.uniqueQueue()
-    func args(_ id: Int64) throws -> [String: JSONValue] {
-      let text = try psql(
+    func args(_ id: Int64) async throws -> [String: JSONValue] {
+      let text = try await psql(
         app.databaseURL, "SELECT args::text FROM procrastinate_jobs WHERE id = \(id)")
       return try JSONDecoder().decode([String: JSONValue].self, from: Data(text[0].utf8))
     }
@@ -176,34 +176,34 @@ struct GeneratedTasksTests {
     let spans = TestTracing.spans(inTrace: trace)
     let producer = try #require(spans.first { $0.name == "procrastinate.defer.raw.task" })
     #expect(producer.kind == .producer && producer.int(TracingKeys.jobID) == Int(ids[0]))
-    guard case .object(let carried)? = try args(ids[0])[TracingKeys.defaultCarrier],
+    guard case .object(let carried)? = try await args(ids[0])[TracingKeys.defaultCarrier],
       case .string(let parent)? = carried[TracingKeys.traceParent]
     else {
-      Issue.record("job \(ids[0]) carries no trace context: \(try args(ids[0]))")
+      Issue.record("job \(ids[0]) carries no trace context: \(try await args(ids[0]))")
       return
     }
     #expect(parent.contains("\(producer.context.spanID)") && parent.contains(trace))
-    #expect(try args(ids[0])["n"] == .int(1))
+    #expect(try await args(ids[0])["n"] == .int(1))
     // A named carrier of nil: the span, and the arguments exactly as given.
     #expect(spans.contains { $0.name == "procrastinate.defer.raw.python" })
-    #expect(try args(ids[1]) == ["n": .int(2)])
+    #expect(try await args(ids[1]) == ["n": .int(2)])
     // The untraced calls: no span, nothing added.
     #expect(!spans.contains { $0.name.hasPrefix("procrastinate.defer.raw.untraced") })
-    #expect(try args(ids[2]) == ["n": .int(3)])
+    #expect(try await args(ids[2]) == ["n": .int(3)])
     #expect(!spans.contains { $0.name == "procrastinate.defer.raw.c" })
-    #expect(try args(ids[5]) == [:])
+    #expect(try await args(ids[5]) == [:])
     for id in ids[6...7] {
-      let members = try args(id)
+      let members = try await args(id)
       #expect(members[TracingKeys.defaultCarrier] != nil, "job \(id): \(members)")
     }
-    #expect(try args(ids[6])["a"] == .int(1))
+    #expect(try await args(ids[6])["a"] == .int(1))
     // A batch of two tasks: one span named for neither, both jobs carry it.
     let batch = try #require(spans.first { $0.name == TracingKeys.deferBatchSpanName })
     #expect(batch.int(TracingKeys.messagingBatchMessageCount) == 2)
     #expect(batch.string(TracingKeys.taskName) == nil)
     #expect(batch.string(TracingKeys.messagingDestinationName) == queue)
     for id in ids[3...4] {
-      guard case .object(let carried)? = try args(id)[TracingKeys.defaultCarrier],
+      guard case .object(let carried)? = try await args(id)[TracingKeys.defaultCarrier],
         case .string(let parent)? = carried[TracingKeys.traceParent]
       else {
         Issue.record("batch job \(id) carries no trace context")
@@ -226,7 +226,8 @@ struct GeneratedTasksTests {
       return ("\(span.context.spanContext!.traceID)", [linked, untraced])
     }
     #expect(
-      try psql(app.databaseURL, "SELECT args::text FROM procrastinate_jobs WHERE id = \(ids[1])")
+      try await psql(
+        app.databaseURL, "SELECT args::text FROM procrastinate_jobs WHERE id = \(ids[1])")
         == ["{}"])
     try await Self.run(app, EverythingHandlers())
 
@@ -311,7 +312,7 @@ struct GeneratedTasksTests {
     #expect(messages.contains(.string("task 'linked_report': argument 'report_id' is missing")))
     // Arguments that do not decode are not retried, whatever the task's retry strategy.
     #expect(spans.count == 2)
-    #expect(try app.jobRows("status, attempts") == ["failed|1", "failed|1"])
+    #expect(try await app.jobRows("status, attempts") == ["failed|1", "failed|1"])
   }
 
   @Test("a malformed or missing trace_context never fails the job; the span says why")
@@ -341,7 +342,7 @@ struct GeneratedTasksTests {
         "'trace_context' is a number, not an object with a traceparent",
         "no 'trace_context' in the job's arguments",
       ])
-    #expect(try app.jobRows("status") == ["succeeded", "succeeded", "succeeded"])
+    #expect(try await app.jobRows("status") == ["succeeded", "succeeded", "succeeded"])
   }
 }
 
@@ -354,9 +355,9 @@ struct GeneratedTasksPythonTests {
   static let script = Python.repository.appendingPathComponent("Tests/Interop/traced_app.py").path
 
   static func python(_ arguments: [String], database: String, output: String = "/dev/null")
-    throws -> String
+    async throws -> String
   {
-    try runProcess(
+    try await runProcess(
       Python.interpreter, [script] + arguments,
       environment: ["PROCR_DSN": database, "PROCR_OUT": output])
   }
@@ -366,7 +367,7 @@ struct GeneratedTasksPythonTests {
     _ = TestTracing.exporter
     let app = try await TestDatabase.app()
     let queue = TestTracing.uniqueQueue()
-    let printed = try Self.python(
+    let printed = try await Self.python(
       ["defer", "fetch_joke", queue, #"{"category": "from-python", "limit": 2}"#],
       database: app.databaseURL)
     let producer = try JSONDecoder().decode([String: JSONValue].self, from: Data(printed.utf8))
@@ -393,7 +394,7 @@ struct GeneratedTasksPythonTests {
       )
     }
     let output = Python.temporaryFile()
-    _ = try Self.python(["worker", "python"], database: app.databaseURL, output: output)
+    _ = try await Self.python(["worker", "python"], database: app.databaseURL, output: output)
 
     let producer = try #require(
       TestTracing.spans(inTrace: trace).first {
@@ -415,7 +416,7 @@ struct GeneratedTasksPythonTests {
 }
 
 @Suite("Task argument coding")
-struct TaskArgumentCodingTests {
+struct TaskArgumentCodingUnitTests {
   @Test(
     "dates in every ISO 8601 form Python writes decode; ours keep milliseconds",
     arguments: [

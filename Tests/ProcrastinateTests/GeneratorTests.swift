@@ -4,7 +4,7 @@ import ProcrastinateTesting
 import Testing
 
 @Suite("Generator")
-struct GeneratorTests {
+struct GeneratorUnitTests {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
   /// The template's source, which the generator bundles as a resource.
@@ -181,8 +181,12 @@ struct GeneratorTests {
         "file name '2fast.tasks.yaml' gives the protocol name '2fastTasks'") == true)
   }
 
+}
+
+@Suite("procrastinate-generate")
+struct GeneratorCLITests {
   @Test("procrastinate-generate prints diagnostics, exits 1, and rewrites only what changed")
-  func cli() throws {
+  func cli() async throws {
     let binary = TracesPingTests.binary.replacingOccurrences(
       of: "procrastinate-swift", with: "procrastinate-generate")
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -192,19 +196,21 @@ struct GeneratorTests {
     let bad = directory.appendingPathComponent("bad.tasks.yaml").path
     try "tasks:\n  fetch:\n    args: { n: Integer }\n".write(
       toFile: bad, atomically: true, encoding: .utf8)
-    let failed = try runProcessCapturing(
+    let failed = try await runProcessCapturing(
       binary, [bad, "--output-directory", directory.path], allowFailure: true)
     #expect(failed.status == 1)
     #expect(failed.stderr.contains("\(bad):3:16: error: task 'fetch': argument 'n': unknown type"))
 
     let output = directory.appendingPathComponent("everything.tasks.swift").path
-    _ = try runProcessCapturing(binary, [Self.fixture, "--output-directory", directory.path])
+    _ = try await runProcessCapturing(
+      binary, [GeneratorUnitTests.fixture, "--output-directory", directory.path])
     #expect(
       try String(contentsOfFile: output, encoding: .utf8)
-        == String(contentsOfFile: Self.golden, encoding: .utf8))
+        == String(contentsOfFile: GeneratorUnitTests.golden, encoding: .utf8))
     let old = Date(timeIntervalSince1970: 1_000_000)
     try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: output)
-    _ = try runProcessCapturing(binary, [Self.fixture, "--output-file", output])
+    _ = try await runProcessCapturing(
+      binary, [GeneratorUnitTests.fixture, "--output-file", output])
     let modified = try FileManager.default.attributesOfItem(atPath: output)[.modificationDate]
     #expect(modified as? Date == old)
   }

@@ -36,7 +36,7 @@ struct HostileNamesTests {
     try await Worker(app: app, tasks: tasks, options: .test(queues: [queue])).run()
     #expect(seen.values == [name, name])
     #expect(try await app.checkSchema().isComplete)
-    #expect(try app.jobRows("status") == ["succeeded", "succeeded"])
+    #expect(try await app.jobRows("status") == ["succeeded", "succeeded"])
   }
 
   @Test("a NUL in a name is refused with a clear error, never cut short; nothing is deferred")
@@ -50,6 +50,6 @@ struct HostileNamesTests {
       let error = await #expect(throws: (any Error).self) { try await app.defer(request) }
       #expect("\(error.map { "\($0)" } ?? "")".contains("NUL"), "\(String(describing: error))")
     }
-    #expect(try app.jobRows().isEmpty)
+    #expect(try await app.jobRows().isEmpty)
   }
 }

@@ -14,10 +14,10 @@ enum Python {
   static var available: Bool { FileManager.default.isExecutableFile(atPath: interpreter) }
 
   @discardableResult
-  static func run(_ arguments: [String], database: String, output: String = "/dev/null") throws
-    -> String
+  static func run(_ arguments: [String], database: String, output: String = "/dev/null")
+    async throws -> String
   {
-    try runProcess(
+    try await runProcess(
       interpreter, [app] + arguments, environment: ["PROCR_DSN": database, "PROCR_OUT": output])
   }
 
@@ -48,7 +48,7 @@ struct InteropTests {
     "Python defers with trace_context on a schema Python applied; a Swift worker runs it intact")
   func pythonDefersSwiftRuns() async throws {
     let url = try await TestDatabase.emptyDatabaseURL()
-    try Python.run(["schema-apply"], database: url)
+    try await Python.run(["schema-apply"], database: url)
     let app = try ProcrastinateApp(databaseURL: url, logger: TestDatabase.quietLogger)
     #expect(try await app.applySchema() == .alreadyPresent)
     #expect(try await app.checkSchema().isComplete)
@@ -56,7 +56,7 @@ struct InteropTests {
     let args: JSONValue = .object([
       "order_id": .int(42), "note": .string("é\"\\"), "trace_context": Self.traceContext,
     ])
-    let id = try #require(
+    let id = try await #require(
       Int64(
         try Python.run(["defer", "swift.echo", "swift", args.description], database: url)
           .trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -65,7 +65,7 @@ struct InteropTests {
     try tasks.register("swift.echo") { arguments, _ in received.append(try arguments.members()) }
     try await Worker(app: app, tasks: tasks, options: .test(queues: ["swift"])).run()
     #expect(received.values == [args.objectValue!])
-    #expect(try app.jobRows() == ["\(id)|succeeded|1"])
+    #expect(try await app.jobRows() == ["\(id)|succeeded|1"])
   }
 
   @Test("Swift defers on a schema Swift applied; procrastinate worker --one-shot runs it")
@@ -84,16 +84,16 @@ struct InteropTests {
         options: DeferOptions(queue: "interop", lock: "k")),
     ])
     let output = Python.temporaryFile()
-    try Python.run(["worker", "interop"], database: app.databaseURL, output: output)
+    try await Python.run(["worker", "interop"], database: app.databaseURL, output: output)
     let records = try Python.records(output)
     #expect(records.count == 3)
     #expect(records.first?["args"] == .object(args))
     #expect(records.first?["job_id"] == .int(id))
     #expect(
-      try app.jobRows() == [
+      try await app.jobRows() == [
         "\(id)|succeeded|1", "\(batch[0])|succeeded|1", "\(batch[1])|succeeded|1",
       ])
-    #expect(try app.events(of: id) == ["deferred", "started", "succeeded"])
+    #expect(try await app.events(of: id) == ["deferred", "started", "succeeded"])
   }
 
   @Test("a failing job with a retry strategy ends the same in both implementations")
@@ -103,7 +103,7 @@ struct InteropTests {
     let pythonJob = try await python.defer(
       task: "interop.flaky", options: DeferOptions(queue: "interop"))
     let output = Python.temporaryFile()
-    try Python.run(["worker", "interop"], database: python.databaseURL, output: output)
+    try await Python.run(["worker", "interop"], database: python.databaseURL, output: output)
     #expect(try Python.records(output).count == 3)
 
     // Swift: the same strategy on a Swift worker.
@@ -116,12 +116,12 @@ struct InteropTests {
     }
     try await Worker(app: swift, tasks: tasks, options: .test(queues: ["interop"])).run()
 
-    let pythonRow = try python.jobRows("status, attempts")
-    let swiftRow = try swift.jobRows("status, attempts")
+    let pythonRow = try await python.jobRows("status, attempts")
+    let swiftRow = try await swift.jobRows("status, attempts")
     #expect(pythonRow == ["failed|3"])
     #expect(swiftRow == pythonRow)
-    let pythonEvents = try python.events(of: pythonJob)
-    let swiftEvents = try swift.events(of: swiftJob)
+    let pythonEvents = try await python.events(of: pythonJob)
+    let swiftEvents = try await swift.events(of: swiftJob)
     #expect(pythonEvents.count == 9)
     #expect(swiftEvents == pythonEvents)
   }
@@ -130,9 +130,9 @@ struct InteropTests {
   func catalogIdentical() async throws {
     let ours = try await TestDatabase.app()
     let theirs = try await TestDatabase.emptyDatabaseURL()
-    try Python.run(["schema-apply"], database: theirs)
-    let ourCatalog = try psql(ours.databaseURL, CatalogDump.query)
-    let theirCatalog = try psql(theirs, CatalogDump.query)
+    try await Python.run(["schema-apply"], database: theirs)
+    let ourCatalog = try await psql(ours.databaseURL, CatalogDump.query)
+    let theirCatalog = try await psql(theirs, CatalogDump.query)
     #expect(ourCatalog.count > 50)
     let missing = Set(theirCatalog).subtracting(ourCatalog).sorted()
     let extra = Set(ourCatalog).subtracting(theirCatalog).sorted()

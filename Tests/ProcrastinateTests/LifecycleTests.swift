@@ -52,7 +52,7 @@ extension WorkerSignalTests {
     var options = WorkerOptions.test()
     options.installSignalHandlers = true
     try await Worker(app: app, tasks: tasks, options: options).run()
-    #expect(try app.jobRows() == ["1|succeeded|1"])
+    #expect(try await app.jobRows() == ["1|succeeded|1"])
 
     #expect(installedHandler(SIGTERM) == expected, "the worker left another SIGTERM handler")
   }
@@ -96,10 +96,11 @@ struct LifecycleTests {
     let processor = BatchSpanProcessor(exporter: exporter, configuration: batch)
     let tracer = ProcrastinateTracer(sampler: ConstantSampler.alwaysOn, processor: processor)
     let started = Recorder<Int64>()
+    let gate = Gate()
     var tasks = TaskRegistry()
     try tasks.register("slow") { _, context in
       started.append(context.jobID)
-      try await Task.sleep(for: .milliseconds(700))
+      try await gate.wait()
       withSpan("slow.work") { _ in }
     }
     let worker = Worker(app: app, tasks: tasks, options: .test(oneShot: false))
@@ -112,14 +113,16 @@ struct LifecycleTests {
     await group.triggerGracefulShutdown()
     try await eventually("the worker to stop fetching") { worker.isStopRequested }
     let second = try await app.defer(task: "slow")
+    gate.open()  // the running job ends only now: its slot cannot fetch `second`
     try await run.value
     let shutdownTime = ContinuousClock.now - shutdownStart
 
-    #expect(try app.jobRows() == ["\(first)|succeeded|1", "\(second)|todo|0"])
-    #expect(try psql(app.databaseURL, "SELECT count(*) FROM procrastinate_workers") == ["0"])
+    #expect(try await app.jobRows() == ["\(first)|succeeded|1", "\(second)|todo|0"])
+    #expect(try await psql(app.databaseURL, "SELECT count(*) FROM procrastinate_workers") == ["0"])
     #expect(exporter.finishedSpans.map(\.name) == ["slow.work"])
     #expect(processor.statistics == SpanExportStatistics(exported: 1))
-    #expect(shutdownTime < .seconds(5), "shutdown took \(shutdownTime)")
+    // Not held by the span pipeline's hour-long delay, nor hung.
+    #expect(shutdownTime < .seconds(60), "shutdown took \(shutdownTime)")
   }
 
   @Test("past shutdownTimeout a graceful shutdown aborts the running job")
@@ -127,7 +130,7 @@ struct LifecycleTests {
     let app = try await TestDatabase.app()
     let id = try await app.defer(task: "stuck")
     var tasks = TaskRegistry()
-    try tasks.register("stuck") { _, _ in try await Task.sleep(for: .seconds(60)) }
+    try tasks.register("stuck") { _, _ in try await Task.sleep(for: .seconds(3600)) }
     let worker = Worker(
       app: app, tasks: tasks,
       options: .test(oneShot: false) { $0.shutdownTimeout = .milliseconds(200) })
@@ -136,7 +139,7 @@ struct LifecycleTests {
     try await eventually("the job to start") { worker.runningJobCount == 1 }
     await group.triggerGracefulShutdown()
     try await run.value
-    #expect(try app.jobRows() == ["\(id)|aborted|1"])
+    #expect(try await app.jobRows() == ["\(id)|aborted|1"])
   }
 
   @Test("cancelling run() aborts the running job at once, writes its outcome and unregisters")
@@ -144,16 +147,17 @@ struct LifecycleTests {
     let app = try await TestDatabase.app()
     let id = try await app.defer(task: "stuck")
     var tasks = TaskRegistry()
-    try tasks.register("stuck") { _, _ in try await Task.sleep(for: .seconds(60)) }
+    try tasks.register("stuck") { _, _ in try await Task.sleep(for: .seconds(3600)) }
     let worker = Worker(app: app, tasks: tasks, options: .test(oneShot: false))
     let run = Task { try await worker.run() }
     try await eventually("the job to start") { worker.runningJobCount == 1 }
     let cancelled = ContinuousClock.now
     run.cancel()
     try await run.value
-    #expect(ContinuousClock.now - cancelled < .seconds(5))
-    #expect(try app.jobRows() == ["\(id)|aborted|1"])
-    #expect(try psql(app.databaseURL, "SELECT count(*) FROM procrastinate_workers") == ["0"])
+    let took = ContinuousClock.now - cancelled
+    #expect(took < .seconds(30), "run() returned \(took) after the cancel; the job sleeps an hour")
+    #expect(try await app.jobRows() == ["\(id)|aborted|1"])
+    #expect(try await psql(app.databaseURL, "SELECT count(*) FROM procrastinate_workers") == ["0"])
   }
 
   @Test("TracingSetup is a Service: on graceful shutdown it exports what is queued")

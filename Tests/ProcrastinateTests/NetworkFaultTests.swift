@@ -87,14 +87,14 @@ struct NetworkFaultTests {
       (
         "the jobs by status",
         {
-          ((try? psql(
+          ((try? await psql(
             direct.databaseURL,
             "SELECT status, worker_id, count(*) FROM procrastinate_jobs GROUP BY 1, 2"))
             ?? []).joined(separator: ", ")
         }
       ),
     ]) {
-      try await eventually(timeout: .seconds(20), "some jobs to run") { runs.count >= 20 }
+      try await eventually(timeout: .seconds(120), "some jobs to run") { runs.count >= 20 }
       // Silence: jobs in flight finish their work, but nothing reaches the database.
       try proxy.blackhole(true)
       try await Task.sleep(for: .seconds(5))
@@ -102,8 +102,8 @@ struct NetworkFaultTests {
       try await Task.sleep(for: .seconds(1))
       #expect(runs.count <= duringSilence + 4, "jobs kept starting while the network was silent")
       try proxy.blackhole(false)
-      try await eventually(timeout: .seconds(40), "every job to succeed after the silence") {
-        try direct.jobRows("status").allSatisfy { $0 == "succeeded" }
+      try await eventually(timeout: .seconds(120), "every job to succeed after the silence") {
+        try await direct.jobRows("status").allSatisfy { $0 == "succeeded" }
       }
       #expect(Set(runs.values) == Set(ids), "no job lost")
       let twice = Dictionary(grouping: runs.values, by: { $0 }).filter { $0.value.count > 1 }
@@ -115,15 +115,17 @@ struct NetworkFaultTests {
       let more = try await direct.deferBatch(
         (0..<40).map { _ in JobRequest(task: "work", arguments: JobArguments([:])) })
       let before = runs.count
-      try await eventually(timeout: .seconds(20), "more jobs to run") { runs.count >= before + 4 }
+      try await eventually(timeout: .seconds(60), "more jobs to run") { runs.count >= before + 4 }
       try proxy.blackhole(true)
       let stopping = ContinuousClock.now
       worker.stop()
       _ = try? await run.value
       let stopTime = ContinuousClock.now - stopping
-      #expect(stopTime < .seconds(20), "stopping took \(stopTime) while the network was silent")
+      // The promise: stop is bounded by wall-clock timeouts (2 s per statement, per connect,
+      // for giving up on outcomes, and for unregistering), not by the silence.
+      #expect(stopTime < .seconds(40), "stopping took \(stopTime) while the network was silent")
       try proxy.blackhole(false)
-      let statuses = try psql(
+      let statuses = try await psql(
         direct.databaseURL,
         "SELECT status FROM procrastinate_jobs WHERE id IN (\(more.map(String.init).joined(separator: ",")))"
       )

@@ -184,7 +184,7 @@ struct TracesPingTests {
   @Test("ping sends a parent, a child and a linked span, and reports the HTTP status")
   func accepted() async throws {
     let receiver = try await OTLPReceiver()
-    let result = try runProcessCapturing(
+    let result = try await runProcessCapturing(
       Self.binary, ["traces", "ping"],
       environment: [
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)",
@@ -206,13 +206,13 @@ struct TracesPingTests {
   }
 
   @Test("ping to a collector that is down says so and exits 1")
-  func down() throws {
-    let result = try runProcessCapturing(
+  func down() async throws {
+    let result = try await runProcessCapturing(
       Self.binary, ["traces", "ping", "--endpoint", "http://127.0.0.1:1"],
       environment: ["JAEGER_ENDPOINT": ""], allowFailure: true)
     #expect(result.status == 1)
     #expect(result.stdout.contains("could not reach the collector: curl error 7"))
-    let unconfigured = try runProcessCapturing(
+    let unconfigured = try await runProcessCapturing(
       Self.binary, ["traces", "ping"],
       environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "", "JAEGER_ENDPOINT": ""], allowFailure: true)
     #expect(unconfigured.status != 0 && unconfigured.stderr.contains("no OTLP endpoint configured"))
@@ -222,7 +222,7 @@ struct TracesPingTests {
     "with JAEGER_ENDPOINT alone, ping sends the spans to Jaeger as Thrift and prints its status")
   func jaeger() async throws {
     let receiver = try await OTLPReceiver(script: "jaeger_receiver.py")
-    let result = try ping(
+    let result = try await ping(
       otlp: "", jaeger: "http://127.0.0.1:\(receiver.port)/api/traces",
       ["OTEL_SERVICE_NAME": "ping-test"])
     #expect(result.status == 0)
@@ -245,7 +245,7 @@ struct TracesPingTests {
   func otlpAndJaeger() async throws {
     let otlp = try await OTLPReceiver()
     let jaeger = try await OTLPReceiver(script: "jaeger_receiver.py")
-    let both = try ping(
+    let both = try await ping(
       otlp: "http://127.0.0.1:\(otlp.port)", jaeger: "http://127.0.0.1:\(jaeger.port)/api/traces")
     #expect(both.status == 0)
     #expect(both.stdout.contains("OK: the collector accepted them (HTTP 200)"))
@@ -253,23 +253,23 @@ struct TracesPingTests {
     #expect(try otlp.spans().count == 3)
     #expect(try jaeger.spans().count == 3)
 
-    let refused = try ping(
+    let refused = try await ping(
       otlp: "http://127.0.0.1:\(otlp.port)", jaeger: "http://127.0.0.1:1/api/traces")
     #expect(refused.status == 1)
     #expect(refused.stdout.contains("OK: the collector accepted them (HTTP 200)"))
     #expect(refused.stdout.contains("FAILED: could not reach Jaeger: curl error 7"))
 
-    let jaegerOnlyRefused = try ping(otlp: "", jaeger: "http://127.0.0.1:1/api/traces")
+    let jaegerOnlyRefused = try await ping(otlp: "", jaeger: "http://127.0.0.1:1/api/traces")
     #expect(jaegerOnlyRefused.status == 1)
     #expect(jaegerOnlyRefused.stdout.contains("FAILED: could not reach Jaeger: curl error 7"))
   }
 
   /// `traces ping` with `otlp` as the OTLP endpoint and `jaeger` as `JAEGER_ENDPOINT` (an
   /// empty string for none), and `extra` variables.
-  private func ping(otlp: String, jaeger: String, _ extra: [String: String] = [:]) throws
-    -> ProcessOutput
+  private func ping(otlp: String, jaeger: String, _ extra: [String: String] = [:])
+    async throws -> ProcessOutput
   {
-    try runProcessCapturing(
+    try await runProcessCapturing(
       Self.binary, ["traces", "ping"],
       environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "JAEGER_ENDPOINT": jaeger].merging(
         extra

@@ -12,7 +12,7 @@ struct PasswordLeakTests {
     let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
     defer { server.stop() }
     let secret = "s3cret-Pa55-\(UUID().uuidString.prefix(8))"
-    try server.createPasswordRole("app_user", password: secret, superuser: true)
+    try await server.createPasswordRole("app_user", password: secret, superuser: true)
     _ = try await server.createDatabase("leak")
 
     let base = "127.0.0.1:\(server.port)/leak"
@@ -31,7 +31,7 @@ struct PasswordLeakTests {
           ["schema", "--apply"], ["queues"], ["jobs", "--json"], ["healthchecks"],
           ["defer", "leak.task", "{}"], ["stalled"],
         ] {
-          let result = try runProcessCapturing(
+          let result = try await runProcessCapturing(
             TracesPingTests.binary, command + ["--database-url", form.url],
             environment: form.environment.merging(["PROCRASTINATE_LOG_LEVEL": "trace"]) { $1 },
             allowFailure: true)

@@ -4,7 +4,7 @@ import Testing
 @testable import Procrastinate
 
 @Suite("Reconnect backoff")
-struct ReconnectBackoffTests {
+struct ReconnectBackoffUnitTests {
   struct Refused: Error, CustomStringConvertible {
     var description: String { "connection refused" }
   }

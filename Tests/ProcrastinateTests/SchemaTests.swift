@@ -13,15 +13,15 @@ struct SchemaTests {
     #expect(try await app.applySchema() == .created)
     let report = try await app.checkSchema()
     #expect(report.isComplete, "missing after apply: \(report.missing)")
-    let before = try psql(app.databaseURL, "SELECT count(*) FROM pg_class")
+    let before = try await psql(app.databaseURL, "SELECT count(*) FROM pg_class")
     #expect(try await app.applySchema() == .alreadyPresent)
-    #expect(try psql(app.databaseURL, "SELECT count(*) FROM pg_class") == before)
+    #expect(try await psql(app.databaseURL, "SELECT count(*) FROM pg_class") == before)
   }
 
   @Test("a partial schema is reported object by object and left alone")
   func partialSchema() async throws {
     let app = try await TestDatabase.app()
-    try psql(
+    try await psql(
       app.databaseURL,
       "DROP FUNCTION procrastinate_retry_job_v2(bigint, timestamp with time zone, integer, character varying, character varying)"
     )
@@ -37,23 +37,23 @@ struct SchemaTests {
     try #require(
       FileManager.default.isExecutableFile(atPath: binary), "build the CLI first (swift build)")
     let url = try await TestDatabase.emptyDatabaseURL()
-    let missing = try runProcessCapturing(
+    let missing = try await runProcessCapturing(
       binary, ["schema", "--check", "--database-url", url], allowFailure: true)
     #expect(missing.status == 1)
     #expect(missing.stdout.contains("has no procrastinate schema"))
-    let created = try runProcessCapturing(
+    let created = try await runProcessCapturing(
       binary, ["schema", "--apply"], environment: ["PROCRASTINATE_DATABASE_URL": url])
     #expect(created.stdout.contains("Created"))
-    let again = try runProcessCapturing(
+    let again = try await runProcessCapturing(
       binary, ["schema", "--apply"], environment: ["DATABASE_URL": url])
     #expect(again.status == 0 && again.stdout.contains("already there"))
-    let check = try runProcessCapturing(binary, ["schema", "--check", "--database-url", url])
+    let check = try await runProcessCapturing(binary, ["schema", "--check", "--database-url", url])
     #expect(check.status == 0 && check.stdout.contains("OK"))
-    try psql(url, "DROP INDEX procrastinate_jobs_lock_idx_v1")
-    let partial = try runProcessCapturing(
+    try await psql(url, "DROP INDEX procrastinate_jobs_lock_idx_v1")
+    let partial = try await runProcessCapturing(
       binary, ["schema", "--check", "--database-url", url], allowFailure: true)
     #expect(partial.status == 1 && partial.stdout.contains("procrastinate_jobs_lock_idx_v1"))
-    let bad = try runProcessCapturing(
+    let bad = try await runProcessCapturing(
       binary, ["schema", "--check", "--database-url", "postgresql://[::1"], allowFailure: true)
     #expect(bad.status != 0 && bad.stderr.contains("malformed database URL"))
   }

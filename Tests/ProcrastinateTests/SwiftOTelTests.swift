@@ -24,7 +24,7 @@ struct SwiftOTelTests {
   func swiftOTel() async throws {
     let receiver = try await OTLPReceiver()
     let database = try await TestDatabase.emptyDatabaseURL()
-    let output = try runProcess(
+    let output = try await runProcess(
       SwiftOTelBinary.path, [],
       environment: [
         "PROCRASTINATE_DATABASE_URL": database,
@@ -60,11 +60,11 @@ struct SwiftOTelTests {
 
     // The carrier swift-otel injected: {"traceparent": "00-<trace>-<defer span>-01"}, read
     // back with the guide's `extract(trace_context)` from the OpenTelemetry SDK.
-    let arguments = try psql(database, "SELECT args->'trace_context' FROM procrastinate_jobs")
+    let arguments = try await psql(database, "SELECT args->'trace_context' FROM procrastinate_jobs")
     try #require(arguments.count == 1)
     let carrier = try JSONDecoder().decode([String: String].self, from: Data(arguments[0].utf8))
     #expect(carrier == ["traceparent": "00-\(trace)-\(field(deferSpan, "span_id"))-01"])
-    let extracted = try runProcess(
+    let extracted = try await runProcess(
       Python.interpreter,
       [
         "-c",

@@ -6,7 +6,7 @@ import Testing
 /// The carrier reader replaces a `JSONDecoder` pass on every traced job: it must read
 /// exactly what the decoder read.
 @Suite("Trace carrier reader")
-struct TraceCarrierReaderTests {
+struct TraceCarrierReaderUnitTests {
   /// What the reader must answer, worked out through `JSONDecoder` and `JSONValue`.
   static func reference(_ json: String, key: String) -> TraceCarrier {
     guard

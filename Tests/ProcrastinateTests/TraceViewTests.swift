@@ -46,7 +46,7 @@ struct TraceViewTests {
   @Test("a file's traces print as trees with kinds, durations and errors; --trace selects one")
   func tree() async throws {
     let (path, traceID, other) = try await Self.demoFile()
-    let output = try runProcess(
+    let output = try await runProcess(
       TracesPingTests.binary, ["traces", "show", path, "--trace", traceID])
     let lines = output.split(separator: "\n").map(String.init)
     #expect(lines.first?.hasPrefix("trace \(traceID) (procrastinate-demo): 6 spans, ") == true)
@@ -70,7 +70,7 @@ struct TraceViewTests {
     #expect(lines[5].contains("CLIENT") && lines[5].contains("✗ ERROR: no joke"))
     #expect(!output.contains(other))
 
-    let all = try runProcess(TracesPingTests.binary, ["traces", "show", path])
+    let all = try await runProcess(TracesPingTests.binary, ["traces", "show", path])
     #expect(all.contains("trace \(traceID)") && all.contains("trace \(other)"))
   }
 
@@ -80,7 +80,7 @@ struct TraceViewTests {
     let page = FileManager.default.temporaryDirectory.appendingPathComponent(
       "trace-\(UUID().uuidString).html"
     ).path
-    let output = try runProcess(
+    let output = try await runProcess(
       TracesPingTests.binary, ["traces", "show", path, "--trace", traceID, "--html", page])
     #expect(output.contains("wrote \(page): 1 trace(s)"))
     let html = try String(contentsOfFile: page, encoding: .utf8)
@@ -96,18 +96,22 @@ struct TraceViewTests {
       "bad-\(UUID().uuidString).jsonl"
     ).path
     try "{\"resourceSpans\": []}\nnot json\n".write(toFile: bad, atomically: true, encoding: .utf8)
-    let result = try runProcessCapturing(
+    let result = try await runProcessCapturing(
       TracesPingTests.binary, ["traces", "show", bad], allowFailure: true)
     #expect(result.status == 1)
     #expect(result.stderr.contains("\(bad):2: not an OTLP/JSON export request"))
     let (path, _, _) = try await Self.demoFile()
-    let unknown = try runProcessCapturing(
+    let unknown = try await runProcessCapturing(
       TracesPingTests.binary,
       ["traces", "show", path, "--trace", String(repeating: "a", count: 32)],
       allowFailure: true)
     #expect(unknown.status == 1 && unknown.stderr.contains("no trace aaaa"))
   }
 
+}
+
+@Suite("Trace view: odd files")
+struct TraceViewUnitTests {
   @Test("odd files from other tools: no end time, parent cycles, no span id, blank and CRLF lines")
   func oddFiles() throws {
     func span(_ id: String, parent: String, name: String, start: String, end: String?) -> String {

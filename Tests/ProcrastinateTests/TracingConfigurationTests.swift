@@ -7,7 +7,7 @@ import Testing
 import Tracing
 
 @Suite("Tracing configuration")
-struct TracingConfigurationTests {
+struct TracingConfigurationUnitTests {
   @Test("OTEL_* variables: endpoints, protocol, headers, sampler, batch settings, resource")
   func environment() throws {
     let configuration = TracingConfiguration.fromEnvironment(

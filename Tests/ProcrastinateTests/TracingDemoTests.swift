@@ -24,7 +24,7 @@ struct TracingDemoTests {
   @Test("the demo's trace has the guide's structure, span by span, over OTLP")
   func structure() async throws {
     let receiver = try await OTLPReceiver()
-    let output = try runProcess(
+    let output = try await runProcess(
       TracingDemoBinary.path, [],
       environment: [
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)",

@@ -33,8 +33,8 @@ struct TracingFaultTests {
     }
     await tracing.shutdown()
 
-    #expect(try app.jobRows("status").allSatisfy { $0 == "succeeded" })
-    #expect(try app.jobRows().count == 8)
+    #expect(try await app.jobRows("status").allSatisfy { $0 == "succeeded" })
+    #expect(try await app.jobRows().count == 8)
     let statistics = tracing.statistics
     #expect(statistics.exported == 0)
     #expect(statistics.failed == 24, "8 defer, 8 job and 8 nested spans: \(statistics)")

@@ -49,3 +49,18 @@ package final class BlockingThread: @unchecked Sendable {
     }
   }
 }
+
+extension BlockingThread {
+  /// Runs `work` on a thread started for it alone and returns its result: the one way async
+  /// code in this package hands a blocking call (waiting for a child process, stopping a
+  /// server) off Swift's cooperative pool, which has only as many threads as cores.
+  package static func run<Value: Sendable>(
+    _ name: String, _ work: @escaping @Sendable () throws -> Value
+  ) async throws -> Value {
+    try await withCheckedThrowingContinuation { continuation in
+      let thread = Thread { continuation.resume(with: Result { try work() }) }
+      thread.name = name
+      thread.start()
+    }
+  }
+}

@@ -5,8 +5,9 @@ import Foundation
 /// `PeriodicDeferrer.swift`.)
 extension Worker {
   /// LISTENs on procrastinate's channels on its own connection and wakes the fetch loop.
-  /// When the connection is lost it reconnects and wakes the loop once, since
-  /// notifications may have been missed meanwhile.
+  /// Each time LISTEN is in place (at start, and after a lost connection) it wakes the loop
+  /// once and looks for aborts once, since notifications sent before it listened are lost: a
+  /// job may start, and have its abort requested, before the first LISTEN.
   func listenLoop() async {
     while !Task.isCancelled {
       var connection: PostgresConnection?
@@ -15,6 +16,7 @@ extension Worker {
         connection = listener
         listening.succeeded()
         jobAvailable.signal()
+        await pollAborts()
         var quiet = Duration.zero
         while !Task.isCancelled {
           let received = try await withTaskCancellationHandler {
@@ -75,13 +77,19 @@ extension Worker {
   func abortPollingLoop() async {
     while !Task.isCancelled {
       try? await Task.sleep(for: options.abortPollingInterval)
-      guard !Task.isCancelled, let workerID, runningJobCount > 0 else { continue }
-      do {
-        let ids = try await store.jobsToAbort(workerID: workerID)
-        if !ids.isEmpty { abort(ids, how: "polling") }
-      } catch {
-        logger.debug("looking for aborts failed: \(error)")
-      }
+      guard !Task.isCancelled else { continue }
+      await pollAborts()
+    }
+  }
+
+  /// Looks once for aborts requested on the jobs this worker runs, and cancels them.
+  private func pollAborts() async {
+    guard let workerID, runningJobCount > 0 else { return }
+    do {
+      let ids = try await store.jobsToAbort(workerID: workerID)
+      if !ids.isEmpty { abort(ids, how: "polling") }
+    } catch {
+      logger.debug("looking for aborts failed: \(error)")
     }
   }
 

@@ -33,39 +33,49 @@ extension WorkerOptions {
 
 extension ProcrastinateApp {
   /// The job rows of this app's database as `id|status|attempts|worker_id`, ordered by id.
-  func jobRows(_ columns: String = "id, status, attempts") throws -> [String] {
-    try psql(databaseURL, "SELECT \(columns) FROM procrastinate_jobs ORDER BY id")
+  func jobRows(_ columns: String = "id, status, attempts") async throws -> [String] {
+    try await psql(databaseURL, "SELECT \(columns) FROM procrastinate_jobs ORDER BY id")
   }
 
   /// The event types of one job, in order.
-  func events(of job: Int64) throws -> [String] {
-    try psql(databaseURL, "SELECT type FROM procrastinate_events WHERE job_id = \(job) ORDER BY id")
+  func events(of job: Int64) async throws -> [String] {
+    try await psql(
+      databaseURL, "SELECT type FROM procrastinate_events WHERE job_id = \(job) ORDER BY id")
   }
 
   var databaseURL: String { database.conninfo }
 }
 
-/// Waits until `condition` holds, polling; fails after `timeout`.
+/// Waits until `condition` holds, polling (every 20 ms at first, backing off to 250 ms, since
+/// many conditions start a process). `timeout` is a deadline for a machine several times
+/// slower than the one it was written on, not an expectation: a test waits for the event it
+/// needs. On timeout the error says how long it waited and, through `seen`, what it last saw.
 func eventually(
-  timeout: Duration = .seconds(10), _ what: String, _ condition: () async throws -> Bool
+  timeout: Duration = .seconds(60), _ what: String, seen: (() async -> String)? = nil,
+  _ condition: () async throws -> Bool
 ) async throws {
-  let deadline = ContinuousClock.now + timeout
-  while ContinuousClock.now < deadline {
+  let start = ContinuousClock.now
+  var pause = Duration.milliseconds(20)
+  while ContinuousClock.now - start < timeout {
     if try await condition() { return }
-    try await Task.sleep(for: .milliseconds(20))
+    try await Task.sleep(for: pause)
+    pause = min(pause * 1.5, .milliseconds(250))
   }
-  throw TaskFailure(description: "timed out waiting for \(what)")
+  var message = "timed out after \(ContinuousClock.now - start) waiting for \(what)"
+  if let seen { message += "; last seen: \(await seen())" }
+  throw TaskFailure(description: message)
 }
 
 /// Runs `body`; when it throws, the error says so with the last lines of each log (a worker
 /// process's output, a server's log), so that a failure leaves something to read.
 func withLogs<T>(
-  _ logs: [(name: String, tail: () -> String)], _ body: () async throws -> T
+  _ logs: [(name: String, tail: () async -> String)], _ body: () async throws -> T
 ) async throws -> T {
   do {
     return try await body()
   } catch {
-    let tails = logs.map { "\n--- last lines of \($0.name) ---\n\($0.tail())" }.joined()
+    var tails = ""
+    for log in logs { tails += "\n--- last lines of \(log.name) ---\n\(await log.tail())" }
     throw TaskFailure(description: "\(error)\(tails)")
   }
 }
@@ -79,13 +89,44 @@ func tail(of path: String, lines: Int = 30) -> String {
 extension EmbeddedPostgres {
   /// Creates a role that must log in over TCP with `password` (scram-sha-256), ahead of
   /// initdb's trust rules.
-  func createPasswordRole(_ role: String, password: String, superuser: Bool = false) throws {
-    _ = try psql(
+  func createPasswordRole(_ role: String, password: String, superuser: Bool = false)
+    async throws
+  {
+    _ = try await psql(
       url, "CREATE ROLE \(role) LOGIN \(superuser ? "SUPERUSER " : "")PASSWORD '\(password)'")
     let hba = directory + "/data/pg_hba.conf"
     let rules = try String(contentsOfFile: hba, encoding: .utf8)
     try ("host all \(role) 127.0.0.1/32 scram-sha-256\n" + rules).write(
       toFile: hba, atomically: true, encoding: .utf8)
-    _ = try psql(url, "SELECT pg_reload_conf()")
+    _ = try await psql(url, "SELECT pg_reload_conf()")
+  }
+}
+
+/// A gate a job handler waits at until the test opens it: the test, not the machine's speed,
+/// decides when a running job ends. After 10 minutes it opens by itself, so a failed test
+/// still ends; a cancelled task stops waiting (and throws) at once.
+final class Gate: Sendable {
+  private let isOpen = Atomic<Bool>(false)
+
+  func open() { isOpen.store(true, ordering: .releasing) }
+
+  func wait() async throws {
+    let deadline = ContinuousClock.now + .seconds(600)
+    while !isOpen.load(ordering: .acquiring) && ContinuousClock.now < deadline {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+  }
+}
+
+/// Waits until a session of `app`'s database has LISTENed (a worker's listener is in place):
+/// what a test of NOTIFY wake-ups needs before it defers.
+func waitForListener(_ app: ProcrastinateApp) async throws {
+  var sessions: [String] = []
+  try await eventually("a worker's LISTEN to be in place", seen: { "\(sessions)" }) {
+    sessions = try await psql(
+      app.databaseURL,
+      "SELECT state || ': ' || query FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+    )
+    return sessions.contains { $0.hasPrefix("idle: LISTEN ") }
   }
 }

@@ -30,10 +30,11 @@ enum TestDatabase {
   }
 }
 
-/// Runs SQL through psql and returns the rows, `|`-separated, for assertions.
+/// Runs SQL through psql and returns the rows, `|`-separated, for assertions. psql runs as a
+/// child process waited for off the cooperative pool.
 @discardableResult
-func psql(_ url: String, _ sql: String) throws -> [String] {
-  let output = try runProcess(
+func psql(_ url: String, _ sql: String) async throws -> [String] {
+  let output = try await runProcess(
     "/usr/bin/psql", [url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
   return output.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
 }
@@ -48,14 +49,14 @@ struct ProcessOutput {
   var stderr: String
 }
 
-/// Runs a program to completion; throws with its output when it exits non-zero, unless
-/// `allowFailure`.
+/// Runs a program to completion, off the cooperative pool; throws with its output when it
+/// exits non-zero, unless `allowFailure`.
 @discardableResult
 func runProcess(
   _ executable: String, _ arguments: [String], environment: [String: String] = [:],
   allowFailure: Bool = false
-) throws -> String {
-  try runProcessCapturing(
+) async throws -> String {
+  try await runProcessCapturing(
     executable, arguments, environment: environment, allowFailure: allowFailure
   ).stdout
 }
@@ -63,8 +64,8 @@ func runProcess(
 func runProcessCapturing(
   _ executable: String, _ arguments: [String], environment: [String: String] = [:],
   allowFailure: Bool = false
-) throws -> ProcessOutput {
-  let child = try ChildProcess.run(executable, arguments, environment: environment)
+) async throws -> ProcessOutput {
+  let child = try await ChildProcess.run(executable, arguments, environment: environment)
   let result = ProcessOutput(status: child.status, stdout: child.output, stderr: child.errorOutput)
   if result.status != 0 && !allowFailure {
     throw ProcessFailure(
