@@ -66,18 +66,19 @@ public final class EmbeddedPostgres: Sendable {
   public static func start(options: Options = Options()) async throws -> EmbeddedPostgres {
     let binaries = try findBinaries()
     let runAsPostgres = geteuid() == 0
+    let account = runAsPostgres ? getpwnam("postgres") : nil
+    if runAsPostgres && account == nil {
+      throw EmbeddedPostgresError(
+        "running as root but there is no 'postgres' user to run the server as; install Debian's postgresql package"
+      )
+    }
     var template = Array((NSTemporaryDirectory() + "procrastinate-pg-XXXXXX").utf8CString)
     guard let created = mkdtemp(&template) else {
       throw EmbeddedPostgresError(
         "could not create a temporary folder: \(String(cString: strerror(errno)))")
     }
     let directory = String(cString: created)
-    if runAsPostgres {
-      guard let account = getpwnam("postgres") else {
-        throw EmbeddedPostgresError(
-          "running as root but there is no 'postgres' user to run the server as; install Debian's postgresql package"
-        )
-      }
+    if let account {
       chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
     }
     do {

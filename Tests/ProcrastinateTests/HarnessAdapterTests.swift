@@ -93,10 +93,10 @@ final class RunningAdapter {
 
   var log: String { (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "" }
 
-  /// Waits for the adapter to exit, polling: `Process.waitUntilExit` would block a thread of
-  /// the cooperative pool.
+  /// Waits (up to a minute) for the adapter to exit, polling: `Process.waitUntilExit` would
+  /// block a thread of the cooperative pool.
   func waitUntilExit() async throws {
-    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+    try await eventually("the adapter to exit", seen: { self.log }) { !process.isRunning }
   }
 
   deinit {
@@ -172,8 +172,8 @@ struct HarnessAdapterTests {
     #expect(metric["subject_kind"] as? String == "adapter")
     #expect(metric["instance_id"] as? Int == 0)
     let claims = try adapter.samples("claim_p99_ms")
-    // Claim latency is queue wait, which grows on a machine that falls behind: only its unit
-    // (milliseconds, not seconds or microseconds) is checked.
+    // Claim latency is queue wait, which grows on a machine that falls behind: only that it
+    // is a sane figure in milliseconds (under 10 minutes) is checked.
     #expect(claims.allSatisfy { $0.value >= 0 && $0.value < 600_000 }, "\(claims)")
     // Samples fall on the wall clock's whole seconds.
     #expect(try adapter.samples("enqueue_rate").allSatisfy { $0.time.hasSuffix(".000Z") })

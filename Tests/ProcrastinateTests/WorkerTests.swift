@@ -437,6 +437,9 @@ struct WorkerAbortTests {
       })
     let run = Task { try await worker.run() }
     try await eventually("the job to start") { worker.runningJobCount == 1 }
+    // With LISTEN: once it is in place, so that the NOTIFY, not the one look for aborts the
+    // worker takes when LISTEN starts, is what delivers the abort.
+    if listen { try await waitForListener(app) }
     let requested = ContinuousClock.now
     #expect(try await app.cancelJob(id: id, abort: true))
     var statuses: [String] = []

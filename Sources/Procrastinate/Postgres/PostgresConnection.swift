@@ -188,8 +188,8 @@ package final class PostgresConnection: Sendable {
   /// leave the caller to redo, or undo, what was done. The connection is then marked broken,
   /// so the pool replaces it.
   ///
-  /// `afterCommit` is SQL sent after the `COMMIT`, before the pipeline's end, whose result is
-  /// not returned: fault tests terminate the backend there.
+  /// `afterCommit`, for fault tests only, is SQL sent after the `COMMIT`, before the
+  /// pipeline's end, whose result is not returned: the tests terminate the backend there.
   package func transaction(
     _ steps: [(Statement, [String?])], afterCommit: String? = nil
   ) async throws -> [QueryResult] {
@@ -230,7 +230,7 @@ package final class PostgresConnection: Sendable {
         for (index, name) in names.enumerated() {
           guard let result = try self.nextResult(conn, &state, until: &deadline, context: name)
           else {
-            state.broken = PQstatus(conn) != CONNECTION_OK
+            state.broken = state.broken || PQstatus(conn) != CONNECTION_OK
             firstError =
               firstError
               ?? DatabaseError(
@@ -242,12 +242,23 @@ package final class PostgresConnection: Sendable {
           if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
             PQclear(result)
           } else {
+            let isCommit = index == steps.count + 1
             // A COMMIT of a transaction that failed answers OK too, with the tag ROLLBACK.
-            let tag = name == "COMMIT" ? String(cString: PQcmdStatus(result)) : ""
+            let tag = isCommit ? String(cString: PQcmdStatus(result)) : ""
             do {
               let value = try Self.consume(result, conn: conn, state: &state, context: name)
               if index >= 1 && index <= steps.count { results.append(value) }
-              if name == "COMMIT" { committed = tag == "COMMIT" && firstError == nil }
+              if isCommit {
+                committed = tag == "COMMIT" && firstError == nil
+                if tag != "COMMIT" {
+                  firstError =
+                    firstError
+                    ?? DatabaseError(
+                      kind: .statement,
+                      message: "COMMIT answered \(tag): the transaction was rolled back",
+                      context: name)
+                }
+              }
             } catch {
               firstError = firstError ?? error
             }

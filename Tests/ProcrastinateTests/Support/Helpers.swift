@@ -103,8 +103,8 @@ extension EmbeddedPostgres {
 }
 
 /// A gate a job handler waits at until the test opens it: the test, not the machine's speed,
-/// decides when a running job ends. After 10 minutes it opens by itself, so a failed test
-/// still ends; a cancelled task stops waiting (and throws) at once.
+/// decides when a running job ends. A gate never opened throws after 10 minutes, so a failed
+/// test still ends; a cancelled task stops waiting (and throws) at once.
 final class Gate: Sendable {
   private let isOpen = Atomic<Bool>(false)
 
@@ -112,7 +112,10 @@ final class Gate: Sendable {
 
   func wait() async throws {
     let deadline = ContinuousClock.now + .seconds(600)
-    while !isOpen.load(ordering: .acquiring) && ContinuousClock.now < deadline {
+    while !isOpen.load(ordering: .acquiring) {
+      guard ContinuousClock.now < deadline else {
+        throw TaskFailure(description: "the test never opened the gate")
+      }
       try await Task.sleep(for: .milliseconds(10))
     }
   }

@@ -6,6 +6,7 @@ final class LogRecorder: Sendable {
   struct Entry: Sendable {
     var level: Logger.Level
     var message: String
+    var at = ContinuousClock.now
   }
 
   private let entries = Mutex<[Entry]>([])
