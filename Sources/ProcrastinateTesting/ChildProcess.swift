@@ -162,7 +162,7 @@ package final class RunningChild: Sendable {
   /// Sends `number` (SIGTERM, say) and returns at once; nothing once the process was reaped.
   package func signal(_ number: Int32) {
     exitStatus.withLock { status in
-      if status == nil { Glibc.kill(pid, number) }
+      if status == nil { kill(pid, number) }
     }
   }
 
@@ -187,14 +187,6 @@ package final class RunningChild: Sendable {
     }
     thread.name = "reap \(pid)"
     thread.start()
-  }
-
-  /// Kills the process and waits for it to end; its exit status (137 after the SIGKILL, or
-  /// whatever it exited with before), or nil if it is somehow still there after `timeout`.
-  @discardableResult
-  package func kill(timeout: Duration = .seconds(60)) async -> Int32? {
-    signal(SIGKILL)
-    return await waitForExit(timeout: timeout)
   }
 
   /// Reaps the process if it has ended, without waiting; its status once it has.
