@@ -84,7 +84,7 @@ def main() -> None:
         # 2. The overview, then the job's waterfall.
         browser.get(base + "/")
         wait_for(lambda: "default" in text(browser, "queues"), "the overview's queue table")
-        browser.find_element(By.CSS_SELECTOR, "#queues a").click()
+        click(browser, By.CSS_SELECTOR, "#queues a", "the queue's link")
         wait_for(lambda: "/jobs" in browser.current_url, "the queue's job list")
         browser.get(f"{base}/jobs/{joke_job}")
         expected = [
@@ -97,9 +97,8 @@ def main() -> None:
                  f"the waterfall with {', '.join(expected)}")
         rows = browser.find_elements(By.CSS_SELECTOR, "#waterfall details.span-row")
         step(f"job {joke_job}'s waterfall shows {len(rows)} spans, including {', '.join(expected)}")
-        job_row = next(row for row in rows if "procrastinate.job.traced_fetch_joke" in row.text)
-        job_row.find_element(By.TAG_NAME, "summary").click()
-        wait_for(lambda: "procrastinate.job.id" in job_row.text, "the job span's attributes")
+
+        open_span(browser, "procrastinate.job.traced_fetch_joke", "procrastinate.job.id")
         if options.screenshots:
             shoot(browser, os.path.join(options.screenshots, "dashboard-job.png"))
 
@@ -117,7 +116,7 @@ def main() -> None:
             fail(f"job {failing} should have failed without its table; it is {status(failing)}")
         browser.get(f"{base}/jobs/{failing}")
         wait_for(lambda: "failed" in text(browser, "field-status"), "the failed status")
-        browser.find_element(By.XPATH, "//button[text()='Retry now']").click()
+        click(browser, By.XPATH, "//button[text()='Retry now']", "the Retry now button")
         wait_for(lambda: "todo" in text(browser, "field-status"), "the status back to todo")
         step(f"job {failing} failed; Retry now put it back to todo")
         sql("CREATE TABLE IF NOT EXISTS demo_jokes (id bigserial PRIMARY KEY, job_id bigint, "
@@ -138,16 +137,13 @@ def main() -> None:
         post_spans(base, hostile, markup)
         browser.get(f"{base}/jobs/{hostile}")
         wait_for(lambda: "hostile.span" in text(browser, "waterfall"), "the span naming the job")
-        row = next(row for row in browser.find_elements(By.CSS_SELECTOR, "#waterfall details.span-row")
-                   if "hostile.span" in row.text)
-        row.find_element(By.TAG_NAME, "summary").click()
-        wait_for(lambda: "onerror" in row.text, "the hostile span's attributes")
+        row_text = open_span(browser, "hostile.span", "onerror")
         if browser.execute_script("return window.__injected === undefined") is not True:
             fail("markup from a job or a span ran in the page")
         if markup not in text(browser, "args"):
             fail(f"the markup in the arguments is not shown as text: {text(browser, 'args')}")
-        if markup not in row.text:
-            fail(f"the markup in the span attribute is not shown as text: {row.text}")
+        if markup not in row_text:
+            fail(f"the markup in the span attribute is not shown as text: {row_text}")
         step("markup in a task argument and a span attribute shows as text and runs nothing")
         if options.screenshots:
             browser.get(base + "/")
@@ -221,6 +217,34 @@ def wait_for(condition, what: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.2)
     fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def click(browser: webdriver.Chrome, by: str, value: str, what: str) -> None:
+    """Clicks the element, found afresh on each try: a refresh may replace it between the
+    look-up and the click (a stale reference fails before anything is clicked)."""
+    def clicked() -> bool:
+        browser.find_element(by, value).click()
+        return True
+
+    wait_for(clicked, what)
+
+
+def open_span(browser: webdriver.Chrome, name: str, expected: str) -> str:
+    """Opens the waterfall row of span `name` until its text shows `expected`; its text.
+    Each refresh replaces the page's content (keeping open spans open), so the row is found
+    afresh on every try, never through a reference an earlier refresh made stale."""
+    seen = [""]
+
+    def opened() -> bool:
+        rows = browser.find_elements(By.CSS_SELECTOR, "#waterfall details.span-row")
+        row = next(row for row in rows if name in row.text)
+        if row.get_attribute("open") is None:
+            row.find_element(By.TAG_NAME, "summary").click()
+        seen[0] = row.text
+        return expected in seen[0]
+
+    wait_for(opened, f"the attributes of span {name}")
+    return seen[0]
 
 
 def shoot(browser: webdriver.Chrome, path: str) -> None:
