@@ -85,50 +85,69 @@ package enum JobSQL {
     SELECT \(jobColumns) FROM claimed AS job ORDER BY job.priority DESC, job.id ASC
     """)
 
-  /// Ends one job (`succeeded`, `failed` or `aborted`), optionally deleting it.
+  /// Ends one run of a job (`succeeded`, `failed` or `aborted`), optionally deleting it:
+  /// `procrastinate_finish_job_v1`, only while job `$1` is still `doing` with the attempts
+  /// `$4` it was fetched with (locked, so nothing changes it in between). Returns the id when
+  /// it ended the job; no row when the job is gone or was changed meanwhile (a write whose
+  /// answer was lost and is sent again, or another worker's stalled-job recovery).
   static let finishOne = Statement(
     "procrastinate_swift_finish_one",
     """
-    SELECT procrastinate_finish_job_v1($1::bigint, $2::procrastinate_job_status, $3::boolean)
+    WITH target AS MATERIALIZED (
+      SELECT id FROM procrastinate_jobs
+      WHERE id = $1::bigint AND status = 'doing' AND attempts = $4::integer
+      FOR UPDATE
+    )
+    SELECT id, procrastinate_finish_job_v1(id, $2::procrastinate_job_status, $3::boolean)
+    FROM target
     """)
 
-  /// Ends many jobs in one set-based statement, with exactly the row changes of
+  /// Ends many runs in one set-based statement, with exactly the row changes of
   /// `procrastinate_finish_job_v1` for each: delete the job when asked, otherwise set the
-  /// end status, clear `abort_requested`, and count the attempt if it was `doing`; only jobs
-  /// in `todo` or `doing` are touched, and the triggers write the events. Returns the ids it
-  /// ended: an id missing from the result is a job that was not found or not in `todo` or
-  /// `doing` (where the function would raise), and does not hold up the others.
+  /// end status, clear `abort_requested`, and count the attempt. As with ``finishOne``, only
+  /// a job still `doing` with the attempts its run was fetched with (`$4`) is touched; the
+  /// triggers write the events. Returns the ids it ended: an id missing from the result is a
+  /// job gone or changed meanwhile, and does not hold up the others.
   static let finishMany = Statement(
     "procrastinate_swift_finish_many",
     """
     WITH input AS (
-      SELECT * FROM unnest($1::bigint[], $2::procrastinate_job_status[], $3::boolean[])
-        AS f(id, end_status, delete_job)
+      SELECT * FROM unnest($1::bigint[], $2::procrastinate_job_status[], $3::boolean[],
+          $4::integer[])
+        AS f(id, end_status, delete_job, run_attempts)
     ), deleted AS (
       DELETE FROM procrastinate_jobs AS jobs
       USING input
       WHERE jobs.id = ANY(ARRAY(SELECT id FROM input WHERE delete_job))
-        AND jobs.id = input.id AND jobs.status IN ('todo', 'doing')
+        AND jobs.id = input.id AND jobs.status = 'doing' AND jobs.attempts = input.run_attempts
       RETURNING jobs.id
     ), updated AS (
       UPDATE procrastinate_jobs AS jobs
       SET status = input.end_status,
           abort_requested = false,
-          attempts = CASE jobs.status WHEN 'doing' THEN jobs.attempts + 1 ELSE jobs.attempts END
+          attempts = jobs.attempts + 1
       FROM input
       WHERE jobs.id = ANY(ARRAY(SELECT id FROM input WHERE NOT delete_job))
-        AND jobs.id = input.id AND jobs.status IN ('todo', 'doing')
+        AND jobs.id = input.id AND jobs.status = 'doing' AND jobs.attempts = input.run_attempts
       RETURNING jobs.id
     )
     SELECT id FROM deleted UNION ALL SELECT id FROM updated
     """)
 
-  /// Sends a job back to `todo` for another attempt at `$2` (epoch seconds).
+  /// Sends one run's job back to `todo` for another attempt at `$2` (epoch seconds):
+  /// `procrastinate_retry_job_v2`, only while job `$1` is still `doing` with the attempts `$6`
+  /// its run was fetched with. Returns the id when it did, as ``finishOne``.
   static let retry = Statement(
     "procrastinate_swift_retry",
     """
-    SELECT procrastinate_retry_job_v2(
-      $1::bigint, to_timestamp($2::float8), $3::integer, $4::varchar, $5::varchar)
+    WITH target AS MATERIALIZED (
+      SELECT id FROM procrastinate_jobs
+      WHERE id = $1::bigint AND status = 'doing' AND attempts = $6::integer
+      FOR UPDATE
+    )
+    SELECT id, procrastinate_retry_job_v2(
+      id, to_timestamp($2::float8), $3::integer, $4::varchar, $5::varchar)
+    FROM target
     """)
 
   /// The jobs a worker holds in `doing`, to find those fetched by a transaction whose
@@ -151,57 +170,75 @@ package enum JobSQL {
     FROM target
     """)
 
-  /// One statement that writes job outcomes, with the jobs it concerns.
+  /// One statement that writes job outcomes, with the runs it concerns.
   struct OutcomeWrite: Sendable {
     var statement: Statement
     var parameters: [String?]
-    var jobIDs: [Int64]
+    var completions: [Completion]
 
-    /// The jobs a set-based finish did not end (not found, or not in `todo` or `doing`),
-    /// read from its `result`: where `procrastinate_finish_job_v1` would have raised.
-    func notEnded(by result: QueryResult) -> [Int64] {
-      guard statement == JobSQL.finishMany else { return [] }
+    var jobIDs: [Int64] { completions.map(\.jobID) }
+
+    /// The runs the statement did not end, read from its `result` (the ids it ended): their
+    /// job was gone, or no longer `doing` at the attempt the run was fetched with.
+    func notEnded(by result: QueryResult) -> [Completion] {
       let ended = Set(result.namedRows.compactMap { $0.int64("id") })
-      return jobIDs.filter { !ended.contains($0) }
+      return completions.filter { !ended.contains($0.jobID) }
     }
   }
 
   /// The statements that write `completions`: all finishes in one ``finishMany`` (or
   /// ``finishOne`` when there is one, or when not `batching`), and one ``retry`` per retry.
   static func outcomeWrites(_ completions: [Completion], batching: Bool = true) -> [OutcomeWrite] {
-    var finishes: [(id: Int64, status: JobStatus, delete: Bool)] = []
+    var finishes: [(completion: Completion, status: JobStatus, delete: Bool)] = []
     var writes: [OutcomeWrite] = []
     for completion in completions {
-      switch completion {
-      case .finish(let id, let status, let delete):
-        finishes.append((id, status, delete))
-      case .retry(let id, let at):
+      switch completion.action {
+      case .finish(let status, let delete):
+        finishes.append((completion, status, delete))
+      case .retry(let at):
         writes.append(
           OutcomeWrite(
             statement: retry,
-            parameters: [String(id), String(at.timeIntervalSince1970), nil, nil, nil],
-            jobIDs: [id]))
+            parameters: [
+              String(completion.jobID), String(at.timeIntervalSince1970), nil, nil, nil,
+              String(completion.attempts),
+            ],
+            completions: [completion]))
       }
     }
     if finishes.count > 1 && batching {
       let parameters = [
-        PostgresArray.literal(finishes.map { String($0.id) }),
+        PostgresArray.literal(finishes.map { String($0.completion.jobID) }),
         PostgresArray.literal(finishes.map(\.status.rawValue)),
         PostgresArray.literal(finishes.map { $0.delete ? "t" : "f" }),
+        PostgresArray.literal(finishes.map { String($0.completion.attempts) }),
       ]
       writes.insert(
-        OutcomeWrite(statement: finishMany, parameters: parameters, jobIDs: finishes.map(\.id)),
+        OutcomeWrite(
+          statement: finishMany, parameters: parameters, completions: finishes.map(\.completion)),
         at: 0)
     } else {
       let singles = finishes.map {
         OutcomeWrite(
           statement: finishOne,
-          parameters: [String($0.id), $0.status.rawValue, $0.delete ? "t" : "f"], jobIDs: [$0.id])
+          parameters: [
+            String($0.completion.jobID), $0.status.rawValue, $0.delete ? "t" : "f",
+            String($0.completion.attempts),
+          ],
+          completions: [$0.completion])
       }
       writes.insert(contentsOf: singles, at: 0)
     }
     return writes
   }
+
+  /// The status and attempts of jobs `$1`, to say why an outcome could not be written.
+  static let jobStatuses = Statement(
+    "procrastinate_swift_job_statuses",
+    """
+    SELECT id, status::text AS status, attempts FROM procrastinate_jobs
+    WHERE id = ANY($1::bigint[])
+    """)
 
   /// The status of one job, for callers that wait on a job.
   static let jobStatus = Statement(

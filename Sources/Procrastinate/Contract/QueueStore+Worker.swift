@@ -16,8 +16,10 @@ extension QueueStore {
     try await pool.execute(WorkerSQL.unregister, [String(id)])
   }
 
-  func heartbeat(workerID: Int64) async throws {
-    try await pool.execute(WorkerSQL.heartbeat, [String(workerID)])
+  /// Beats worker `workerID`'s heartbeat; whether its row is still there.
+  func heartbeat(workerID: Int64) async throws -> Bool {
+    try await pool.execute(WorkerSQL.heartbeat, [String(workerID)]).namedRows.first?
+      .string("registered") == "t"
   }
 
   /// Removes the workers silent for `seconds` (their jobs lose their worker id); their ids.

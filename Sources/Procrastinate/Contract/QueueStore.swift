@@ -116,7 +116,7 @@ package struct QueueStore: Sendable {
   /// (deleted, cancelled or finished elsewhere meanwhile).
   func writeOutcomesAndFetch(
     _ outcomes: [JobSQL.OutcomeWrite], limit: Int, queues: [String]?, workerID: Int64
-  ) async throws -> (notEnded: [Int64], jobs: [FetchedJob]) {
+  ) async throws -> (notEnded: [Completion], jobs: [FetchedJob]) {
     var steps = outcomes.map { ($0.statement, $0.parameters) }
     if limit > 0 {
       steps.append(
@@ -129,8 +129,8 @@ package struct QueueStore: Sendable {
     return (notEnded, jobs)
   }
 
-  /// Writes one outcome statement; the jobs it should have ended and did not.
-  func writeOutcome(_ outcome: JobSQL.OutcomeWrite) async throws -> [Int64] {
+  /// Writes one outcome statement; the runs it should have ended and did not.
+  func writeOutcome(_ outcome: JobSQL.OutcomeWrite) async throws -> [Completion] {
     outcome.notEnded(by: try await pool.execute(outcome.statement, outcome.parameters))
   }
 
@@ -140,6 +140,20 @@ package struct QueueStore: Sendable {
       let status = row.string("status").flatMap(JobStatus.init(rawValue:))
     else { return nil }
     return (status, row.int("attempts") ?? 0)
+  }
+
+  /// The status and attempts of jobs `ids`, by id; a job that does not exist is left out.
+  func jobStatuses(ids: [Int64]) async throws -> [Int64: (status: JobStatus, attempts: Int)] {
+    let rows = try await pool.execute(
+      JobSQL.jobStatuses, [PostgresArray.literal(ids.map { String($0) })]
+    ).namedRows
+    var statuses: [Int64: (status: JobStatus, attempts: Int)] = [:]
+    for row in rows {
+      guard let id = row.int64("id"), let status = row.string("status").flatMap(JobStatus.init)
+      else { continue }
+      statuses[id] = (status, row.int("attempts") ?? 0)
+    }
+    return statuses
   }
 
   /// The jobs worker `workerID` holds in `doing`.

@@ -25,9 +25,14 @@ package enum WorkerSQL {
     "procrastinate_swift_unregister_worker",
     "SELECT procrastinate_unregister_worker_v1($1::bigint)")
 
+  /// `procrastinate_update_heartbeat_v1`, and whether worker `$1` is still registered (its
+  /// row may have been pruned by another worker that saw no heartbeat for too long).
   static let heartbeat = Statement(
     "procrastinate_swift_heartbeat",
-    "SELECT procrastinate_update_heartbeat_v1($1::bigint)")
+    """
+    SELECT procrastinate_update_heartbeat_v1($1::bigint),
+      EXISTS (SELECT 1 FROM procrastinate_workers WHERE id = $1::bigint) AS registered
+    """)
 
   static let pruneStalledWorkers = Statement(
     "procrastinate_swift_prune_stalled_workers",

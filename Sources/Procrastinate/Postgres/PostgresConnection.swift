@@ -306,7 +306,10 @@ package final class PostgresConnection: Sendable {
         firstError =
           firstError
           ?? DatabaseError(
-            kind: .connectionLost, message: Self.trimmed(PQerrorMessage(conn)), context: "pipeline")
+            kind: .connectionLost,
+            message:
+              "the connection was lost before the pipeline's results were all read; the connection is discarded (\(Self.trimmed(PQerrorMessage(conn))))",
+            context: "pipeline")
       }
       if let firstError {
         if !state.broken, PQstatus(conn) == CONNECTION_OK,

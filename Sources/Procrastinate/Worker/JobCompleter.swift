@@ -2,17 +2,34 @@ import Foundation
 import Logging
 import Synchronization
 
-/// How a job ended, as the worker writes it back.
-enum Completion: Sendable {
-  /// `procrastinate_finish_job_v1(id, status, delete)`.
-  case finish(jobID: Int64, status: JobStatus, delete: Bool)
-  /// `procrastinate_retry_job_v2(id, at, NULL, NULL, NULL)`.
-  case retry(jobID: Int64, at: Date)
+/// How a job's run ended, as the worker writes it back.
+///
+/// Every write applies to this run alone: only while the job is still `doing` with the
+/// `attempts` it was fetched with. A write whose answer was lost and that is sent again, or
+/// a job changed meanwhile by someone else, is then left alone (and reported, see
+/// ``OutcomeConflict``) instead of ending a later run of the same job.
+struct Completion: Sendable {
+  enum Action: Sendable {
+    /// `procrastinate_finish_job_v1(id, status, delete)`.
+    case finish(status: JobStatus, delete: Bool)
+    /// `procrastinate_retry_job_v2(id, at, NULL, NULL, NULL)`.
+    case retry(at: Date)
+  }
 
-  var jobID: Int64 {
-    switch self {
-    case .finish(let id, _, _), .retry(let id, _): id
-    }
+  var jobID: Int64
+  /// The job's `attempts` when this run was fetched.
+  var attempts: Int
+  var task: String
+  var queue: String
+  var action: Action
+}
+
+extension Completion {
+  /// The outcome of `job`'s run.
+  init(_ job: FetchedJob, _ action: Action) {
+    self.init(
+      jobID: job.id, attempts: job.row.attempts, task: job.row.task, queue: job.row.queue,
+      action: action)
   }
 }
 
@@ -99,23 +116,28 @@ actor JobCompleter {
 
   private func persist(_ completions: [Completion]) async {
     for outcome in JobSQL.outcomeWrites(completions) {
-      if let notEnded = await write(outcome) { reportNotEnded(notEnded) }
+      if let notEnded = await write(outcome) { await reportNotEnded(notEnded) }
     }
   }
 
-  /// Logs the jobs an outcome did not end (deleted, cancelled or finished elsewhere
-  /// meanwhile), as `procrastinate_finish_job_v1` would have raised for them.
-  nonisolated func reportNotEnded(_ jobIDs: [Int64]) {
-    for id in jobIDs {
-      logger.error(
-        "could not record the outcome of job \(id): it was not found or not in \"doing\" or \"todo\" status"
-      )
+  /// Says why each of `completions` was not written (its job was gone, or no longer `doing`
+  /// at that run's attempt), as its job's row reads now, and counts it in
+  /// ``QueueMetrics/outcomeConflicts``.
+  func reportNotEnded(_ completions: [Completion]) async {
+    if completions.isEmpty { return }
+    let statuses = try? await store.jobStatuses(ids: completions.map(\.jobID))
+    for completion in completions {
+      let now = statuses?[completion.jobID]
+      let conflict = statuses == nil ? .unknown : OutcomeConflict(completion, now: now)
+      logger.log(level: conflict.level, "\(conflict.message(completion, now: now))")
+      QueueMetrics.outcomeConflict(
+        task: completion.task, queue: completion.queue, reason: conflict.rawValue)
     }
   }
 
   /// Runs `outcome` until it succeeds (the jobs it did not end) or fails with a statement
   /// error, or is given up while stopping (nil).
-  private func write(_ outcome: JobSQL.OutcomeWrite) async -> [Int64]? {
+  private func write(_ outcome: JobSQL.OutcomeWrite) async -> [Completion]? {
     let jobs = outcome.jobIDs
     var attempt = 0
     var statementFailures = 0

@@ -60,7 +60,7 @@ extension Worker {
       logger.error(
         "job \(job.id) failed: unknown task '\(job.row.task)': no handler is registered under this name in this worker (registered: \(tasks.taskNames.joined(separator: ", ")))"
       )
-      return .finish(jobID: job.id, status: .failed, delete: deleteFinal)
+      return Completion(job, .finish(status: .failed, delete: deleteFinal))
     }
     let context = JobContext(
       jobID: job.id, taskName: job.row.task, queueName: job.row.queue, attempts: job.row.attempts,
@@ -80,7 +80,7 @@ extension Worker {
       try await task.handler(JobArguments(trustedJSON: job.row.arguments), context)
       logger.debug("job \(job.id) succeeded in \(ContinuousClock.now - started)")
       finished("succeeded")
-      return .finish(jobID: job.id, status: .succeeded, delete: options.deleteJobs != .never)
+      return Completion(job, .finish(status: .succeeded, delete: options.deleteJobs != .never))
     } catch {
       let outcome = JobOutcome(error: error, retry: task.retry, attempts: job.row.attempts)
       let what = outcome.aborted ? "was aborted" : "failed"
@@ -89,11 +89,11 @@ extension Worker {
         logger.warning(
           "job \(job.id) \(what) (attempt \(job.row.attempts + 1)): \(error); retrying in \(delay)s"
         )
-        return .retry(jobID: job.id, at: Date().addingTimeInterval(delay))
+        return Completion(job, .retry(at: Date().addingTimeInterval(delay)))
       }
       logger.error("job \(job.id) \(what) (attempt \(job.row.attempts + 1)): \(error)")
-      return .finish(
-        jobID: job.id, status: outcome.aborted ? .aborted : .failed, delete: deleteFinal)
+      return Completion(
+        job, .finish(status: outcome.aborted ? .aborted : .failed, delete: deleteFinal))
     }
   }
 }

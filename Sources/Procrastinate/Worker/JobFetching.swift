@@ -61,8 +61,8 @@ extension Worker {
       if limit > 0 {
         QueueMetrics.fetched(strategy: "batched", duration: ContinuousClock.now - fetchStarted)
       }
-      completer.reportNotEnded(notEnded)
       for outcome in outcomes { outcome.continuation.resume() }
+      await completer.reportNotEnded(notEnded)
       return jobs
     } catch {
       if !outcomes.isEmpty { await completer.persistAndResume(outcomes) }
@@ -126,7 +126,7 @@ extension Worker {
   private func fetchFailed(_ error: any Error, workerID: Int64, wait: Bool) async {
     if let error = error as? DatabaseError, error.sqlState == DatabaseError.foreignKeyViolation {
       logger.warning("worker \(workerID) was unregistered by someone else; registering again")
-      await registerAgain()
+      await registerAgain(replacing: workerID)
       return
     }
     let delay = fetching.failed(error)

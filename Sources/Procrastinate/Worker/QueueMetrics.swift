@@ -12,6 +12,7 @@ import Metrics
 /// | `procrastinate_job_duration_seconds` | timer | `task`, `queue`, `outcome` |
 /// | `procrastinate_job_queue_wait_seconds` | timer | `task`, `queue` (defer, retry or due time → start) |
 /// | `procrastinate_fetch_duration_seconds` | timer | `strategy` (`batched`, `per_job`) |
+/// | `procrastinate_job_outcome_conflicts_total` | counter | `task`, `queue`, `reason` (`already_recorded`, `changed_elsewhere`, `gone`, `unknown`) |
 public enum QueueMetrics {
   /// Counter of deferred jobs, by `task` and `queue`.
   public static let deferred = label("jobs_deferred_total")
@@ -25,6 +26,12 @@ public enum QueueMetrics {
   public static let queueWait = label("job_queue_wait_seconds")
   /// Timer of how long fetching jobs took, by `strategy`.
   public static let fetchDuration = label("fetch_duration_seconds")
+
+  /// Counter of run outcomes a worker did not write because the job was no longer `doing`
+  /// at that run's attempt, by `task`, `queue` and `reason`: `already_recorded` (an earlier
+  /// write committed though its answer was lost), `changed_elsewhere` (another worker's
+  /// stalled-job recovery, an administrator), `gone` (deleted) or `unknown`.
+  public static let outcomeConflicts = label("job_outcome_conflicts_total")
 
   /// Every label starts with `procrastinate_`.
   private static func label(_ name: String) -> String { "procrastinate_" + name }
@@ -50,6 +57,12 @@ public enum QueueMetrics {
     Counter(label: finished, dimensions: dimensions).increment()
     Metrics.Timer(label: QueueMetrics.duration, dimensions: dimensions)
       .recordNanoseconds(nanoseconds(duration))
+  }
+
+  static func outcomeConflict(task: String, queue: String, reason: String) {
+    Counter(
+      label: outcomeConflicts, dimensions: [("task", task), ("queue", queue), ("reason", reason)]
+    ).increment()
   }
 
   static func fetched(strategy: String, duration: Duration) {

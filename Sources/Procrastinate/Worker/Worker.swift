@@ -37,6 +37,7 @@ public final class Worker: Sendable {
   /// Paces fetching, and listening, while the database cannot be reached.
   let fetching: ReconnectBackoff
   let listening: ReconnectBackoff
+  let heartbeating: ReconnectBackoff
 
   /// A worker on `app`'s database, with a pool of its own; it starts with ``run()``.
   public init(app: ProcrastinateApp, tasks: TaskRegistry, options: WorkerOptions = WorkerOptions())
@@ -59,6 +60,8 @@ public final class Worker: Sendable {
       "fetching jobs", ceiling: options.reconnectDelay, logger: logger)
     self.listening = ReconnectBackoff(
       "listening for new jobs", ceiling: options.reconnectDelay, logger: logger)
+    self.heartbeating = ReconnectBackoff(
+      "sending heartbeats", ceiling: options.reconnectDelay, logger: logger)
     self.completer = JobCompleter(
       store: store, batched: options.fetchStrategy == .batched,
       backoff: ReconnectBackoff(
@@ -81,6 +84,14 @@ public final class Worker: Sendable {
 
   /// The id of this worker in `procrastinate_workers`, once registered.
   public var workerID: Int64? { state.withLock { $0.workerID } }
+
+  /// The jobs this worker holds: running or waiting for their outcome to be written, or run
+  /// with an outcome it could not record. Nothing here gives these back while it lives:
+  /// their handler runs or ran, and a lost connection is not a dead worker.
+  func heldJobs() async -> Set<Int64> {
+    let running = state.withLock { Set($0.running.keys) }
+    return running.union(await completer.unrecorded)
+  }
 
   /// The number of jobs fetched by this worker and not yet written back.
   public var runningJobCount: Int { state.withLock { $0.running.count } }

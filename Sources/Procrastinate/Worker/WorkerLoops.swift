@@ -93,16 +93,33 @@ extension Worker {
     }
   }
 
-  /// Gives back jobs stalled under dead or silent workers, every `every`.
+  /// Gives back jobs stalled under dead or silent workers, every `every`, never one held
+  /// here (``heldJobs()``): a job of ours that lost its worker id (our row was pruned while
+  /// our heartbeats failed) is taken back instead.
   func stalledJobsLoop(every: Duration) async {
+    let seconds = options.stalledWorkerTimeout.inSeconds
     while !Task.isCancelled {
       try? await Task.sleep(for: every)
       guard !Task.isCancelled else { return }
       do {
-        let retried = try await app.retryStalledJobs(
-          heartbeatTimeout: options.stalledWorkerTimeout, excludingWorker: workerID)
+        let stalled = try await app.store.stalledJobs(silentFor: seconds, excluding: workerID)
+        if stalled.isEmpty { continue }
+        let held = await heldJobs()
+        var retried: [Int64] = []
+        for job in stalled where !held.contains(job.id) {
+          if try await app.store.retryStalledJob(
+            id: job.id, silentFor: seconds, excluding: workerID)
+          {
+            retried.append(job.id)
+          }
+        }
         if !retried.isEmpty {
           logger.warning("gave back \(retried.count) stalled job(s): \(retried)")
+        }
+        let ours = stalled.map(\.id).filter(held.contains)
+        if !ours.isEmpty, let workerID {
+          logger.warning("jobs \(ours) held here had lost their worker id; taking them back")
+          try await store.reclaimRunningJobs(ours, workerID: workerID)
         }
       } catch {
         logger.warning("looking for stalled jobs failed: \(error)")

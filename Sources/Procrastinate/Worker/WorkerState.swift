@@ -21,6 +21,8 @@ struct WorkerState {
   var endedGeneration = 0
   /// Running jobs are to be cancelled now, not after `shutdownTimeout`.
   var abortRunning = false
+  /// One loop is registering the worker again (its row was pruned); the others leave it be.
+  var registeringAgain = false
 
   /// Reserves up to `limit` free slots for a batched fetch: concurrency minus executing
   /// handlers and fetches in flight, and never so many that more than twice the concurrency
