@@ -152,7 +152,19 @@ final class ExecutionCountRig: Sendable {
       ("the server's log", { server.logTail() }),
     ]) {
       try await withThrowingTaskGroup(of: Void.self) { group in
-        for worker in workers { group.addTask { try await worker.run() } }
+        // A worker that stops before it is told to fails the test at once, with its error.
+        let stopped = Recorder<String>()
+        for (index, worker) in workers.enumerated() {
+          group.addTask {
+            do {
+              try await worker.run()
+              if !worker.isStopRequested { stopped.append("worker \(index) returned") }
+            } catch {
+              stopped.append("worker \(index) threw: \(error)")
+              throw error
+            }
+          }
+        }
         group.addTask { await rig.produce() }
         let started = ContinuousClock.now
         let what = try await fault(rig)
@@ -163,6 +175,9 @@ final class ExecutionCountRig: Sendable {
         try await eventually(
           timeout: .seconds(300), "every job to end", seen: { "\(open) (status, count)" }
         ) {
+          if let early = stopped.values.first {
+            throw TaskFailure(description: "a worker stopped during the fault: \(early)")
+          }
           open = try await checker.query(
             "SELECT status::text, count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') GROUP BY 1"
           )

@@ -382,6 +382,33 @@ struct WorkerTests {
     for id in twice { histories.append("job \(id): \(try await app.events(of: id))") }
     #expect(twice.isEmpty, "ran twice: \(histories)")
   }
+
+  @Test(
+    "a backend terminated while the worker registers: the worker retries and starts, not throws"
+  )
+  func startsThroughALostConnection() async throws {
+    let app = try await TestDatabase.app()
+    // The first registration's backend terminates itself (a sequence is not rolled back).
+    _ = try await app.query("CREATE SEQUENCE register_calls")
+    _ = try await app.query(
+      "ALTER FUNCTION procrastinate_register_worker_v1() RENAME TO original_register_worker")
+    _ = try await app.query(
+      """
+      CREATE FUNCTION procrastinate_register_worker_v1() RETURNS TABLE(worker_id bigint)
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('register_calls') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+        RETURN QUERY SELECT * FROM original_register_worker();
+      END $$
+      """)
+    let ran = Recorder<Int64>()
+    var tasks = TaskRegistry()
+    try tasks.register("once") { _, context in ran.append(context.jobID) }
+    let id = try await app.deferBatchUntraced([JobRequest(task: "once")])[0]
+    try await Worker(app: app, tasks: tasks, options: .test()).run()
+    #expect(ran.values == [id])
+    #expect(try await app.query("SELECT last_value FROM register_calls") == [["2"]])
+  }
 }
 
 extension Recorder {

@@ -104,8 +104,10 @@ public final class Worker: Sendable {
   /// The worker's whole life, from the schema check to unregistering; ``run()`` adds how it
   /// is told to stop (signals, graceful shutdown, cancellation).
   func runUntilStopped() async throws {
-    try await checkSchema()
-    let workerID = try await registerPruningStalledWorkers()
+    guard let workerID = try await startingThroughLostConnections() else {
+      logger.info("stopped before it could register")
+      return
+    }
     logger.info(
       "worker \(workerID) started: queues \(options.queues.map { $0.joined(separator: ", ") } ?? "all"), concurrency \(options.concurrency), tasks \(tasks.taskNames.joined(separator: ", "))"
     )
@@ -126,6 +128,25 @@ public final class Worker: Sendable {
     await unregister()
     await store.close()
     logger.info("worker \(workerID) stopped")
+  }
+
+  /// Checks the schema and registers; the worker's id, or nil when it was stopped first. A
+  /// connection lost on the way (a terminated backend, a restart) is retried with the fetch
+  /// backoff, as it would be once started: a worker that starts during a database fault
+  /// must not stop for good. Anything else (no schema, a refused connect, a wrong password)
+  /// is thrown at once.
+  private func startingThroughLostConnections() async throws -> Int64? {
+    while !isStopping {
+      do {
+        try await checkSchema()
+        let id = try await registerPruningStalledWorkers()
+        fetching.succeeded()
+        return id
+      } catch let error as DatabaseError where error.kind == .connectionLost {
+        await jobAvailable.wait(timeout: fetching.failed(error))
+      }
+    }
+    return nil
   }
 
   /// A database without procrastinate's schema gets one clear error, not a missing function.

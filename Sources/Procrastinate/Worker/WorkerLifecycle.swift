@@ -11,7 +11,8 @@ import Synchronization
 
 extension Worker: Service {
   /// Runs until stopped. Throws only when the worker cannot start (bad configuration, no
-  /// database, no schema); once started, database outages are waited out.
+  /// database, no schema); a connection lost while starting (a terminated backend, a
+  /// restart) is retried, and once started, database outages are waited out.
   ///
   /// How it stops:
   /// - **In a `ServiceGroup`** (swift-service-lifecycle): on graceful shutdown it stops
