@@ -105,6 +105,7 @@ public final class Worker: Sendable {
   /// is told to stop (signals, graceful shutdown, cancellation).
   func runUntilStopped() async throws {
     guard let workerID = try await startingThroughLostConnections() else {
+      await store.close()
       logger.info("stopped before it could register")
       return
     }
