@@ -131,18 +131,24 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    // The generator's templates (Swift and Python), at the top of the repository. They travel
+    // with the generator as this target's resources, in the bundle SwiftPM puts next to the
+    // executable: install procrastinate-generate with that folder, and it needs no source
+    // checkout.
+    .target(
+      name: "ProcrastinateTemplates",
+      path: "Templates",
+      resources: [.copy("tasks.swift.mustache"), .copy("tasks.py.mustache")]
+    ),
     .target(
       name: "ProcrastinateGenerator",
       dependencies: [
         "ProcrastinateCron",
         "ProcrastinateConventions",
+        "ProcrastinateTemplates",
         .product(name: "Yams", package: "Yams"),
         .product(name: "Mustache", package: "swift-mustache"),
-      ],
-      // The template travels with the generator, in the resource bundle SwiftPM puts next to
-      // the executable: install procrastinate-generate with that folder, and it needs no
-      // source checkout.
-      resources: [.copy("Resources/tasks.swift.mustache")]
+      ]
     ),
     .executableTarget(
       name: "ProcrastinateGenerate",

@@ -11,6 +11,8 @@ let package = Package(
   products: [
     .executable(name: "tracing-demo", targets: ["TracingDemo"]),
     .library(name: "GuideTasks", targets: ["GuideTasks"]),
+    // A Swift producer and worker sharing fleet.tasks.yaml with a Python worker (python/).
+    .executable(name: "mixed-fleet", targets: ["MixedFleet"]),
   ],
   dependencies: [
     .package(name: "swift-procrastinate", path: "../.."),
@@ -35,6 +37,15 @@ let package = Package(
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
+    ),
+    .executableTarget(
+      name: "MixedFleet",
+      dependencies: [
+        .product(name: "Procrastinate", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
+      ],
+      plugins: [.plugin(name: "ProcrastinateTasks", package: "swift-procrastinate")]
     ),
   ]
 )

@@ -10,13 +10,27 @@ struct ProcrastinateGenerate: ParsableCommand {
     commandName: "procrastinate-generate",
     abstract: "Generate typed, traced defer and run wrappers from *.tasks.yaml spec files.",
     discussion: """
-      Each SPEC becomes <name>.tasks.swift in the output directory (or the file given with
-      --output-file, for one spec). A file is rewritten only when its content changed, so
-      unchanged specs do not trigger recompilation.
+      Swift (the default): each SPEC becomes <name>.tasks.swift in the output directory (or
+      the file given with --output-file, for one spec).
+
+      Python (--language python): the SPECs become one module for procrastinate 3.10 and the
+      OpenTelemetry API, written to --output-file, e.g.
+        procrastinate-generate --language python jokes.tasks.yaml --output-file tasks.py
+
+      A file is rewritten only when its content changed, so unchanged specs do not trigger
+      recompilation.
       """)
+
+  /// The language to generate.
+  enum Language: String, ExpressibleByArgument, CaseIterable {
+    case swift, python
+  }
 
   @Argument(help: "Spec files (*.tasks.yaml).")
   var specs: [String]
+
+  @Option(help: "The language to generate: swift (one file per spec) or python (one module).")
+  var language: Language = .swift
 
   @Option(help: "Directory for the generated files.")
   var outputDirectory: String?
@@ -26,7 +40,7 @@ struct ProcrastinateGenerate: ParsableCommand {
 
   @Option(
     help:
-      "Directory holding a tasks.swift.mustache to use instead of the template bundled with the generator."
+      "Directory holding a tasks.swift.mustache (or tasks.py.mustache) to use instead of the template bundled with the generator."
   )
   var templates: String?
 
@@ -36,7 +50,22 @@ struct ProcrastinateGenerate: ParsableCommand {
   )
   var accessModifier: Generator.AccessModifier?
 
+  @Flag(
+    help:
+      "Write nothing; fail when an output file differs from what the specs generate now (for CI: a module not regenerated after a spec changed)."
+  )
+  var check = false
+
   func validate() throws {
+    if language == .python {
+      if outputFile == nil || outputDirectory != nil {
+        throw ValidationError("--language python writes one module: give --output-file FILE.py")
+      }
+      if accessModifier != nil {
+        throw ValidationError("--access-modifier applies to Swift only")
+      }
+      return
+    }
     if outputFile != nil && specs.count != 1 {
       throw ValidationError(
         "--output-file takes exactly one spec; use --output-directory for several")
@@ -47,6 +76,7 @@ struct ProcrastinateGenerate: ParsableCommand {
   }
 
   func run() throws {
+    if language == .python { return try runPython() }
     let generator: Generator
     if let templates {
       generator = try Generator(templatesDirectory: templates)
@@ -64,9 +94,34 @@ struct ProcrastinateGenerate: ParsableCommand {
         continue
       }
       let destination = outputFile ?? Self.outputPath(for: spec, in: outputDirectory!)
-      try Self.writeIfChanged(source, to: destination)
+      try write(source, to: destination)
     }
     if failed { throw ExitCode.failure }
+  }
+
+  func runPython() throws {
+    let generator =
+      try templates.map { try PythonGenerator(templatesDirectory: $0) } ?? PythonGenerator()
+    let source: String
+    do {
+      source = try generator.generate(paths: specs)
+    } catch let errors as SpecErrors {
+      FileHandle.standardError.write(Data((errors.description + "\n").utf8))
+      throw ExitCode.failure
+    }
+    try write(source, to: outputFile!)
+  }
+
+  /// Writes `text` unless it is already there; with `--check`, only says that it is not.
+  func write(_ text: String, to path: String) throws {
+    guard check else { return try Self.writeIfChanged(text, to: path) }
+    if FileManager.default.contents(atPath: path) != Data(text.utf8) {
+      FileHandle.standardError.write(
+        Data(
+          "error: \(path) is out of date with \(specs.joined(separator: ", ")): run procrastinate-generate again without --check\n"
+            .utf8))
+      throw ExitCode.failure
+    }
   }
 
   static func outputPath(for spec: String, in directory: String) -> String {

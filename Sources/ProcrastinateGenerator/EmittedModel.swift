@@ -1,4 +1,5 @@
 import Foundation
+import ProcrastinateConventions
 
 // What `tasks.swift.mustache` renders: one value per declaration the generated file holds,
 // built from a validated `SpecFile` by `EmittedFile.init(_:sourceName:access:)`. The template
@@ -63,6 +64,9 @@ struct EmittedTask: Sendable {
   let recordedArguments: [EmittedListItem]
   let arguments: [EmittedArgument]
   let hasArguments: Bool
+  /// The keys a job's arguments may hold, as string literals: the arguments, the carrier,
+  /// and `timestamp` for a periodic task.
+  let allowedKeys: [EmittedListItem]
   /// `nil` when the task is not periodic.
   let periodic: EmittedSchedule?
 
@@ -86,6 +90,10 @@ struct EmittedTask: Sendable {
       EmittedArgument(argument, last: index == task.arguments.count - 1)
     }
     hasArguments = !task.arguments.isEmpty
+    var keys = task.arguments.map(\.name)
+    if let carrier = task.carrier { keys.append(carrier) }
+    if task.periodic != nil { keys.append(Conventions.periodicTimestampArgument) }
+    allowedKeys = EmittedListItem.list(Array(Set(keys)).sorted().map(literal))
     periodic = task.periodic.map { cron in
       EmittedSchedule(cronLiteral: literal(cron), idLiteral: literal(task.periodicID))
     }
@@ -129,11 +137,26 @@ struct EmittedArgument: Sendable {
       argument.name == argument.swiftName ? nil : Naming.stringLiteral(argument.name)
     self.type = argument.type.description
     self.decodedType = argument.type.unwrapped.description
-    self.defaultLiteral = argument.defaultLiteral
-    self.decodesIfPresent = argument.type.isOptional || argument.defaultLiteral != nil
-    self.fallbackLiteral = argument.defaultLiteral == "nil" ? nil : argument.defaultLiteral
+    let literal = argument.defaultValue.map(Self.literal)
+    self.defaultLiteral = literal
+    self.decodesIfPresent = argument.type.isOptional || literal != nil
+    self.fallbackLiteral = argument.defaultValue == .null ? nil : literal
     self.docLines = EmittedTask.lines(argument.doc)
     self.last = last
+  }
+}
+
+extension EmittedArgument {
+  /// `value` as a Swift literal.
+  static func literal(_ value: SpecValue) -> String {
+    switch value {
+    case .null: "nil"
+    case .string(let text): Naming.stringLiteral(text)
+    case .int(let number): String(number)
+    case .double(let number): "\(number)"
+    case .bool(let flag): flag ? "true" : "false"
+    case .array(let items): "[" + items.map(literal).joined(separator: ", ") + "]"
+    }
   }
 }
 

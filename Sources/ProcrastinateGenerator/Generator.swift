@@ -1,11 +1,12 @@
 import Foundation
 import Mustache
 import ProcrastinateConventions
+import ProcrastinateTemplates
 
 /// Renders validated specs into Swift with the `tasks.swift.mustache` template.
 ///
 /// The template ships with the generator as a resource; ``init(templatesDirectory:)`` renders
-/// with another one instead.
+/// with another one instead. ``PythonGenerator`` renders the same specs for Python.
 public struct Generator: Sendable {
   /// The access level of the generated declarations.
   public enum AccessModifier: String, Sendable, CaseIterable {
@@ -13,9 +14,6 @@ public struct Generator: Sendable {
     case `public`, `package`, `internal`
   }
 
-  static let templateName = "tasks.swift"
-  static let templateExtension = "mustache"
-  static let templateFileName = templateName + "." + templateExtension
   private let template: MustacheTemplate
 
   /// Loads the template bundled with the generator, from its resource bundle next to the
@@ -23,44 +21,15 @@ public struct Generator: Sendable {
   /// plugin's copy of `procrastinate-generate`.
   ///
   /// - Throws: ``GeneratorError`` when the bundle is not there (an executable copied
-  ///   without its `…_ProcrastinateGenerator.resources` folder): install that folder next to
+  ///   without its `…_ProcrastinateTemplates.resources` folder): install that folder next to
   ///   it, or use ``init(templatesDirectory:)`` (`--templates DIR`).
   public init() throws {
-    try self.init(templateFile: try Self.bundledTemplate().path)
-  }
-
-  /// The template in the generator's resource bundle beside the executable (named
-  /// `<package>_ProcrastinateGenerator.resources`, or `…-tool.resources` in a plugin's build).
-  static func bundledTemplate() throws -> URL {
-    let folder = Bundle.main.bundleURL
-    let bundles =
-      (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?
-      .filter { $0.contains("_ProcrastinateGenerator") && $0.hasSuffix(".resources") }
-      .sorted() ?? []
-    for bundle in bundles {
-      let file = folder.appendingPathComponent(bundle).appendingPathComponent(templateFileName)
-      if FileManager.default.fileExists(atPath: file.path) { return file }
-    }
-    throw GeneratorError(
-      "the bundled template is missing: no *_ProcrastinateGenerator.resources folder with \(templateFileName) next to the executable in \(folder.path); install that folder with the executable, or pass a templates directory (--templates DIR)"
-    )
+    template = try TemplateLoader.bundled(TemplateFiles.swift)
   }
 
   /// Loads `tasks.swift.mustache` from `templatesDirectory` instead of the bundled template.
   public init(templatesDirectory: String) throws {
-    try self.init(
-      templateFile: (templatesDirectory as NSString).appendingPathComponent(Self.templateFileName))
-  }
-
-  private init(templateFile path: String) throws {
-    guard let text = FileManager.default.contents(atPath: path) else {
-      throw GeneratorError("cannot read the template \(path)")
-    }
-    do {
-      template = try MustacheTemplate(string: String(decoding: text, as: UTF8.self))
-    } catch {
-      throw GeneratorError("\(path): invalid template: \(error)")
-    }
+    template = try TemplateLoader.load(TemplateFiles.swift, from: templatesDirectory)
   }
 
   /// The Swift source for `spec`, read from `sourceName`.
@@ -90,4 +59,41 @@ public struct GeneratorError: ProcrastinateError, Sendable, CustomStringConverti
   /// What went wrong, with the path concerned.
   public let description: String
   init(_ description: String) { self.description = description }
+}
+
+/// Finds and parses the templates: in the generator's resource bundle beside the executable,
+/// or in a directory given instead.
+enum TemplateLoader {
+  /// The template `name` from the bundle SwiftPM puts next to the executable (named
+  /// `<package>_ProcrastinateTemplates.resources`, or `…-tool.resources` in a plugin's build).
+  static func bundled(_ name: String) throws -> MustacheTemplate {
+    let folder = Bundle.main.bundleURL
+    let bundles =
+      (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?
+      .filter { $0.contains(TemplateFiles.bundleMarker) && $0.hasSuffix(".resources") }
+      .sorted() ?? []
+    for bundle in bundles {
+      let file = folder.appendingPathComponent(bundle).appendingPathComponent(name)
+      if FileManager.default.fileExists(atPath: file.path) { return try parse(file.path) }
+    }
+    throw GeneratorError(
+      "the bundled template is missing: no *\(TemplateFiles.bundleMarker).resources folder with \(name) next to the executable in \(folder.path); install that folder with the executable, or pass a templates directory (--templates DIR)"
+    )
+  }
+
+  /// The template `name` from `directory`.
+  static func load(_ name: String, from directory: String) throws -> MustacheTemplate {
+    try parse((directory as NSString).appendingPathComponent(name))
+  }
+
+  private static func parse(_ path: String) throws -> MustacheTemplate {
+    guard let text = FileManager.default.contents(atPath: path) else {
+      throw GeneratorError("cannot read the template \(path)")
+    }
+    do {
+      return try MustacheTemplate(string: String(decoding: text, as: UTF8.self))
+    } catch {
+      throw GeneratorError("\(path): invalid template: \(error)")
+    }
+  }
 }

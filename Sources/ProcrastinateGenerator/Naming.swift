@@ -46,6 +46,13 @@ enum Naming {
     "app", "overrides", "context", "container", "decoder",
   ]
 
+  /// Names an argument cannot take in the generated Python: the defer helpers' per-call
+  /// options, and the names the argument dataclass's annotations and defaults use.
+  static let reservedPythonArguments: Set<String> = [
+    "schedule_in", "schedule_at", "lock", "queueing_lock", "priority", "queue", "str", "int",
+    "float", "bool", "list", "datetime", "dataclasses", "JSON",
+  ]
+
   /// Type names a task cannot take: they would hide a type the generated code, Swift or
   /// Foundation uses in the same module.
   static let reservedTypeNames: Set<String> = [

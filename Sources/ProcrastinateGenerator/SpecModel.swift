@@ -53,9 +53,20 @@ package struct ArgumentSpec: Sendable, Equatable {
   package var name: String
   package var swiftName: String
   package var type: ArgumentType
-  /// A Swift literal, already rendered.
-  package var defaultLiteral: String?
+  /// The default value: `nil` when the argument is required, `.null` for an optional one.
+  package var defaultValue: SpecValue?
   package var doc: String?
+}
+
+/// A default value from a spec, checked against its argument's type; each language's
+/// renderer writes it as its own literal.
+package indirect enum SpecValue: Sendable, Equatable {
+  case null
+  case string(String)
+  case int(Int)
+  case double(Double)
+  case bool(Bool)
+  case array([SpecValue])
 }
 
 /// The types a spec argument can have.

@@ -202,7 +202,7 @@ public struct SpecParser {
       // A periodic job gets only `timestamp` (the tick): every other argument needs a default.
       let timestamp = Conventions.periodicTimestampArgument
       for argument in task.arguments
-      where argument.defaultLiteral == nil
+      where argument.defaultValue == nil
         && !(argument.name == timestamp && argument.type == .int)
       {
         error(
@@ -273,11 +273,11 @@ public struct SpecParser {
       }
       let swiftName = Naming.memberName(name)
       if Naming.reservedArguments.contains(swiftName) || Naming.keywords.contains(swiftName)
-        || Naming.keywords.contains(name)
+        || Naming.keywords.contains(name) || Naming.reservedPythonArguments.contains(name)
       {
         error(
           key,
-          "\(what): '\(name)' is reserved (a Swift or Python keyword, or a parameter of the generated functions: \(Naming.reservedArguments.sorted().joined(separator: ", "))); choose another name"
+          "\(what): '\(name)' is reserved (a Swift or Python keyword, or a name the generated code uses: \(Naming.reservedArguments.union(Naming.reservedPythonArguments).sorted().joined(separator: ", "))); choose another name"
         )
         continue
       }
@@ -319,9 +319,9 @@ public struct SpecParser {
         )
         continue
       } else if let defaultNode {
-        argument.defaultLiteral = defaultLiteral(defaultNode, type: type, what: what)
+        argument.defaultValue = defaultValue(defaultNode, type: type, what: what)
       } else if type.isOptional {
-        argument.defaultLiteral = "nil"
+        argument.defaultValue = .null
       }
       result.append(argument)
     }
@@ -376,37 +376,39 @@ public struct SpecParser {
 
   // MARK: - Values
 
-  private mutating func defaultLiteral(_ node: Node, type: ArgumentType, what: String) -> String? {
+  private mutating func defaultValue(_ node: Node, type: ArgumentType, what: String)
+    -> SpecValue?
+  {
     if Self.isNull(node) {
-      if type.isOptional { return "nil" }
+      if type.isOptional { return .null }
       error(node, "\(what): default null needs an optional type, e.g. '\(type)?'")
       return nil
     }
     switch type.unwrapped {
     case .string:
       guard case .scalar(let scalar) = node else { break }
-      return Naming.stringLiteral(scalar.string)
+      return .string(scalar.string)
     case .int:
       if let number = integer(node, "\(what): default", range: Int.min...Int.max) {
-        return String(number)
+        return .int(number)
       }
       return nil
     case .double:
       if case .scalar(let scalar) = node, let number = Double(scalar.string), number.isFinite {
-        return "\(number)"
+        return .double(number)
       }
     case .bool:
       if case .scalar(let scalar) = node, ["true", "false"].contains(scalar.string) {
-        return scalar.string
+        return .bool(scalar.string == "true")
       }
     case .array(let element):
       guard case .sequence(let items) = node else { break }
-      var literals: [String] = []
+      var values: [SpecValue] = []
       for item in items {
-        guard let literal = defaultLiteral(item, type: element, what: what) else { return nil }
-        literals.append(literal)
+        guard let value = defaultValue(item, type: element, what: what) else { return nil }
+        values.append(value)
       }
-      return "[" + literals.joined(separator: ", ") + "]"
+      return .array(values)
     case .date, .json:
       error(
         node,

@@ -1,5 +1,6 @@
 import Foundation
 import Procrastinate
+import ProcrastinateGenerator
 import ProcrastinateTesting
 import Testing
 
@@ -67,5 +68,64 @@ struct TracingDemoTests {
     #expect(parent(store) == id(jokeJob) && kind(store) == 3)
     let resource = try receiver.requests().first?["resource"] as? [String: Any]
     #expect(resource?["service.name"] as? String == "procrastinate-demo")
+  }
+}
+
+@Suite(
+  "Mixed fleet example, end to end",
+  .enabled(if: TracingDemoBinary.testable, "build Examples/TracingDemo (scripts/test does)"))
+struct MixedFleetTests {
+  static let binary = Python.repository.appendingPathComponent(
+    "Examples/TracingDemo/.build/debug/mixed-fleet"
+  ).path
+
+  @Test("a Swift producer, a Python worker and a Swift worker from one spec print one trace")
+  func oneTrace() async throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "mixed-fleet-\(UUID().uuidString)"
+    ).path
+    let file = folder + "/fleet.traces.jsonl"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let output = try await runProcess(
+      Self.binary, [],
+      environment: [
+        "PROCRASTINATE_TRACES_FILE": file, "PYTHON": Python.interpreter,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "", "JAEGER_ENDPOINT": "",
+      ])
+    let lines = output.split(separator: "\n").map(String.init)
+    #expect(lines.contains("Python rendered report 42: 6 pages."), "\(output)")
+    #expect(lines.contains { $0.hasPrefix("Swift stored report 42: 6 pages, summary, figures, outlook") })
+    let tree = try #require(lines.firstIndex { $0.hasPrefix("trace ") }, "\(output)")
+    #expect(lines[tree].contains("(fleet-python, fleet-swift): 6 spans"), "\(lines[tree])")
+    // Each line without its duration: "└── name  KIND" (kind when not internal).
+    let shape = lines[(tree + 1)...].map { line -> String in
+      guard let split = line.range(of: "  ", options: .backwards) else { return line }
+      let name = line[..<split.lowerBound].trimmingCharacters(in: .whitespaces)
+      let kind = line[split.upperBound...].split(separator: " ").first.map(String.init) ?? ""
+      return kind.allSatisfy(\.isUppercase) ? "\(name)  \(kind)" : name
+    }
+    #expect(
+      shape == [
+        "fleet.request",
+        "└── procrastinate.defer.python.render_report  PRODUCER",
+        "└── procrastinate.job.python.render_report  CONSUMER",
+        "└── procrastinate.defer.store_report  PRODUCER",
+        "└── procrastinate.job.store_report  CONSUMER",
+        "└── fleet.store",
+      ], "\(output)")
+  }
+
+  @Test("the example's Python module is what the generator makes of its spec today")
+  func pythonModuleFresh() throws {
+    let example = Python.repository.appendingPathComponent("Examples/TracingDemo")
+    let generated = try PythonGenerator().generate(paths: [
+      example.appendingPathComponent("Sources/MixedFleet/fleet.tasks.yaml").path
+    ])
+    let committed = try String(
+      contentsOf: example.appendingPathComponent("python/fleet_tasks.py"), encoding: .utf8)
+    #expect(
+      generated == committed,
+      "regenerate: swift run procrastinate-generate --language python Examples/TracingDemo/Sources/MixedFleet/fleet.tasks.yaml --output-file Examples/TracingDemo/python/fleet_tasks.py"
+    )
   }
 }

@@ -134,6 +134,8 @@ public struct TaskArgumentsError: ProcrastinateError, Sendable, Equatable, Custo
         .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
     }
     switch error {
+    case let keys as TaskArgumentsError:
+      self.init(task: task, field: keys.field, problem: keys.problem)
     case DecodingError.keyNotFound(let key, let context):
       let parent = path(context)
       self.init(

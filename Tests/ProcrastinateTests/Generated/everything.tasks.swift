@@ -20,6 +20,9 @@ enum FetchJoke {
 
   /// The job's arguments, as stored in `procrastinate_jobs.args`.
   struct Arguments: Codable, Sendable {
+    /// The keys a job's arguments may hold: the spec's arguments, the trace carrier, and
+    /// `timestamp` for a periodic task. Any other fails the job (`TaskArgumentKeys`).
+    static let allowedKeys: Set<String> = ["category", "extra", "label", "limit", "matrix", "not_before", "ratio", "safe", "tags", "trace_context"]
     var category: String
     /// How many jokes to fetch.
     var limit: Int
@@ -66,6 +69,7 @@ enum FetchJoke {
     }
 
     init(from decoder: any Decoder) throws {
+      try TaskArgumentKeys.check(decoder, allowed: Self.allowedKeys)
       let container = try decoder.container(keyedBy: CodingKeys.self)
       category = try container.decode(String.self, forKey: .category)
       limit = try container.decodeIfPresent(Int.self, forKey: .limit) ?? 5
@@ -136,6 +140,9 @@ enum LinkedReport {
 
   /// The job's arguments, as stored in `procrastinate_jobs.args`.
   struct Arguments: Codable, Sendable {
+    /// The keys a job's arguments may hold: the spec's arguments, the trace carrier, and
+    /// `timestamp` for a periodic task. Any other fails the job (`TaskArgumentKeys`).
+    static let allowedKeys: Set<String> = ["definition", "report_id", "trace_context"]
     var reportId: Int
     var definition: String
 
@@ -153,6 +160,7 @@ enum LinkedReport {
     }
 
     init(from decoder: any Decoder) throws {
+      try TaskArgumentKeys.check(decoder, allowed: Self.allowedKeys)
       let container = try decoder.container(keyedBy: CodingKeys.self)
       reportId = try container.decode(Int.self, forKey: .reportId)
       definition = try container.decodeIfPresent(String.self, forKey: .definition) ?? "full"
@@ -202,7 +210,15 @@ enum UntracedCleanup {
 
   /// The job's arguments, as stored in `procrastinate_jobs.args`.
   struct Arguments: Codable, Sendable {
+    /// The keys a job's arguments may hold: the spec's arguments, the trace carrier, and
+    /// `timestamp` for a periodic task. Any other fails the job (`TaskArgumentKeys`).
+    static let allowedKeys: Set<String> = []
+
     init() {}
+
+    init(from decoder: any Decoder) throws {
+      try TaskArgumentKeys.check(decoder, allowed: Self.allowedKeys)
+    }
   }
 
   /// Defers one `untraced_cleanup` job inside a `procrastinate.defer.untraced_cleanup` span and returns its id.
@@ -244,6 +260,9 @@ enum PythonSendReport {
 
   /// The job's arguments, as stored in `procrastinate_jobs.args`.
   struct Arguments: Codable, Sendable {
+    /// The keys a job's arguments may hold: the spec's arguments, the trace carrier, and
+    /// `timestamp` for a periodic task. Any other fails the job (`TaskArgumentKeys`).
+    static let allowedKeys: Set<String> = ["report_id", "trace_context", "when"]
     var reportId: Int
     var when: Date
 
@@ -261,6 +280,7 @@ enum PythonSendReport {
     }
 
     init(from decoder: any Decoder) throws {
+      try TaskArgumentKeys.check(decoder, allowed: Self.allowedKeys)
       let container = try decoder.container(keyedBy: CodingKeys.self)
       reportId = try container.decode(Int.self, forKey: .reportId)
       when = try container.decode(Date.self, forKey: .when)
@@ -310,6 +330,9 @@ enum AlwaysFails {
 
   /// The job's arguments, as stored in `procrastinate_jobs.args`.
   struct Arguments: Codable, Sendable {
+    /// The keys a job's arguments may hold: the spec's arguments, the trace carrier, and
+    /// `timestamp` for a periodic task. Any other fails the job (`TaskArgumentKeys`).
+    static let allowedKeys: Set<String> = ["reason", "trace_context"]
     var reason: String
 
     init(
@@ -323,6 +346,7 @@ enum AlwaysFails {
     }
 
     init(from decoder: any Decoder) throws {
+      try TaskArgumentKeys.check(decoder, allowed: Self.allowedKeys)
       let container = try decoder.container(keyedBy: CodingKeys.self)
       reason = try container.decode(String.self, forKey: .reason)
     }
@@ -369,6 +393,9 @@ enum CleanupEveryFiveMinutes {
 
   /// The job's arguments, as stored in `procrastinate_jobs.args`.
   struct Arguments: Codable, Sendable {
+    /// The keys a job's arguments may hold: the spec's arguments, the trace carrier, and
+    /// `timestamp` for a periodic task. Any other fails the job (`TaskArgumentKeys`).
+    static let allowedKeys: Set<String> = ["dry_run", "timestamp", "trace_context"]
     var timestamp: Int
     var dryRun: Bool
 
@@ -386,6 +413,7 @@ enum CleanupEveryFiveMinutes {
     }
 
     init(from decoder: any Decoder) throws {
+      try TaskArgumentKeys.check(decoder, allowed: Self.allowedKeys)
       let container = try decoder.container(keyedBy: CodingKeys.self)
       timestamp = try container.decode(Int.self, forKey: .timestamp)
       dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun) ?? false
