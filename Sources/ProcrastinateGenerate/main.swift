@@ -134,8 +134,11 @@ struct ProcrastinateGenerate: ParsableCommand {
   static func writeIfChanged(_ text: String, to path: String) throws {
     let data = Data(text.utf8)
     if FileManager.default.contents(atPath: path) == data { return }
-    try FileManager.default.createDirectory(
-      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let directory = (path as NSString).deletingLastPathComponent
+    if !directory.isEmpty {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true)
+    }
     try data.write(to: URL(fileURLWithPath: path), options: .atomic)
   }
 }

@@ -68,10 +68,17 @@ enum TemplateLoader {
   /// `<package>_ProcrastinateTemplates.resources`, or `…-tool.resources` in a plugin's build).
   static func bundled(_ name: String) throws -> MustacheTemplate {
     let folder = Bundle.main.bundleURL
+    // A build folder can hold both the target's bundle and the plugin's host copy
+    // (`…-tool.resources`), one of them stale: read the one built with this executable.
+    let isTool = Bundle.main.executableURL?.lastPathComponent.hasSuffix("-tool") ?? false
     let bundles =
-      (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?
+      ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
       .filter { $0.contains(TemplateFiles.bundleMarker) && $0.hasSuffix(".resources") }
-      .sorted() ?? []
+      .sorted {
+        ($0.hasSuffix("-tool.resources") == isTool ? 0 : 1, $0) < (
+          $1.hasSuffix("-tool.resources") == isTool ? 0 : 1, $1
+        )
+      }
     for bundle in bundles {
       let file = folder.appendingPathComponent(bundle).appendingPathComponent(name)
       if FileManager.default.fileExists(atPath: file.path) { return try parse(file.path) }

@@ -24,19 +24,25 @@ public struct PythonGenerator: Sendable {
 
   /// The module for `specs`, each read from its `sourceName`.
   ///
-  /// - Throws: ``GeneratorError`` when two tasks of the specs share a name, or would share
-  ///   a Python name (`a.b` and `a_b`).
+  /// - Throws: ``GeneratorError`` when two tasks of the specs would define one Python name
+  ///   (`a.b` and `a_b`, `report` and `report_batch`, `fetch_joke` and `fetchJoke`).
   public func render(_ specs: [(spec: SpecFile, sourceName: String)]) throws -> String {
-    var seen: [String: String] = [:]
+    // Every public name a task defines, with the task that defines it: two tasks must not
+    // define one name (`report` and `report_batch` both give `defer_report_batch`;
+    // `fetch_joke` and `fetchJoke` both give `FetchJokeArgs`).
+    var owners: [String: String] = [:]
     for (spec, sourceName) in specs {
       for task in spec.tasks {
-        let key = PythonNaming.identifier(task.name)
         let here = "task '\(task.name)' of \(sourceName)"
-        if let other = seen[key] {
-          throw GeneratorError(
-            "\(here) and \(other) both become '\(key)' in Python; rename one of them")
+        let names = PythonNaming.publicNames(
+          typeName: task.typeName, pythonName: PythonNaming.identifier(task.name))
+        for name in names {
+          if let other = owners[name], other != here {
+            throw GeneratorError(
+              "\(here) and \(other) both define '\(name)' in Python; rename one of them")
+          }
+          owners[name] = here
         }
-        seen[key] = here
       }
     }
     let rendered = template.render(TemplateContext.make(EmittedPythonModule(specs)))

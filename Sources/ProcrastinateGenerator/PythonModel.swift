@@ -29,8 +29,6 @@ struct EmittedPythonTask: Sendable {
   let nameLiteral: String
   /// `fetch_joke` for `fetch_joke`, `python_send_report` for `python.send_report`.
   let pythonName: String
-  /// `FETCH_JOKE`.
-  let constantName: String
   /// `FetchJoke`.
   let typeName: String
   let sourceLiteral: String
@@ -58,7 +56,6 @@ struct EmittedPythonTask: Sendable {
     name = task.name
     nameLiteral = literal(task.name)
     pythonName = PythonNaming.identifier(task.name)
-    constantName = pythonName.uppercased()
     typeName = task.typeName
     sourceLiteral = literal(sourceName)
     queueLiteral = literal(task.queue)
@@ -76,7 +73,8 @@ struct EmittedPythonTask: Sendable {
     arguments = task.arguments.map(EmittedPythonArgument.init)
     hasArguments = !task.arguments.isEmpty
     docText = PythonNaming.docText(
-      task.doc ?? "The arguments of a ``\(task.name)`` job.", indent: "    ")
+      PythonNaming.nonBlank(task.doc) ?? "The arguments of a ``\(task.name)`` job.",
+      indent: "    ")
   }
 
   /// `_Retry(...)` with the parameters the spec sets, in `RetryStrategy`'s order.
@@ -129,7 +127,7 @@ struct EmittedPythonArgument: Sendable {
       fieldDefault = literal
       mutableDefault = false
     }
-    fieldDoc = argument.doc.map { PythonNaming.docText($0, indent: "    ") }
+    fieldDoc = PythonNaming.nonBlank(argument.doc).map { PythonNaming.docText($0, indent: "    ") }
   }
 }
 
@@ -139,6 +137,21 @@ enum PythonNaming {
   /// `python_send_report`).
   static func identifier(_ taskName: String) -> String {
     Naming.words(taskName).joined(separator: "_")
+  }
+
+  /// The public names a task's part of the module defines (its private ones, `_task__<name>`
+  /// and `_run__<name>`, cannot meet another task's or the runtime's: no Python name of a
+  /// task holds `__`).
+  static func publicNames(typeName: String, pythonName: String) -> [String] {
+    ["\(typeName)Args", "\(typeName)Handler"]
+      + ["", "_async", "_batch", "_batch_async"].map { "defer_\(pythonName)\($0)" }
+      + ["implement_\(pythonName)"]
+  }
+
+  /// `text`, or nil when it is nil or only white space (an empty docstring fails ruff).
+  static func nonBlank(_ text: String?) -> String? {
+    guard let text, !text.allSatisfy(\.isWhitespace) else { return nil }
+    return text
   }
 
   /// A double-quoted Python string literal.

@@ -30,6 +30,7 @@ import inspect
 import json
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Protocol, TypeAlias, TypeVar
@@ -39,7 +40,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
-from procrastinate.exceptions import ConnectorException, JobAborted
+from procrastinate.exceptions import JobAborted
 from procrastinate.jobs import Job, JobDeferrer
 from procrastinate.tasks import Task
 from procrastinate.types import TimeDeltaParams
@@ -68,6 +69,10 @@ _tracer: Final = trace.get_tracer("procrastinate")
 _logger: Final = logging.getLogger(__name__)
 _INT_RANGE: Final = range(-(2**63), 2**63)
 _UTC: Final = datetime.timezone(datetime.timedelta(0), "UTC")
+_DATETIME_FORM: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?"
+)
+_LONGEST_WAIT: Final = 10 * 365 * 86400.0
 _MESSAGING_ATTRIBUTES: Final[dict[str, AttributeValue]] = {
     "messaging.system": "procrastinate",
 }
@@ -146,11 +151,12 @@ class _Retry(procrastinate.BaseRetryStrategy):
             return None
         if self.max_attempts is not None and job.attempts >= self.max_attempts:
             return None
-        exponential = self.exponential_wait ** (job.attempts + 1) if self.exponential_wait else 0
-        seconds = self.wait + self.linear_wait * job.attempts + exponential
-        retry_at = datetime.datetime.now(_UTC) + datetime.timedelta(
-            seconds=min(seconds, 10 * 365 * 86400)
-        )
+        try:
+            exponential = self.exponential_wait ** (job.attempts + 1) if self.exponential_wait else 0
+            seconds = min(self.wait + self.linear_wait * job.attempts + exponential, _LONGEST_WAIT)
+        except OverflowError:
+            seconds = _LONGEST_WAIT
+        retry_at = datetime.datetime.now(_UTC) + datetime.timedelta(seconds=seconds)
         return procrastinate.RetryDecision(retry_at=retry_at)
 
 
@@ -211,7 +217,10 @@ class _Mismatch(Exception):
 
 
 def _parse_datetime(text: str) -> datetime.datetime | None:
-    """An ISO 8601 date in any form Swift and Python write; naive dates are UTC."""
+    """An ISO 8601 date and time as Swift reads them: seconds, optional fractional seconds,
+    then ``Z``, an offset, or nothing (UTC)."""
+    if _DATETIME_FORM.fullmatch(text) is None:
+        return None
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
@@ -239,7 +248,10 @@ def _decode(value: Any, kind: _Type, where: str) -> Any:
             return value
         raise _Mismatch(where, f"{value} does not fit in a 64-bit integer")
     if kind.name == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise _Mismatch(where, f"{value} does not fit in a 64-bit float") from None
     if kind.name == "datetime" and isinstance(value, str):
         parsed = _parse_datetime(value)
         if parsed is None:
@@ -530,7 +542,7 @@ async def _queue_wait_ms(context: procrastinate.JobContext) -> float | None:
         row = await context.app.connector.execute_query_one_async(
             _QUEUE_WAIT_QUERY, job_id=job.id
         )
-    except ConnectorException:  # the span goes without the figure; the job runs on
+    except Exception:  # noqa: BLE001 (any connector: the span goes without the figure)
         return None
     moments: list[float] = []
     if row and row["deferred_at"] is not None:
@@ -632,23 +644,32 @@ async def _run_job(
 
 
 def _implement(task: _Task, handler: Callable[..., Any]) -> None:
-    """Makes ``handler`` the task's implementation; a sync one runs in a thread, with the
-    job's span as its current span."""
+    """Makes ``handler`` the task's implementation. A coroutine function (or an object whose
+    ``__call__`` is one) runs on the worker's loop; any other callable runs in a thread, with
+    the job's span as its current span, and an awaitable it returns is awaited."""
     if task.handler is not None:
         raise RuntimeError(f"task '{task.name}' is already implemented")
-    if inspect.iscoroutinefunction(handler):
-        task.handler = handler
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        type(handler).__call__
+    ):
+
+        async def on_loop(context: procrastinate.JobContext, **arguments: Any) -> None:
+            await handler(context, **arguments)
+
+        task.handler = on_loop
         return
 
     async def in_thread(context: procrastinate.JobContext, **arguments: Any) -> None:
-        await asyncio.to_thread(handler, context, **arguments)
+        result = await asyncio.to_thread(handler, context, **arguments)
+        if inspect.isawaitable(result):
+            await result
 
     task.handler = in_thread
 
 
 # fetch_joke
 
-_FETCH_JOKE: Final = _Task(
+_task__fetch_joke: Final = _Task(
     name="fetch_joke",
     python_name="fetch_joke",
     source="everything.tasks.yaml",
@@ -676,16 +697,16 @@ _FETCH_JOKE: Final = _Task(
 
 
 @blueprint.task(
-    name=_FETCH_JOKE.name,
-    queue=_FETCH_JOKE.queue,
-    priority=_FETCH_JOKE.priority,
-    lock=_FETCH_JOKE.lock,
-    queueing_lock=_FETCH_JOKE.queueing_lock,
-    retry=_FETCH_JOKE.retry or False,
+    name=_task__fetch_joke.name,
+    queue=_task__fetch_joke.queue,
+    priority=_task__fetch_joke.priority,
+    lock=_task__fetch_joke.lock,
+    queueing_lock=_task__fetch_joke.queueing_lock,
+    retry=_task__fetch_joke.retry or False,
     pass_context=True,
 )
-async def _fetch_joke_job(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
-    await _run_job(_FETCH_JOKE, context, kwargs)
+async def _run__fetch_joke(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
+    await _run_job(_task__fetch_joke, context, kwargs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -733,12 +754,12 @@ class FetchJokeHandler(Protocol):
     ) -> Awaitable[None] | None: ...
 
 
-_FetchJokeHandlerT = TypeVar("_FetchJokeHandlerT", bound=FetchJokeHandler)
+_FetchJoke__Handler = TypeVar("_FetchJoke__Handler", bound=FetchJokeHandler)
 
 
-def implement_fetch_joke(handler: _FetchJokeHandlerT) -> _FetchJokeHandlerT:
+def implement_fetch_joke(handler: _FetchJoke__Handler) -> _FetchJoke__Handler:
     """Makes ``handler`` the implementation of ``fetch_joke`` for this process's workers."""
-    _implement(_FETCH_JOKE, handler)
+    _implement(_task__fetch_joke, handler)
     return handler
 
 
@@ -762,8 +783,8 @@ async def defer_fetch_joke_async(
 ) -> int:
     """Defers one ``fetch_joke`` job in a ``procrastinate.defer.fetch_joke`` span; returns its id."""
     return await _defer_async(
-        _FETCH_JOKE,
-        _fetch_joke_job,
+        _task__fetch_joke,
+        _run__fetch_joke,
         FetchJokeArgs(category=category, limit=limit, tags=tags, ratio=ratio, safe=safe, not_before=not_before, extra=extra, matrix=matrix, label=label, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -789,8 +810,8 @@ def defer_fetch_joke(
 ) -> int:
     """Defers one ``fetch_joke`` job in a ``procrastinate.defer.fetch_joke`` span; returns its id."""
     return _defer(
-        _FETCH_JOKE,
-        _fetch_joke_job,
+        _task__fetch_joke,
+        _run__fetch_joke,
         FetchJokeArgs(category=category, limit=limit, tags=tags, ratio=ratio, safe=safe, not_before=not_before, extra=extra, matrix=matrix, label=label, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -808,8 +829,8 @@ async def defer_fetch_joke_batch_async(
 ) -> list[int]:
     """Defers one ``fetch_joke`` job per element in one statement and one span; all or none."""
     return await _defer_batch_async(
-        _FETCH_JOKE,
-        _fetch_joke_job,
+        _task__fetch_joke,
+        _run__fetch_joke,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -827,8 +848,8 @@ def defer_fetch_joke_batch(
 ) -> list[int]:
     """Defers one ``fetch_joke`` job per element in one statement and one span; all or none."""
     return _defer_batch(
-        _FETCH_JOKE,
-        _fetch_joke_job,
+        _task__fetch_joke,
+        _run__fetch_joke,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -836,7 +857,7 @@ def defer_fetch_joke_batch(
 
 # linked_report
 
-_LINKED_REPORT: Final = _Task(
+_task__linked_report: Final = _Task(
     name="linked_report",
     python_name="linked_report",
     source="everything.tasks.yaml",
@@ -857,16 +878,16 @@ _LINKED_REPORT: Final = _Task(
 
 
 @blueprint.task(
-    name=_LINKED_REPORT.name,
-    queue=_LINKED_REPORT.queue,
-    priority=_LINKED_REPORT.priority,
-    lock=_LINKED_REPORT.lock,
-    queueing_lock=_LINKED_REPORT.queueing_lock,
-    retry=_LINKED_REPORT.retry or False,
+    name=_task__linked_report.name,
+    queue=_task__linked_report.queue,
+    priority=_task__linked_report.priority,
+    lock=_task__linked_report.lock,
+    queueing_lock=_task__linked_report.queueing_lock,
+    retry=_task__linked_report.retry or False,
     pass_context=True,
 )
-async def _linked_report_job(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
-    await _run_job(_LINKED_REPORT, context, kwargs)
+async def _run__linked_report(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
+    await _run_job(_task__linked_report, context, kwargs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -891,12 +912,12 @@ class LinkedReportHandler(Protocol):
     ) -> Awaitable[None] | None: ...
 
 
-_LinkedReportHandlerT = TypeVar("_LinkedReportHandlerT", bound=LinkedReportHandler)
+_LinkedReport__Handler = TypeVar("_LinkedReport__Handler", bound=LinkedReportHandler)
 
 
-def implement_linked_report(handler: _LinkedReportHandlerT) -> _LinkedReportHandlerT:
+def implement_linked_report(handler: _LinkedReport__Handler) -> _LinkedReport__Handler:
     """Makes ``handler`` the implementation of ``linked_report`` for this process's workers."""
-    _implement(_LINKED_REPORT, handler)
+    _implement(_task__linked_report, handler)
     return handler
 
 
@@ -913,8 +934,8 @@ async def defer_linked_report_async(
 ) -> int:
     """Defers one ``linked_report`` job in a ``procrastinate.defer.linked_report`` span; returns its id."""
     return await _defer_async(
-        _LINKED_REPORT,
-        _linked_report_job,
+        _task__linked_report,
+        _run__linked_report,
         LinkedReportArgs(report_id=report_id, definition=definition, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -933,8 +954,8 @@ def defer_linked_report(
 ) -> int:
     """Defers one ``linked_report`` job in a ``procrastinate.defer.linked_report`` span; returns its id."""
     return _defer(
-        _LINKED_REPORT,
-        _linked_report_job,
+        _task__linked_report,
+        _run__linked_report,
         LinkedReportArgs(report_id=report_id, definition=definition, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -952,8 +973,8 @@ async def defer_linked_report_batch_async(
 ) -> list[int]:
     """Defers one ``linked_report`` job per element in one statement and one span; all or none."""
     return await _defer_batch_async(
-        _LINKED_REPORT,
-        _linked_report_job,
+        _task__linked_report,
+        _run__linked_report,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -971,8 +992,8 @@ def defer_linked_report_batch(
 ) -> list[int]:
     """Defers one ``linked_report`` job per element in one statement and one span; all or none."""
     return _defer_batch(
-        _LINKED_REPORT,
-        _linked_report_job,
+        _task__linked_report,
+        _run__linked_report,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -980,7 +1001,7 @@ def defer_linked_report_batch(
 
 # untraced_cleanup
 
-_UNTRACED_CLEANUP: Final = _Task(
+_task__untraced_cleanup: Final = _Task(
     name="untraced_cleanup",
     python_name="untraced_cleanup",
     source="everything.tasks.yaml",
@@ -999,16 +1020,16 @@ _UNTRACED_CLEANUP: Final = _Task(
 
 
 @blueprint.task(
-    name=_UNTRACED_CLEANUP.name,
-    queue=_UNTRACED_CLEANUP.queue,
-    priority=_UNTRACED_CLEANUP.priority,
-    lock=_UNTRACED_CLEANUP.lock,
-    queueing_lock=_UNTRACED_CLEANUP.queueing_lock,
-    retry=_UNTRACED_CLEANUP.retry or False,
+    name=_task__untraced_cleanup.name,
+    queue=_task__untraced_cleanup.queue,
+    priority=_task__untraced_cleanup.priority,
+    lock=_task__untraced_cleanup.lock,
+    queueing_lock=_task__untraced_cleanup.queueing_lock,
+    retry=_task__untraced_cleanup.retry or False,
     pass_context=True,
 )
-async def _untraced_cleanup_job(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
-    await _run_job(_UNTRACED_CLEANUP, context, kwargs)
+async def _run__untraced_cleanup(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
+    await _run_job(_task__untraced_cleanup, context, kwargs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -1026,12 +1047,12 @@ class UntracedCleanupHandler(Protocol):
     ) -> Awaitable[None] | None: ...
 
 
-_UntracedCleanupHandlerT = TypeVar("_UntracedCleanupHandlerT", bound=UntracedCleanupHandler)
+_UntracedCleanup__Handler = TypeVar("_UntracedCleanup__Handler", bound=UntracedCleanupHandler)
 
 
-def implement_untraced_cleanup(handler: _UntracedCleanupHandlerT) -> _UntracedCleanupHandlerT:
+def implement_untraced_cleanup(handler: _UntracedCleanup__Handler) -> _UntracedCleanup__Handler:
     """Makes ``handler`` the implementation of ``untraced_cleanup`` for this process's workers."""
-    _implement(_UNTRACED_CLEANUP, handler)
+    _implement(_task__untraced_cleanup, handler)
     return handler
 
 
@@ -1046,8 +1067,8 @@ async def defer_untraced_cleanup_async(
 ) -> int:
     """Defers one ``untraced_cleanup`` job in a ``procrastinate.defer.untraced_cleanup`` span; returns its id."""
     return await _defer_async(
-        _UNTRACED_CLEANUP,
-        _untraced_cleanup_job,
+        _task__untraced_cleanup,
+        _run__untraced_cleanup,
         UntracedCleanupArgs().__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1064,8 +1085,8 @@ def defer_untraced_cleanup(
 ) -> int:
     """Defers one ``untraced_cleanup`` job in a ``procrastinate.defer.untraced_cleanup`` span; returns its id."""
     return _defer(
-        _UNTRACED_CLEANUP,
-        _untraced_cleanup_job,
+        _task__untraced_cleanup,
+        _run__untraced_cleanup,
         UntracedCleanupArgs().__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1083,8 +1104,8 @@ async def defer_untraced_cleanup_batch_async(
 ) -> list[int]:
     """Defers one ``untraced_cleanup`` job per element in one statement and one span; all or none."""
     return await _defer_batch_async(
-        _UNTRACED_CLEANUP,
-        _untraced_cleanup_job,
+        _task__untraced_cleanup,
+        _run__untraced_cleanup,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1102,8 +1123,8 @@ def defer_untraced_cleanup_batch(
 ) -> list[int]:
     """Defers one ``untraced_cleanup`` job per element in one statement and one span; all or none."""
     return _defer_batch(
-        _UNTRACED_CLEANUP,
-        _untraced_cleanup_job,
+        _task__untraced_cleanup,
+        _run__untraced_cleanup,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1111,7 +1132,7 @@ def defer_untraced_cleanup_batch(
 
 # python.send_report
 
-_PYTHON_SEND_REPORT: Final = _Task(
+_task__python_send_report: Final = _Task(
     name="python.send_report",
     python_name="python_send_report",
     source="everything.tasks.yaml",
@@ -1132,16 +1153,16 @@ _PYTHON_SEND_REPORT: Final = _Task(
 
 
 @blueprint.task(
-    name=_PYTHON_SEND_REPORT.name,
-    queue=_PYTHON_SEND_REPORT.queue,
-    priority=_PYTHON_SEND_REPORT.priority,
-    lock=_PYTHON_SEND_REPORT.lock,
-    queueing_lock=_PYTHON_SEND_REPORT.queueing_lock,
-    retry=_PYTHON_SEND_REPORT.retry or False,
+    name=_task__python_send_report.name,
+    queue=_task__python_send_report.queue,
+    priority=_task__python_send_report.priority,
+    lock=_task__python_send_report.lock,
+    queueing_lock=_task__python_send_report.queueing_lock,
+    retry=_task__python_send_report.retry or False,
     pass_context=True,
 )
-async def _python_send_report_job(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
-    await _run_job(_PYTHON_SEND_REPORT, context, kwargs)
+async def _run__python_send_report(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
+    await _run_job(_task__python_send_report, context, kwargs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -1166,12 +1187,12 @@ class PythonSendReportHandler(Protocol):
     ) -> Awaitable[None] | None: ...
 
 
-_PythonSendReportHandlerT = TypeVar("_PythonSendReportHandlerT", bound=PythonSendReportHandler)
+_PythonSendReport__Handler = TypeVar("_PythonSendReport__Handler", bound=PythonSendReportHandler)
 
 
-def implement_python_send_report(handler: _PythonSendReportHandlerT) -> _PythonSendReportHandlerT:
+def implement_python_send_report(handler: _PythonSendReport__Handler) -> _PythonSendReport__Handler:
     """Makes ``handler`` the implementation of ``python.send_report`` for this process's workers."""
-    _implement(_PYTHON_SEND_REPORT, handler)
+    _implement(_task__python_send_report, handler)
     return handler
 
 
@@ -1188,8 +1209,8 @@ async def defer_python_send_report_async(
 ) -> int:
     """Defers one ``python.send_report`` job in a ``procrastinate.defer.python.send_report`` span; returns its id."""
     return await _defer_async(
-        _PYTHON_SEND_REPORT,
-        _python_send_report_job,
+        _task__python_send_report,
+        _run__python_send_report,
         PythonSendReportArgs(report_id=report_id, when=when, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1208,8 +1229,8 @@ def defer_python_send_report(
 ) -> int:
     """Defers one ``python.send_report`` job in a ``procrastinate.defer.python.send_report`` span; returns its id."""
     return _defer(
-        _PYTHON_SEND_REPORT,
-        _python_send_report_job,
+        _task__python_send_report,
+        _run__python_send_report,
         PythonSendReportArgs(report_id=report_id, when=when, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1227,8 +1248,8 @@ async def defer_python_send_report_batch_async(
 ) -> list[int]:
     """Defers one ``python.send_report`` job per element in one statement and one span; all or none."""
     return await _defer_batch_async(
-        _PYTHON_SEND_REPORT,
-        _python_send_report_job,
+        _task__python_send_report,
+        _run__python_send_report,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1246,8 +1267,8 @@ def defer_python_send_report_batch(
 ) -> list[int]:
     """Defers one ``python.send_report`` job per element in one statement and one span; all or none."""
     return _defer_batch(
-        _PYTHON_SEND_REPORT,
-        _python_send_report_job,
+        _task__python_send_report,
+        _run__python_send_report,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1255,7 +1276,7 @@ def defer_python_send_report_batch(
 
 # always_fails
 
-_ALWAYS_FAILS: Final = _Task(
+_task__always_fails: Final = _Task(
     name="always_fails",
     python_name="always_fails",
     source="everything.tasks.yaml",
@@ -1275,16 +1296,16 @@ _ALWAYS_FAILS: Final = _Task(
 
 
 @blueprint.task(
-    name=_ALWAYS_FAILS.name,
-    queue=_ALWAYS_FAILS.queue,
-    priority=_ALWAYS_FAILS.priority,
-    lock=_ALWAYS_FAILS.lock,
-    queueing_lock=_ALWAYS_FAILS.queueing_lock,
-    retry=_ALWAYS_FAILS.retry or False,
+    name=_task__always_fails.name,
+    queue=_task__always_fails.queue,
+    priority=_task__always_fails.priority,
+    lock=_task__always_fails.lock,
+    queueing_lock=_task__always_fails.queueing_lock,
+    retry=_task__always_fails.retry or False,
     pass_context=True,
 )
-async def _always_fails_job(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
-    await _run_job(_ALWAYS_FAILS, context, kwargs)
+async def _run__always_fails(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
+    await _run_job(_task__always_fails, context, kwargs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -1306,12 +1327,12 @@ class AlwaysFailsHandler(Protocol):
     ) -> Awaitable[None] | None: ...
 
 
-_AlwaysFailsHandlerT = TypeVar("_AlwaysFailsHandlerT", bound=AlwaysFailsHandler)
+_AlwaysFails__Handler = TypeVar("_AlwaysFails__Handler", bound=AlwaysFailsHandler)
 
 
-def implement_always_fails(handler: _AlwaysFailsHandlerT) -> _AlwaysFailsHandlerT:
+def implement_always_fails(handler: _AlwaysFails__Handler) -> _AlwaysFails__Handler:
     """Makes ``handler`` the implementation of ``always_fails`` for this process's workers."""
-    _implement(_ALWAYS_FAILS, handler)
+    _implement(_task__always_fails, handler)
     return handler
 
 
@@ -1327,8 +1348,8 @@ async def defer_always_fails_async(
 ) -> int:
     """Defers one ``always_fails`` job in a ``procrastinate.defer.always_fails`` span; returns its id."""
     return await _defer_async(
-        _ALWAYS_FAILS,
-        _always_fails_job,
+        _task__always_fails,
+        _run__always_fails,
         AlwaysFailsArgs(reason=reason, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1346,8 +1367,8 @@ def defer_always_fails(
 ) -> int:
     """Defers one ``always_fails`` job in a ``procrastinate.defer.always_fails`` span; returns its id."""
     return _defer(
-        _ALWAYS_FAILS,
-        _always_fails_job,
+        _task__always_fails,
+        _run__always_fails,
         AlwaysFailsArgs(reason=reason, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1365,8 +1386,8 @@ async def defer_always_fails_batch_async(
 ) -> list[int]:
     """Defers one ``always_fails`` job per element in one statement and one span; all or none."""
     return await _defer_batch_async(
-        _ALWAYS_FAILS,
-        _always_fails_job,
+        _task__always_fails,
+        _run__always_fails,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1384,8 +1405,8 @@ def defer_always_fails_batch(
 ) -> list[int]:
     """Defers one ``always_fails`` job per element in one statement and one span; all or none."""
     return _defer_batch(
-        _ALWAYS_FAILS,
-        _always_fails_job,
+        _task__always_fails,
+        _run__always_fails,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1393,7 +1414,7 @@ def defer_always_fails_batch(
 
 # cleanup_every_five_minutes
 
-_CLEANUP_EVERY_FIVE_MINUTES: Final = _Task(
+_task__cleanup_every_five_minutes: Final = _Task(
     name="cleanup_every_five_minutes",
     python_name="cleanup_every_five_minutes",
     source="everything.tasks.yaml",
@@ -1415,18 +1436,18 @@ _CLEANUP_EVERY_FIVE_MINUTES: Final = _Task(
 
 @blueprint.periodic(cron="*/5 * * * *", periodic_id="nightly")
 @blueprint.task(
-    name=_CLEANUP_EVERY_FIVE_MINUTES.name,
-    queue=_CLEANUP_EVERY_FIVE_MINUTES.queue,
-    priority=_CLEANUP_EVERY_FIVE_MINUTES.priority,
-    lock=_CLEANUP_EVERY_FIVE_MINUTES.lock,
-    queueing_lock=_CLEANUP_EVERY_FIVE_MINUTES.queueing_lock,
-    retry=_CLEANUP_EVERY_FIVE_MINUTES.retry or False,
+    name=_task__cleanup_every_five_minutes.name,
+    queue=_task__cleanup_every_five_minutes.queue,
+    priority=_task__cleanup_every_five_minutes.priority,
+    lock=_task__cleanup_every_five_minutes.lock,
+    queueing_lock=_task__cleanup_every_five_minutes.queueing_lock,
+    retry=_task__cleanup_every_five_minutes.retry or False,
     pass_context=True,
 )
-async def _cleanup_every_five_minutes_job(
+async def _run__cleanup_every_five_minutes(
     context: procrastinate.JobContext, /, timestamp: int, **kwargs: Any
 ) -> None:
-    await _run_job(_CLEANUP_EVERY_FIVE_MINUTES, context, {"timestamp": timestamp, **kwargs})
+    await _run_job(_task__cleanup_every_five_minutes, context, {"timestamp": timestamp, **kwargs})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -1451,12 +1472,12 @@ class CleanupEveryFiveMinutesHandler(Protocol):
     ) -> Awaitable[None] | None: ...
 
 
-_CleanupEveryFiveMinutesHandlerT = TypeVar("_CleanupEveryFiveMinutesHandlerT", bound=CleanupEveryFiveMinutesHandler)
+_CleanupEveryFiveMinutes__Handler = TypeVar("_CleanupEveryFiveMinutes__Handler", bound=CleanupEveryFiveMinutesHandler)
 
 
-def implement_cleanup_every_five_minutes(handler: _CleanupEveryFiveMinutesHandlerT) -> _CleanupEveryFiveMinutesHandlerT:
+def implement_cleanup_every_five_minutes(handler: _CleanupEveryFiveMinutes__Handler) -> _CleanupEveryFiveMinutes__Handler:
     """Makes ``handler`` the implementation of ``cleanup_every_five_minutes`` for this process's workers."""
-    _implement(_CLEANUP_EVERY_FIVE_MINUTES, handler)
+    _implement(_task__cleanup_every_five_minutes, handler)
     return handler
 
 
@@ -1473,8 +1494,8 @@ async def defer_cleanup_every_five_minutes_async(
 ) -> int:
     """Defers one ``cleanup_every_five_minutes`` job in a ``procrastinate.defer.cleanup_every_five_minutes`` span; returns its id."""
     return await _defer_async(
-        _CLEANUP_EVERY_FIVE_MINUTES,
-        _cleanup_every_five_minutes_job,
+        _task__cleanup_every_five_minutes,
+        _run__cleanup_every_five_minutes,
         CleanupEveryFiveMinutesArgs(timestamp=timestamp, dry_run=dry_run, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1493,8 +1514,8 @@ def defer_cleanup_every_five_minutes(
 ) -> int:
     """Defers one ``cleanup_every_five_minutes`` job in a ``procrastinate.defer.cleanup_every_five_minutes`` span; returns its id."""
     return _defer(
-        _CLEANUP_EVERY_FIVE_MINUTES,
-        _cleanup_every_five_minutes_job,
+        _task__cleanup_every_five_minutes,
+        _run__cleanup_every_five_minutes,
         CleanupEveryFiveMinutesArgs(timestamp=timestamp, dry_run=dry_run, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1512,8 +1533,8 @@ async def defer_cleanup_every_five_minutes_batch_async(
 ) -> list[int]:
     """Defers one ``cleanup_every_five_minutes`` job per element in one statement and one span; all or none."""
     return await _defer_batch_async(
-        _CLEANUP_EVERY_FIVE_MINUTES,
-        _cleanup_every_five_minutes_job,
+        _task__cleanup_every_five_minutes,
+        _run__cleanup_every_five_minutes,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -1531,8 +1552,8 @@ def defer_cleanup_every_five_minutes_batch(
 ) -> list[int]:
     """Defers one ``cleanup_every_five_minutes`` job per element in one statement and one span; all or none."""
     return _defer_batch(
-        _CLEANUP_EVERY_FIVE_MINUTES,
-        _cleanup_every_five_minutes_job,
+        _task__cleanup_every_five_minutes,
+        _run__cleanup_every_five_minutes,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )

@@ -368,6 +368,34 @@ struct GeneratedPythonTests {
     )
   }
 
+  @Test(
+    "under procrastinate's InMemoryConnector (no database), async callables, sync functions and failures run traced"
+  )
+  func inMemory() async throws {
+    let python = try GeneratedPython()
+    let output = try await runProcess(
+      Python.interpreter,
+      [Python.repository.appendingPathComponent("Tests/Interop/generated_inmemory.py").path],
+      environment: ["PYTHONPATH": python.folder])
+    let result = try JSONDecoder().decode([String: JSONValue].self, from: Data(output.utf8))
+    #expect(
+      result["received"]
+        == [
+          ["task": "fetch_joke", "category": "memory"], ["task": "linked_report", "report_id": 9],
+        ])
+    #expect(
+      result["statuses"]?.objectValue?.filter { $0.key != "cleanup_every_five_minutes" }
+        == ["fetch_joke": "succeeded", "linked_report": "succeeded", "always_fails": "failed"])
+    #expect(
+      result["spans"]
+        == [
+          ["name": "procrastinate.job.fetch_joke", "outcome": "succeeded"],
+          ["name": "procrastinate.job.linked_report", "outcome": "succeeded"],
+          ["name": "procrastinate.job.always_fails", "outcome": "retried"],
+          ["name": "procrastinate.job.always_fails", "outcome": "failed"],
+        ])
+  }
+
   @Test("the generated module passes mypy --strict and ruff; a wrong call or handler fails mypy")
   func typeChecks() async throws {
     let python = try GeneratedPython()
@@ -376,7 +404,11 @@ struct GeneratedPythonTests {
     let cache = ["--cache-dir", python.folder + "/.mypy_cache"]
     let module = python.folder + "/everything_tasks.py"
     let good = try await runProcessCapturing(
-      mypy, ["--strict"] + cache + [module, GeneratedPython.app],
+      mypy,
+      ["--strict"] + cache + [
+        module, GeneratedPython.app,
+        Python.repository.appendingPathComponent("Tests/Interop/generated_inmemory.py").path,
+      ],
       environment: ["MYPYPATH": python.folder], allowFailure: true)
     #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
     let lint = try await runProcessCapturing(

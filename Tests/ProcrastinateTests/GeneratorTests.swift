@@ -71,7 +71,22 @@ struct GeneratorUnitTests {
     }
     #expect(
       error?.description
-        == "task 'reports_build' of clash.tasks.yaml and task 'reports.build' of reports.tasks.yaml both become 'reports_build' in Python; rename one of them"
+        == "task 'reports_build' of clash.tasks.yaml and task 'reports.build' of reports.tasks.yaml both define 'ReportsBuildArgs' in Python; rename one of them"
+    )
+    // A task whose helpers another task's suffixes would give, and two spellings of one type.
+    let suffix = try spec("suffix.tasks.yaml", "tasks:\n  report: {}\n  report_batch: {}\n")
+    #expect(
+      (#expect(throws: GeneratorError.self) { try PythonGenerator().generate(paths: [suffix]) })?
+        .description
+        == "task 'report_batch' of suffix.tasks.yaml and task 'report' of suffix.tasks.yaml both define 'defer_report_batch' in Python; rename one of them"
+    )
+    let camel = try spec("camel.tasks.yaml", "tasks:\n  fetchJoke: {}\n")
+    #expect(
+      (#expect(throws: GeneratorError.self) {
+        try PythonGenerator().generate(paths: [jokes, camel])
+      })?
+      .description
+        == "task 'fetchJoke' of camel.tasks.yaml and task 'fetch_joke' of jokes.tasks.yaml both define 'FetchJokeArgs' in Python; rename one of them"
     )
     // Every spec's problems are reported, not only the first spec's.
     let bad1 = try spec("bad1.tasks.yaml", "tasks:\n  b: { args: { x: Nope } }\n")

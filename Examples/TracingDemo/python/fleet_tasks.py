@@ -30,6 +30,7 @@ import inspect
 import json
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Protocol, TypeAlias, TypeVar
@@ -39,7 +40,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
-from procrastinate.exceptions import ConnectorException, JobAborted
+from procrastinate.exceptions import JobAborted
 from procrastinate.jobs import Job, JobDeferrer
 from procrastinate.tasks import Task
 from procrastinate.types import TimeDeltaParams
@@ -68,6 +69,10 @@ _tracer: Final = trace.get_tracer("procrastinate")
 _logger: Final = logging.getLogger(__name__)
 _INT_RANGE: Final = range(-(2**63), 2**63)
 _UTC: Final = datetime.timezone(datetime.timedelta(0), "UTC")
+_DATETIME_FORM: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?"
+)
+_LONGEST_WAIT: Final = 10 * 365 * 86400.0
 _MESSAGING_ATTRIBUTES: Final[dict[str, AttributeValue]] = {
     "messaging.system": "procrastinate",
 }
@@ -146,11 +151,12 @@ class _Retry(procrastinate.BaseRetryStrategy):
             return None
         if self.max_attempts is not None and job.attempts >= self.max_attempts:
             return None
-        exponential = self.exponential_wait ** (job.attempts + 1) if self.exponential_wait else 0
-        seconds = self.wait + self.linear_wait * job.attempts + exponential
-        retry_at = datetime.datetime.now(_UTC) + datetime.timedelta(
-            seconds=min(seconds, 10 * 365 * 86400)
-        )
+        try:
+            exponential = self.exponential_wait ** (job.attempts + 1) if self.exponential_wait else 0
+            seconds = min(self.wait + self.linear_wait * job.attempts + exponential, _LONGEST_WAIT)
+        except OverflowError:
+            seconds = _LONGEST_WAIT
+        retry_at = datetime.datetime.now(_UTC) + datetime.timedelta(seconds=seconds)
         return procrastinate.RetryDecision(retry_at=retry_at)
 
 
@@ -211,7 +217,10 @@ class _Mismatch(Exception):
 
 
 def _parse_datetime(text: str) -> datetime.datetime | None:
-    """An ISO 8601 date in any form Swift and Python write; naive dates are UTC."""
+    """An ISO 8601 date and time as Swift reads them: seconds, optional fractional seconds,
+    then ``Z``, an offset, or nothing (UTC)."""
+    if _DATETIME_FORM.fullmatch(text) is None:
+        return None
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
@@ -239,7 +248,10 @@ def _decode(value: Any, kind: _Type, where: str) -> Any:
             return value
         raise _Mismatch(where, f"{value} does not fit in a 64-bit integer")
     if kind.name == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise _Mismatch(where, f"{value} does not fit in a 64-bit float") from None
     if kind.name == "datetime" and isinstance(value, str):
         parsed = _parse_datetime(value)
         if parsed is None:
@@ -530,7 +542,7 @@ async def _queue_wait_ms(context: procrastinate.JobContext) -> float | None:
         row = await context.app.connector.execute_query_one_async(
             _QUEUE_WAIT_QUERY, job_id=job.id
         )
-    except ConnectorException:  # the span goes without the figure; the job runs on
+    except Exception:  # noqa: BLE001 (any connector: the span goes without the figure)
         return None
     moments: list[float] = []
     if row and row["deferred_at"] is not None:
@@ -632,23 +644,32 @@ async def _run_job(
 
 
 def _implement(task: _Task, handler: Callable[..., Any]) -> None:
-    """Makes ``handler`` the task's implementation; a sync one runs in a thread, with the
-    job's span as its current span."""
+    """Makes ``handler`` the task's implementation. A coroutine function (or an object whose
+    ``__call__`` is one) runs on the worker's loop; any other callable runs in a thread, with
+    the job's span as its current span, and an awaitable it returns is awaited."""
     if task.handler is not None:
         raise RuntimeError(f"task '{task.name}' is already implemented")
-    if inspect.iscoroutinefunction(handler):
-        task.handler = handler
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        type(handler).__call__
+    ):
+
+        async def on_loop(context: procrastinate.JobContext, **arguments: Any) -> None:
+            await handler(context, **arguments)
+
+        task.handler = on_loop
         return
 
     async def in_thread(context: procrastinate.JobContext, **arguments: Any) -> None:
-        await asyncio.to_thread(handler, context, **arguments)
+        result = await asyncio.to_thread(handler, context, **arguments)
+        if inspect.isawaitable(result):
+            await result
 
     task.handler = in_thread
 
 
 # python.render_report
 
-_PYTHON_RENDER_REPORT: Final = _Task(
+_task__python_render_report: Final = _Task(
     name="python.render_report",
     python_name="python_render_report",
     source="fleet.tasks.yaml",
@@ -670,16 +691,16 @@ _PYTHON_RENDER_REPORT: Final = _Task(
 
 
 @blueprint.task(
-    name=_PYTHON_RENDER_REPORT.name,
-    queue=_PYTHON_RENDER_REPORT.queue,
-    priority=_PYTHON_RENDER_REPORT.priority,
-    lock=_PYTHON_RENDER_REPORT.lock,
-    queueing_lock=_PYTHON_RENDER_REPORT.queueing_lock,
-    retry=_PYTHON_RENDER_REPORT.retry or False,
+    name=_task__python_render_report.name,
+    queue=_task__python_render_report.queue,
+    priority=_task__python_render_report.priority,
+    lock=_task__python_render_report.lock,
+    queueing_lock=_task__python_render_report.queueing_lock,
+    retry=_task__python_render_report.retry or False,
     pass_context=True,
 )
-async def _python_render_report_job(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
-    await _run_job(_PYTHON_RENDER_REPORT, context, kwargs)
+async def _run__python_render_report(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
+    await _run_job(_task__python_render_report, context, kwargs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -707,12 +728,12 @@ class PythonRenderReportHandler(Protocol):
     ) -> Awaitable[None] | None: ...
 
 
-_PythonRenderReportHandlerT = TypeVar("_PythonRenderReportHandlerT", bound=PythonRenderReportHandler)
+_PythonRenderReport__Handler = TypeVar("_PythonRenderReport__Handler", bound=PythonRenderReportHandler)
 
 
-def implement_python_render_report(handler: _PythonRenderReportHandlerT) -> _PythonRenderReportHandlerT:
+def implement_python_render_report(handler: _PythonRenderReport__Handler) -> _PythonRenderReport__Handler:
     """Makes ``handler`` the implementation of ``python.render_report`` for this process's workers."""
-    _implement(_PYTHON_RENDER_REPORT, handler)
+    _implement(_task__python_render_report, handler)
     return handler
 
 
@@ -730,8 +751,8 @@ async def defer_python_render_report_async(
 ) -> int:
     """Defers one ``python.render_report`` job in a ``procrastinate.defer.python.render_report`` span; returns its id."""
     return await _defer_async(
-        _PYTHON_RENDER_REPORT,
-        _python_render_report_job,
+        _task__python_render_report,
+        _run__python_render_report,
         PythonRenderReportArgs(report_id=report_id, requested_at=requested_at, sections=sections, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -751,8 +772,8 @@ def defer_python_render_report(
 ) -> int:
     """Defers one ``python.render_report`` job in a ``procrastinate.defer.python.render_report`` span; returns its id."""
     return _defer(
-        _PYTHON_RENDER_REPORT,
-        _python_render_report_job,
+        _task__python_render_report,
+        _run__python_render_report,
         PythonRenderReportArgs(report_id=report_id, requested_at=requested_at, sections=sections, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -770,8 +791,8 @@ async def defer_python_render_report_batch_async(
 ) -> list[int]:
     """Defers one ``python.render_report`` job per element in one statement and one span; all or none."""
     return await _defer_batch_async(
-        _PYTHON_RENDER_REPORT,
-        _python_render_report_job,
+        _task__python_render_report,
+        _run__python_render_report,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -789,8 +810,8 @@ def defer_python_render_report_batch(
 ) -> list[int]:
     """Defers one ``python.render_report`` job per element in one statement and one span; all or none."""
     return _defer_batch(
-        _PYTHON_RENDER_REPORT,
-        _python_render_report_job,
+        _task__python_render_report,
+        _run__python_render_report,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -798,7 +819,7 @@ def defer_python_render_report_batch(
 
 # store_report
 
-_STORE_REPORT: Final = _Task(
+_task__store_report: Final = _Task(
     name="store_report",
     python_name="store_report",
     source="fleet.tasks.yaml",
@@ -820,16 +841,16 @@ _STORE_REPORT: Final = _Task(
 
 
 @blueprint.task(
-    name=_STORE_REPORT.name,
-    queue=_STORE_REPORT.queue,
-    priority=_STORE_REPORT.priority,
-    lock=_STORE_REPORT.lock,
-    queueing_lock=_STORE_REPORT.queueing_lock,
-    retry=_STORE_REPORT.retry or False,
+    name=_task__store_report.name,
+    queue=_task__store_report.queue,
+    priority=_task__store_report.priority,
+    lock=_task__store_report.lock,
+    queueing_lock=_task__store_report.queueing_lock,
+    retry=_task__store_report.retry or False,
     pass_context=True,
 )
-async def _store_report_job(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
-    await _run_job(_STORE_REPORT, context, kwargs)
+async def _run__store_report(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
+    await _run_job(_task__store_report, context, kwargs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -857,12 +878,12 @@ class StoreReportHandler(Protocol):
     ) -> Awaitable[None] | None: ...
 
 
-_StoreReportHandlerT = TypeVar("_StoreReportHandlerT", bound=StoreReportHandler)
+_StoreReport__Handler = TypeVar("_StoreReport__Handler", bound=StoreReportHandler)
 
 
-def implement_store_report(handler: _StoreReportHandlerT) -> _StoreReportHandlerT:
+def implement_store_report(handler: _StoreReport__Handler) -> _StoreReport__Handler:
     """Makes ``handler`` the implementation of ``store_report`` for this process's workers."""
-    _implement(_STORE_REPORT, handler)
+    _implement(_task__store_report, handler)
     return handler
 
 
@@ -880,8 +901,8 @@ async def defer_store_report_async(
 ) -> int:
     """Defers one ``store_report`` job in a ``procrastinate.defer.store_report`` span; returns its id."""
     return await _defer_async(
-        _STORE_REPORT,
-        _store_report_job,
+        _task__store_report,
+        _run__store_report,
         StoreReportArgs(report_id=report_id, pages=pages, summary=summary, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -901,8 +922,8 @@ def defer_store_report(
 ) -> int:
     """Defers one ``store_report`` job in a ``procrastinate.defer.store_report`` span; returns its id."""
     return _defer(
-        _STORE_REPORT,
-        _store_report_job,
+        _task__store_report,
+        _run__store_report,
         StoreReportArgs(report_id=report_id, pages=pages, summary=summary, ).__dict__,
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -920,8 +941,8 @@ async def defer_store_report_batch_async(
 ) -> list[int]:
     """Defers one ``store_report`` job per element in one statement and one span; all or none."""
     return await _defer_batch_async(
-        _STORE_REPORT,
-        _store_report_job,
+        _task__store_report,
+        _run__store_report,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
@@ -939,8 +960,8 @@ def defer_store_report_batch(
 ) -> list[int]:
     """Defers one ``store_report`` job per element in one statement and one span; all or none."""
     return _defer_batch(
-        _STORE_REPORT,
-        _store_report_job,
+        _task__store_report,
+        _run__store_report,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )
