@@ -5,9 +5,7 @@ import Testing
 
 /// `Examples/SwiftOTel`, built by `scripts/test` before the tests run.
 enum SwiftOTelBinary {
-  static let path = Python.repository.appendingPathComponent(
-    "Examples/SwiftOTel/.build/debug/swift-otel-example"
-  ).path
+  static let path = ExampleBuild.binary("swift-otel-example")
   static var testable: Bool {
     Python.available
       && (TracingDemoBinary.required || FileManager.default.isExecutableFile(atPath: path))

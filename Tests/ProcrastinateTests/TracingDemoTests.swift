@@ -4,12 +4,21 @@ import ProcrastinateGenerator
 import ProcrastinateTesting
 import Testing
 
+/// Where `scripts/test` builds the example packages: one build folder for all of them, so
+/// that what they share (this package, NIO, Hummingbird) is compiled once.
+enum ExampleBuild {
+  static let folder = Python.repository.appendingPathComponent(".build/examples/debug")
+
+  /// The executable `product` of an example package.
+  static func binary(_ product: String) -> String {
+    folder.appendingPathComponent(product).path
+  }
+}
+
 /// `Examples/TracingDemo`, built by `scripts/test` before the tests run (which sets
 /// `PROCRASTINATE_REQUIRE_EXAMPLES=1`, so a missing build fails instead of skipping).
 enum TracingDemoBinary {
-  static let path = Python.repository.appendingPathComponent(
-    "Examples/TracingDemo/.build/debug/tracing-demo"
-  ).path
+  static let path = ExampleBuild.binary("tracing-demo")
   static var required: Bool {
     ProcessInfo.processInfo.environment["PROCRASTINATE_REQUIRE_EXAMPLES"] == "1"
   }
@@ -75,9 +84,7 @@ struct TracingDemoTests {
   "Mixed fleet example, end to end",
   .enabled(if: TracingDemoBinary.testable, "build Examples/TracingDemo (scripts/test does)"))
 struct MixedFleetTests {
-  static let binary = Python.repository.appendingPathComponent(
-    "Examples/TracingDemo/.build/debug/mixed-fleet"
-  ).path
+  static let binary = ExampleBuild.binary("mixed-fleet")
 
   @Test("a Swift producer, a Python worker and a Swift worker from one spec print one trace")
   func oneTrace() async throws {
@@ -94,7 +101,8 @@ struct MixedFleetTests {
       ])
     let lines = output.split(separator: "\n").map(String.init)
     #expect(lines.contains("Python rendered report 42: 6 pages."), "\(output)")
-    #expect(lines.contains { $0.hasPrefix("Swift stored report 42: 6 pages, summary, figures, outlook") })
+    #expect(
+      lines.contains { $0.hasPrefix("Swift stored report 42: 6 pages, summary, figures, outlook") })
     let tree = try #require(lines.firstIndex { $0.hasPrefix("trace ") }, "\(output)")
     #expect(lines[tree].contains("(fleet-python, fleet-swift): 6 spans"), "\(lines[tree])")
     // Each line without its duration: "└── name  KIND" (kind when not internal).

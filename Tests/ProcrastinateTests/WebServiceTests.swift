@@ -9,9 +9,7 @@ import Testing
 
 /// `Examples/WebService`, built by `scripts/test` before the tests run.
 enum WebServiceBinary {
-  static let path = Python.repository.appendingPathComponent(
-    "Examples/WebService/.build/debug/web-service"
-  ).path
+  static let path = ExampleBuild.binary("web-service")
   static var testable: Bool {
     Python.available
       && (TracingDemoBinary.required || FileManager.default.isExecutableFile(atPath: path))
