@@ -59,10 +59,14 @@ let package = Package(
     // the trace relations, the periodic timestamp), shared by the runtime and the generator,
     // and `ProcrastinateError`, the root of every error the package throws.
     .target(name: "ProcrastinateConventions"),
+    // A dedicated thread for blocking calls (libpq, libcurl, waiting on a process) and a
+    // wake-up signal for async waiters: what the queue and the tracer share, without libpq.
+    .target(name: "ProcrastinateConcurrency"),
     .target(
       name: "Procrastinate",
       dependencies: [
         "CLibPQ",
+        "ProcrastinateConcurrency",
         "ProcrastinateCron",
         "ProcrastinateConventions",
         .product(name: "Logging", package: "swift-log"),
@@ -74,7 +78,7 @@ let package = Package(
     .target(
       name: "ProcrastinateTracing",
       dependencies: [
-        "Procrastinate",
+        "ProcrastinateConcurrency",
         "ProcrastinateConventions",
         "CCurl",
         .product(name: "Logging", package: "swift-log"),
@@ -105,7 +109,7 @@ let package = Package(
     ),
     .target(
       name: "ProcrastinateTesting",
-      dependencies: ["Procrastinate"]
+      dependencies: ["Procrastinate", "ProcrastinateConcurrency"]
     ),
     .target(
       name: "ProcrastinateCommands",
@@ -173,7 +177,7 @@ let package = Package(
       dependencies: [
         "Procrastinate", "ProcrastinateTracing", "ProcrastinateTesting", "ProcrastinateGenerator",
         "ProcrastinateCron", "ProcrastinateConventions", "ProcrastinateDashboard",
-        "ProcrastinateTraceData",
+        "ProcrastinateTraceData", "ProcrastinateConcurrency",
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "MetricsTestKit", package: "swift-metrics"),
       ]

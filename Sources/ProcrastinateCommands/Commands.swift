@@ -104,6 +104,8 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
       },
       concurrency: concurrency, oneShot: oneShot, deleteJobs: deleteJobs)
     options.name = name
+    // A command owns its process: SIGINT/SIGTERM stop the worker gracefully.
+    options.installSignalHandlers = true
     options.shutdownTimeout = shutdownTimeout.map { .milliseconds(Int($0 * 1000)) }
     try await Worker(app: app, tasks: tasks, options: options).run()
     await app.close()

@@ -1,5 +1,6 @@
 import Foundation
 import Procrastinate
+import ProcrastinateConcurrency
 import Synchronization
 
 #if canImport(Glibc)

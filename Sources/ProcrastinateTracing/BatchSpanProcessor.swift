@@ -1,6 +1,7 @@
 import DequeModule
 import Logging
-import Procrastinate
+import ProcrastinateConcurrency
+import ProcrastinateConventions
 import ServiceLifecycle
 import Synchronization
 

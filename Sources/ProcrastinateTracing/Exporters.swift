@@ -1,5 +1,5 @@
 import Foundation
-import Procrastinate
+import ProcrastinateConventions
 import Synchronization
 import Tracing
 

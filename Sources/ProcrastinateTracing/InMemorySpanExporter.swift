@@ -1,4 +1,4 @@
-import Procrastinate
+import ProcrastinateConventions
 import Synchronization
 
 /// Keeps finished spans in memory, for tests (the Python guide's `InMemorySpanExporter`):

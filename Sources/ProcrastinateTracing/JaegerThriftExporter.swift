@@ -1,5 +1,5 @@
 import Foundation
-import Procrastinate
+import ProcrastinateConventions
 import Tracing
 import W3CTraceContext
 

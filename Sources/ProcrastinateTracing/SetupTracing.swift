@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Procrastinate
+import ProcrastinateConventions
 import ServiceLifecycle
 import Synchronization
 import Tracing

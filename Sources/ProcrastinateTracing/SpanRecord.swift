@@ -1,4 +1,4 @@
-import Procrastinate
+import ProcrastinateConventions
 import Tracing
 import W3CTraceContext
 

@@ -1,5 +1,5 @@
 import Foundation
-import Procrastinate
+import ProcrastinateConventions
 
 /// A span read back from an OTLP/JSON file, as the file exporter writes it
 /// (`PROCRASTINATE_TRACES_FILE`: one `ExportTraceServiceRequest` per line).

@@ -1,5 +1,5 @@
 import Foundation
-import Procrastinate
+import ProcrastinateConventions
 import Tracing
 
 /// Tracing settings, read from the standard `OTEL_*` variables (and the Python guide's

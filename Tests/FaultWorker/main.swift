@@ -55,6 +55,7 @@ if let index = arguments.firstIndex(of: "--retry-stalled-every"),
 }
 let thenWait = arguments.contains("--one-shot-then-wait")
 options.oneShot = thenWait
+options.installSignalHandlers = true  // standalone: SIGTERM stops it gracefully
 try await Worker(app: app, tasks: tasks, options: options).run()
 if thenWait {
   logger.info("worker returned")

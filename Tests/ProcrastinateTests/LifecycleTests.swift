@@ -69,9 +69,8 @@ extension WorkerSignalTests {
     let seen = Recorder<Bool>()
     var tasks = TaskRegistry()
     try tasks.register("check") { _, _ in seen.append(installedHandler(SIGTERM) == expected) }
-    var options = WorkerOptions.test(oneShot: false)
-    options.installSignalHandlers = true
-    let worker = Worker(app: app, tasks: tasks, options: options)
+    // The options' default: a worker in a group leaves signals to the group.
+    let worker = Worker(app: app, tasks: tasks, options: WorkerOptions(concurrency: 1))
     let group = ServiceGroup(services: [worker], logger: TestDatabase.quietLogger)
     let run = Task { try await group.run() }
     try await eventually("the job to run") { seen.count == 1 }

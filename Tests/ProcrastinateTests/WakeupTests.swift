@@ -1,4 +1,5 @@
 import Foundation
+import ProcrastinateConcurrency
 import ProcrastinateTesting
 import Synchronization
 import Testing

@@ -1,15 +1,28 @@
 /// A small pool of libpq connections, opened on demand and reused.
 ///
 /// A connection that was lost is closed and dropped when it comes back, so the next
-/// borrower opens a fresh one: this is how the queue survives a database restart.
+/// borrower opens a fresh one: this is how the queue survives a database restart. A task
+/// waiting for a connection can be cancelled: it stops waiting and gets a
+/// `CancellationError`.
 package actor ConnectionPool {
   package let settings: DatabaseSettings
   package let maximumConnections: Int
 
+  /// What a waiting borrower is given.
+  private enum Handoff {
+    /// A connection someone returned.
+    case connection(PostgresConnection)
+    /// A slot freed without a connection (or the pool closed): try again, maybe opening one.
+    case retry
+    /// The borrower's task was cancelled.
+    case cancelled
+  }
+
   private var idle: [PostgresConnection] = []
   private var openCount = 0
-  /// Borrowers waiting for a connection. A waiter resumed with `nil` may open a new one.
-  private var waiters: [CheckedContinuation<PostgresConnection?, Never>] = []
+  /// Borrowers waiting for a connection, in order of arrival.
+  private var waiters: [(id: Int, continuation: CheckedContinuation<Handoff, Never>)] = []
+  private var nextWaiterID = 0
   private var closed = false
 
   package init(settings: DatabaseSettings, maximumConnections: Int) {
@@ -41,6 +54,9 @@ package actor ConnectionPool {
     try await withConnection { try await $0.execute(statement, parameters) }
   }
 
+  /// How many borrowers wait in line for a connection.
+  package var waitingBorrowers: Int { waiters.count }
+
   /// Closes idle connections and refuses new borrowers.
   package func close() async {
     closed = true
@@ -48,7 +64,7 @@ package actor ConnectionPool {
     idle = []
     openCount -= connections.count
     for connection in connections { await connection.close() }
-    for waiter in waiters { waiter.resume(returning: nil) }
+    for waiter in waiters { waiter.continuation.resume(returning: .retry) }
     waiters = []
   }
 
@@ -73,10 +89,35 @@ package actor ConnectionPool {
           throw error
         }
       }
-      if let connection = await withCheckedContinuation({ waiters.append($0) }) {
-        return connection
+      switch await waitForHandoff() {
+      case .connection(let connection): return connection
+      case .retry: continue
+      case .cancelled: throw CancellationError()
       }
     }
+  }
+
+  /// Waits in line until a connection or a slot is handed over, or the task is cancelled.
+  private func waitForHandoff() async -> Handoff {
+    let id = nextWaiterID
+    nextWaiterID += 1
+    return await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
+        if Task.isCancelled {
+          continuation.resume(returning: .cancelled)
+        } else {
+          waiters.append((id, continuation))
+        }
+      }
+    } onCancel: {
+      Task { await self.cancelWaiter(id) }
+    }
+  }
+
+  /// Takes a cancelled borrower out of the line; one already handed a connection keeps it.
+  private func cancelWaiter(_ id: Int) {
+    guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+    waiters.remove(at: index).continuation.resume(returning: .cancelled)
   }
 
   private func release(_ connection: PostgresConnection) async {
@@ -87,7 +128,7 @@ package actor ConnectionPool {
       return
     }
     if !waiters.isEmpty {
-      waiters.removeFirst().resume(returning: connection)
+      waiters.removeFirst().continuation.resume(returning: .connection(connection))
     } else {
       idle.append(connection)
     }
@@ -95,6 +136,6 @@ package actor ConnectionPool {
 
   /// A slot was freed without a connection to hand over: let one waiter open its own.
   private func wakeOneWaiter() {
-    if !waiters.isEmpty { waiters.removeFirst().resume(returning: nil) }
+    if !waiters.isEmpty { waiters.removeFirst().continuation.resume(returning: .retry) }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ProcrastinateConventions
 
 /// How a job's span relates to the span that deferred it.
 public enum TraceRelation: String, Sendable, CaseIterable {

@@ -114,10 +114,15 @@ actor JobCompleter {
     }
   }
 
+  /// Writes `completions`, in a task of its own: the caller may be an aborted job's task,
+  /// and a cancelled task's statements are cancelled on the server, but an aborted job's
+  /// outcome must still be written.
   private func persist(_ completions: [Completion]) async {
-    for outcome in JobSQL.outcomeWrites(completions) {
-      if let notEnded = await write(outcome) { await reportNotEnded(notEnded) }
-    }
+    await Task {
+      for outcome in JobSQL.outcomeWrites(completions) {
+        if let notEnded = await write(outcome) { await reportNotEnded(notEnded) }
+      }
+    }.value
   }
 
   /// Says why each of `completions` was not written (its job was gone, or no longer `doing`

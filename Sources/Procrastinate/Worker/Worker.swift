@@ -1,4 +1,5 @@
 import Logging
+import ProcrastinateConcurrency
 import Synchronization
 
 /// Fetches jobs from procrastinate's tables and runs the registered task for each.

@@ -1,8 +1,6 @@
 import Dispatch
 import Logging
-// `TaskLocals.gracefulShutdownManager` is the only way to tell that `run()` was started by a
-// `ServiceGroup`; that group then owns the signals, so the worker must not touch them.
-@_spi(TestKit) import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
@@ -17,19 +15,16 @@ extension Worker: Service {
   /// How it stops:
   /// - **In a `ServiceGroup`** (swift-service-lifecycle): on graceful shutdown it stops
   ///   fetching, lets running jobs finish within ``WorkerOptions/shutdownTimeout``,
-  ///   unregisters and returns. It installs no signal handler: the group owns signals.
-  /// - **On its own**: the first SIGINT or SIGTERM does the same (unless
-  ///   ``WorkerOptions/installSignalHandlers`` is off); a second one ends the process at
-  ///   once. The process's previous handlers are back in place when `run()` returns.
+  ///   unregisters and returns. The group owns the signals.
+  /// - **On its own, with ``WorkerOptions/installSignalHandlers`` on** (the caller's
+  ///   choice; off by default): the first SIGINT or SIGTERM does the same; a second one ends
+  ///   the process at once. The process's previous handlers are back when `run()` returns.
   /// - ``stop()`` from anywhere, or (one-shot) an empty queue.
   /// - **Cancelling the task** that runs it stops fetching and aborts the running jobs at
   ///   once; `run()` still writes their outcomes and unregisters before it returns.
   public func run() async throws {
     try options.validate()
-    let inServiceGroup = TaskLocals.gracefulShutdownManager != nil
-    let signals =
-      options.installSignalHandlers && !inServiceGroup
-      ? await StopSignalObserver.start(for: self) : nil
+    let signals = options.installSignalHandlers ? await StopSignalObserver.start(for: self) : nil
     defer { signals?.restore() }
     // The worker's loops run in a task of their own, so that cancelling the caller turns
     // into `stopNow()` and an orderly end (outcomes written, worker unregistered) instead

@@ -19,11 +19,8 @@ extension Worker {
         await pollAborts()
         var quiet = Duration.zero
         while !Task.isCancelled {
-          let received = try await withTaskCancellationHandler {
-            try await listener.notifications(timeout: .milliseconds(500))
-          } onCancel: {
-            listener.interruptWait()
-          }
+          // Cancelling this task (the worker stopping) ends the wait at once.
+          let received = try await listener.notifications(timeout: .milliseconds(500))
           if received.isEmpty {
             quiet += .milliseconds(500)
             if quiet >= .seconds(30) {

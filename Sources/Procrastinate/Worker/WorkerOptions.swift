@@ -41,10 +41,12 @@ public struct WorkerOptions: Sendable {
   public var shutdownTimeout: Duration? = nil
   /// Stop once a fetch finds nothing and the running jobs are done (`--one-shot`).
   public var oneShot: Bool = false
-  /// When the worker runs on its own (not in a `ServiceGroup`, which owns signals): stop
-  /// gracefully on the first SIGINT or SIGTERM; a second one kills the process. The
-  /// previous handlers are restored when ``Worker/run()`` returns.
-  public var installSignalHandlers: Bool = true
+  /// Whether ``Worker/run()`` handles SIGINT and SIGTERM itself: the first one stops the
+  /// worker gracefully, a second one ends the process; the previous handlers are back when
+  /// `run()` returns. Off by default, as for any `Service`: in a `ServiceGroup` the group owns
+  /// the signals (give it `gracefulShutdownSignals`). Turn it on for a worker that runs on its
+  /// own in its process, as the `worker` command does. Never turn it on inside a group.
+  public var installSignalHandlers: Bool = false
   /// How long a statement of the worker's own connections may go without a byte from the
   /// server before the connection counts as lost and is replaced (unless the app's
   /// ``DatabaseSettings/responseTimeout`` sets one): a silent network is noticed. The worker's

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
-import Procrastinate
+import ProcrastinateConcurrency
+import ProcrastinateConventions
 import Synchronization
 
 /// The answer to one HTTP request.

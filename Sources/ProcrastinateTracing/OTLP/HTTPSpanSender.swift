@@ -1,4 +1,4 @@
-import Procrastinate
+import ProcrastinateConventions
 
 /// An exporter that sends each batch in HTTP requests (OTLP/HTTP, Jaeger Thrift): exporting
 /// is sending, and shutting down has nothing to release.

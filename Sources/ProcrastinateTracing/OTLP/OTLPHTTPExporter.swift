@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Procrastinate
+import ProcrastinateConventions
 
 /// Sends spans to an OpenTelemetry collector over OTLP/HTTP (libcurl).
 ///

@@ -128,9 +128,10 @@ struct WorkerCommand: AsyncParsableCommand {
     let app = try ProcrastinateApp(databaseURL: database.databaseURL, logger: logger())
     var tasks = TaskRegistry()
     try tasks.register(Messages())
-    let options = WorkerOptions(
+    var options = WorkerOptions(
       queues: queues.map { $0.split(separator: ",").map(String.init) }, concurrency: concurrency,
       oneShot: oneShot)
+    options.installSignalHandlers = true  // no ServiceGroup here: SIGINT/SIGTERM stop it
     try await Worker(app: app, tasks: tasks, options: options).run()
     await app.close()
     await tracing.shutdown()
