@@ -21,6 +21,18 @@ let package = Package(
     .executable(name: "procrastinate-generate", targets: ["ProcrastinateGenerate"]),
     .plugin(name: "ProcrastinateTasks", targets: ["ProcrastinateTasks"]),
   ],
+  // The web dashboard and the procrastinate-swift CLI that serves it need Hummingbird and
+  // SwiftNIO; everything else needs neither. They sit behind the `Dashboard` trait, on by
+  // default (so `swift run procrastinate-swift` works from a checkout). A service that takes
+  // only the queue, the tracer, the commands or the plugin depends on this package with
+  // `traits: []`, and SwiftPM then resolves none of Hummingbird's packages
+  // (`scripts/check-consumer` proves it).
+  traits: [
+    .trait(
+      name: "Dashboard",
+      description: "The web dashboard (Hummingbird) and the procrastinate-swift CLI."),
+    .default(enabledTraits: ["Dashboard"]),
+  ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -99,9 +111,9 @@ let package = Package(
         "ProcrastinateCron",
         "ProcrastinateTraceData",
         "CZlib",
-        .product(name: "Hummingbird", package: "hummingbird"),
-        .product(name: "NIOCore", package: "swift-nio"),
-        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
+        .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Dashboard"])),
+        .product(name: "HTTPTypes", package: "swift-http-types", condition: .when(traits: ["Dashboard"])),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "DequeModule", package: "swift-collections"),
@@ -128,7 +140,7 @@ let package = Package(
         "ProcrastinateTracing",
         "ProcrastinateCommands",
         "ProcrastinateDashboard",
-        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
