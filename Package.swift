@@ -111,9 +111,11 @@ let package = Package(
         "ProcrastinateCron",
         "ProcrastinateTraceData",
         "CZlib",
-        .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
+        .product(
+          name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
         .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Dashboard"])),
-        .product(name: "HTTPTypes", package: "swift-http-types", condition: .when(traits: ["Dashboard"])),
+        .product(
+          name: "HTTPTypes", package: "swift-http-types", condition: .when(traits: ["Dashboard"])),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "DequeModule", package: "swift-collections"),
@@ -127,8 +129,8 @@ let package = Package(
       name: "ProcrastinateCommands",
       dependencies: [
         "Procrastinate",
-        "ProcrastinateTracing",
         .product(name: "Tracing", package: "swift-distributed-tracing"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
@@ -140,7 +142,8 @@ let package = Package(
         "ProcrastinateTracing",
         "ProcrastinateCommands",
         "ProcrastinateDashboard",
-        .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
+        .product(
+          name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),

@@ -24,6 +24,7 @@ let package = Package(
       dependencies: [
         .product(name: "Procrastinate", package: "swift-procrastinate"),
         .product(name: "ProcrastinateCommands", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
       ],
       plugins: [.plugin(name: "ProcrastinateTasks", package: "swift-procrastinate")]
     ),

@@ -3,6 +3,7 @@ import Foundation
 import Procrastinate
 import ProcrastinateCommands
 import ProcrastinateTracing
+import ServiceLifecycle
 import Synchronization
 import Tracing
 
@@ -12,11 +13,20 @@ struct ProcrastinateCLI: AsyncParsableCommand {
     commandName: "procrastinate-swift",
     abstract: "Operate a procrastinate 3.10 job queue from Swift.",
     subcommands: [
-      SchemaCommand.self, DeferCommand<NoTasks>.self, JobsCommand.self, QueuesCommand.self,
+      SchemaCommand.self, DeferCommand<CLITasks>.self, JobsCommand.self, QueuesCommand.self,
       TasksCommand.self, LocksCommand.self, RetryCommand.self, CancelCommand.self,
       StalledCommand.self, HealthchecksCommand.self, TracesCommand.self, DashboardCommand.self,
     ]
   )
+}
+
+/// What `procrastinate-swift defer` runs with: no tasks of its own, this package's tracer.
+enum CLITasks: TaskProvider {
+  static let serviceName = "procrastinate-swift"
+  static func register(into tasks: inout TaskRegistry) throws {}
+  static func bootstrapObservability(serviceName: String) throws -> (any Service)? {
+    try bootstrapLoggingAndTracing(serviceName: serviceName)
+  }
 }
 
 struct TracesCommand: AsyncParsableCommand {

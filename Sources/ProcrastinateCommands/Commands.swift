@@ -2,15 +2,21 @@ import ArgumentParser
 import Foundation
 import Logging
 import Procrastinate
-import ProcrastinateTracing
+import ServiceLifecycle
 import Tracing
 
-/// What an app gives the embedded commands: its service name (for traces) and its tasks.
+/// What an app gives the embedded commands: its service name (for traces), its tasks, and
+/// how its process bootstraps logging and tracing.
 ///
 /// ```swift
 /// enum DemoApp: TaskProvider {
 ///   static let serviceName = "procrastinate-demo"
 ///   static func register(into tasks: inout TaskRegistry) throws { try tasks.register(DemoTasks()) }
+///   // This package's tracer (ProcrastinateTracing); swift-otel's would be
+///   // `try OTel.bootstrap(configuration: …)`.
+///   static func bootstrapObservability(serviceName: String) throws -> (any Service)? {
+///     try bootstrapLoggingAndTracing(serviceName: serviceName)
+///   }
 /// }
 ///
 /// @main struct TracingDemo: AsyncParsableCommand {
@@ -28,15 +34,28 @@ public protocol TaskProvider {
   static var serviceName: String { get }
   /// Registers the app's tasks (generated `register(_:)` calls, or hand-written ones).
   static func register(into tasks: inout TaskRegistry) throws
+  /// Bootstraps the process's logging and tracing before `worker` or `defer` does its work,
+  /// and returns the service that exports spans, if there is one: the command runs it beside
+  /// its work and shuts it down after, so the last spans are exported before the process
+  /// exits.
+  ///
+  /// The default bootstraps swift-log onto standard error and no tracer: spans go to the
+  /// tracer the process has, if any. Return this package's tracer with
+  /// `try bootstrapLoggingAndTracing(serviceName:)` (ProcrastinateTracing), swift-otel's with
+  /// `try OTel.bootstrap(configuration:)`, or nil when the app bootstrapped both before the
+  /// command ran (a process can bootstrap each only once).
+  static func bootstrapObservability(serviceName: String) throws -> (any Service)?
 }
 
-/// For commands that need no tasks, such as `procrastinate-swift defer`.
-package enum NoTasks: TaskProvider {
-  package static let serviceName = "procrastinate-swift"
-  package static func register(into tasks: inout TaskRegistry) throws {}
+extension TaskProvider {
+  /// swift-log onto standard error, no tracer, no service.
+  public static func bootstrapObservability(serviceName: String) throws -> (any Service)? {
+    _ = standardErrorLogging
+    return nil
+  }
 }
 
-/// A logger on standard error whose lines carry the current `trace_id` and `span_id`.
+/// A logger on standard error, at `PROCRASTINATE_LOG_LEVEL` (default `info`).
 func commandLogger() -> Logger {
   var logger = Logger(label: "procrastinate")
   logger.logLevel =
@@ -47,21 +66,39 @@ func commandLogger() -> Logger {
   return logger
 }
 
-private let loggingBootstrapped: Void = LoggingSystem.bootstrap(
-  StreamLogHandler.standardError, metadataProvider: .procrastinateTracing)
+private let standardErrorLogging: Void = LoggingSystem.bootstrap(StreamLogHandler.standardError)
 
-/// Tracing and logging as `setupTracing` configures them from the environment.
-func startTracing(serviceName: String) throws -> TracingSetup {
-  _ = loggingBootstrapped
-  return try setupTracing(serviceName: serviceName)
+/// Runs a command's `work` beside the service that exports its spans (what
+/// ``TaskProvider/bootstrapObservability(serviceName:)`` returned), in a `ServiceGroup` that
+/// handles no signals; the exporter shuts down once the work has ended, however it ended.
+func runBeside(
+  _ exporter: (any Service)?, _ work: @escaping @Sendable () async throws -> Void
+) async throws {
+  guard let exporter else { return try await work() }
+  let group = ServiceGroup(
+    configuration: ServiceGroupConfiguration(
+      services: [
+        .init(service: exporter),
+        .init(
+          service: CommandWork(body: work), successTerminationBehavior: .gracefullyShutdownGroup,
+          failureTerminationBehavior: .gracefullyShutdownGroup),
+      ],
+      logger: commandLogger()))
+  try await group.run()
+}
+
+/// A command's work as a service, so that the span exporter it runs beside stops after it.
+private struct CommandWork: Service {
+  let body: @Sendable () async throws -> Void
+  func run() async throws { try await body() }
 }
 
 /// `worker`: runs the app's tasks until SIGINT/SIGTERM (or, one-shot, an empty queue),
 /// as Python's `procrastinate worker` does: a subcommand of your executable.
 ///
 /// Options: `--queues`, `--concurrency`, `--one-shot`, `--delete-jobs`,
-/// `--shutdown-timeout`, `--name` and those of ``DatabaseOptions``. Spans go where
-/// `setupTracing` sends them, under `Tasks.serviceName`.
+/// `--shutdown-timeout`, `--name` and those of ``DatabaseOptions``. Spans go to the tracer
+/// `Tasks.bootstrapObservability` sets up, under `Tasks.serviceName`.
 public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
   /// The `worker` subcommand's name and help.
   public static var configuration: CommandConfiguration {
@@ -92,9 +129,10 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
     }
   }
 
-  /// Sets up tracing, registers the tasks and runs the worker until it stops.
+  /// Bootstraps logging and tracing (``TaskProvider/bootstrapObservability(serviceName:)``),
+  /// registers the tasks and runs the worker until it stops.
   public func run() async throws {
-    let tracing = try startTracing(serviceName: Tasks.serviceName)
+    let exporter = try Tasks.bootstrapObservability(serviceName: Tasks.serviceName)
     let app = try database.makeApp()
     var tasks = TaskRegistry()
     try Tasks.register(into: &tasks)
@@ -107,9 +145,11 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
     // A command owns its process: SIGINT/SIGTERM stop the worker gracefully.
     options.installSignalHandlers = true
     options.shutdownTimeout = shutdownTimeout.map { .milliseconds(Int($0 * 1000)) }
-    try await Worker(app: app, tasks: tasks, options: options).run()
-    await app.close()
-    await tracing.shutdown()
+    let worker = Worker(app: app, tasks: tasks, options: options)
+    try await runBeside(exporter) {
+      try await worker.run()
+      await app.close()
+    }
   }
 }
 
@@ -176,24 +216,25 @@ public struct DeferCommand<Tasks: TaskProvider>: AsyncParsableCommand {
     guard case .object = arguments else {
       throw ValidationError("the arguments must be a JSON object, e.g. '{\"n\": 1}'; got \(json)")
     }
-    let tracing = try startTracing(serviceName: Tasks.serviceName)
+    let exporter = try Tasks.bootstrapObservability(serviceName: Tasks.serviceName)
     let app = try database.makeApp()
     var schedule: DeferOptions.Schedule?
     if let at, let date = Self.date(at) { schedule = .at(date) }
     if let delay { schedule = .in(.milliseconds(Int(delay * 1000))) }
     let overrides = DeferOverrides(
       queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: schedule)
-    do {
-      let id = try await app.defer(
-        TaskDefinition(name: task), arguments: arguments, overrides: overrides)
-      print(id)
-    } catch let error as AlreadyEnqueuedError {
-      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-      await tracing.shutdown()
-      throw ExitCode(1)
+    let definition = TaskDefinition(name: task)
+    try await runBeside(exporter) {
+      do {
+        let id = try await app.defer(definition, arguments: arguments, overrides: overrides)
+        print(id)
+      } catch let error as AlreadyEnqueuedError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        await app.close()
+        throw ExitCode(1)
+      }
+      await app.close()
     }
-    await app.close()
-    await tracing.shutdown()
   }
 }
 

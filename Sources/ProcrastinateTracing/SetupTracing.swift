@@ -71,6 +71,26 @@ extension TracingSetup: Service {
 
 private let bootstrapped = Mutex(false)
 
+private let loggingWithTraceIDs: Void = LoggingSystem.bootstrap(
+  StreamLogHandler.standardError, metadataProvider: .procrastinateTracing)
+
+/// Bootstraps the process's logging onto standard error, each line with the current
+/// `trace_id` and `span_id`, and this package's tracer from the environment
+/// (``setupTracing(serviceName:endpoint:enableConsole:bootstrap:defaultFile:environment:logger:)``).
+///
+/// It is what an app returns from the embedded commands' `bootstrapObservability` hook
+/// (ProcrastinateCommands' `TaskProvider`) to run them under this package's tracer:
+///
+/// ```swift
+/// static func bootstrapObservability(serviceName: String) throws -> (any Service)? {
+///   try bootstrapLoggingAndTracing(serviceName: serviceName)
+/// }
+/// ```
+public func bootstrapLoggingAndTracing(serviceName: String) throws -> TracingSetup {
+  _ = loggingWithTraceIDs
+  return try setupTracing(serviceName: serviceName)
+}
+
 /// Builds the tracer from the environment (see ``TracingConfiguration``) and makes it the
 /// process's tracer, as the Python guide's `setup_tracing` does:
 ///

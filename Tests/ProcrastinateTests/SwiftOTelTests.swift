@@ -79,4 +79,64 @@ struct SwiftOTelTests {
       extracted.trimmingCharacters(in: .whitespacesAndNewlines)
         == "\(trace) \(field(deferSpan, "span_id")) True")
   }
+
+  @Test(
+    "the embedded defer and worker commands run under swift-otel: their spans, from two processes, form one trace; the binary links no libcurl"
+  )
+  func commandsUnderSwiftOTel() async throws {
+    let receiver = try await OTLPReceiver()
+    let database = try await TestDatabase.emptyDatabaseURL()
+    let app = try ProcrastinateApp(databaseURL: database, logger: TestDatabase.quietLogger)
+    try await app.applySchema()
+    await app.close()
+    let environment = [
+      "PROCRASTINATE_DATABASE_URL": database,
+      "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)",
+      "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    ]
+    let deferred = try await runProcess(
+      SwiftOTelBinary.path,
+      [
+        "defer", "send_welcome_email", #"{"user_id": 7, "address": "grace@example.com"}"#,
+        "--queue", "emails",
+      ],
+      environment: environment)
+    let job = try #require(Int64(deferred.trimmingCharacters(in: .whitespacesAndNewlines)))
+    _ = try await runProcess(
+      SwiftOTelBinary.path, ["worker", "--queues", "emails", "--one-shot"],
+      environment: environment)
+    #expect(
+      try await psql(database, "SELECT id, status FROM procrastinate_jobs") == ["\(job)|succeeded"])
+
+    // Each command ran swift-otel's service beside its work and shut it down after, so the
+    // spans of both processes were exported before they exited.
+    let spans = try receiver.spans()
+    func one(_ name: String) throws -> [String: Any] {
+      let matches = spans.filter { $0["name"] as? String == name }
+      try #require(
+        matches.count == 1, "\(name): \(matches.count) in \(spans.map { $0["name"] ?? "?" })")
+      return matches[0]
+    }
+    func field(_ span: [String: Any], _ key: String) -> String { span[key] as? String ?? "" }
+    let deferSpan = try one("procrastinate.defer.send_welcome_email")
+    let jobSpan = try one("procrastinate.job.send_welcome_email")
+    let email = try one("email.send")
+    let trace = field(deferSpan, "trace_id")
+    #expect(Set([deferSpan, jobSpan, email].map { field($0, "trace_id") }) == [trace])
+    #expect(field(deferSpan, "parent_span_id").isEmpty && deferSpan["kind"] as? Int == 4)
+    #expect(field(jobSpan, "parent_span_id") == field(deferSpan, "span_id"))
+    #expect(field(email, "parent_span_id") == field(jobSpan, "span_id"))
+    let attributes = jobSpan["attributes"] as? [String: Any] ?? [:]
+    #expect(attributes["procrastinate.job.id"] as? Int == Int(job))
+    #expect(attributes["procrastinate.task.args.user_id"] as? Int == 7)
+    let services = try receiver.requests().compactMap {
+      ($0["resource"] as? [String: Any])?["service.name"] as? String
+    }
+    #expect(Set(services) == ["procrastinate-swift-otel-example"] && services.count >= 2)
+
+    // Only this package's tracer links libcurl; this binary uses swift-otel's exporter.
+    let libraries = try await runProcess("/usr/bin/ldd", [SwiftOTelBinary.path])
+    #expect(!libraries.contains("libcurl"), "\(libraries)")
+    #expect(libraries.contains("libpq"))
+  }
 }

@@ -1,25 +1,64 @@
+import ArgumentParser
 import Foundation
 import Logging
 import OTel
 import Procrastinate
+import ProcrastinateCommands
 import ProcrastinateTesting
 import ServiceLifecycle
 import Tracing
 
-/// Defers `send_welcome_email` inside a `signup` span and runs it in a worker, with swift-otel
-/// as the process's tracer: the spans go wherever swift-otel exports them (OTLP/HTTP,
-/// `OTEL_EXPORTER_OTLP_ENDPOINT`, default http://localhost:4318).
+/// Generated tasks under swift-otel, two ways:
+/// - `swift-otel-example` (or `demo`): defers `send_welcome_email` inside a `signup` span and
+///   runs it in a worker, in one process, with swift-otel as the process's tracer;
+/// - `swift-otel-example defer …` and `swift-otel-example worker …`: the embeddable commands
+///   of ProcrastinateCommands, under swift-otel through ``SignupApp``'s bootstrap hook.
+///
+/// The spans go wherever swift-otel exports them (OTLP/HTTP, `OTEL_EXPORTER_OTLP_ENDPOINT`,
+/// default http://localhost:4318).
 @main
-struct SwiftOTelExample {
-  static func main() async throws {
+struct SwiftOTelExample: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "swift-otel-example",
+    abstract: "Generated procrastinate tasks traced by swift-otel.",
+    subcommands: [Demo.self, WorkerCommand<SignupApp>.self, DeferCommand<SignupApp>.self],
+    defaultSubcommand: Demo.self)
+}
+
+/// The app's tasks and its tracer, for the embedded commands: swift-otel, bootstrapped by
+/// the commands through this hook, and run by them beside their work.
+enum SignupApp: TaskProvider {
+  static let serviceName = "procrastinate-swift-otel-example"
+
+  static func register(into tasks: inout TaskRegistry) throws {
+    try tasks.register(Signup())
+  }
+
+  static func bootstrapObservability(serviceName: String) throws -> (any Service)? {
+    try OTel.bootstrap(configuration: otelConfiguration(serviceName: serviceName))
+  }
+
+  /// Traces only, exported every 200 ms; the `OTEL_*` variables override these, as
+  /// swift-otel documents.
+  static func otelConfiguration(serviceName: String) -> OTel.Configuration {
     var configuration = OTel.Configuration.default
-    configuration.serviceName = "procrastinate-swift-otel-example"
+    configuration.serviceName = serviceName
     configuration.metrics.enabled = false
     configuration.logs.enabled = false
     configuration.diagnosticLogLevel = .warning
     configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(200)
-    // The OTEL_* variables override these, as swift-otel documents.
-    let otel = try OTel.bootstrap(configuration: configuration)
+    return configuration
+  }
+}
+
+/// Defer and run in one process.
+struct Demo: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "demo", abstract: "Defer send_welcome_email in a signup span and run it.")
+
+  func run() async throws {
+    let otel = try OTel.bootstrap(
+      configuration: SignupApp.otelConfiguration(serviceName: SignupApp.serviceName))
 
     var logger = Logger(label: "swift-otel-example")
     logger.logLevel = .warning
@@ -37,7 +76,7 @@ struct SwiftOTelExample {
     try await app.applySchema()
 
     var tasks = TaskRegistry()
-    try tasks.register(Signup())
+    try SignupApp.register(into: &tasks)
     var options = WorkerOptions(queues: ["emails"], concurrency: 2)
     options.pollingInterval = .milliseconds(200)
     let worker = Worker(app: app, tasks: tasks, options: options)
@@ -63,7 +102,7 @@ struct SwiftOTelExample {
     try await running.value
     await app.close()
     print("swift-otel shut down: it exported the queued spans, or logged why it could not.")
-    if stored?.status != "succeeded" { exit(1) }
+    if stored?.status != "succeeded" { throw ExitCode(1) }
   }
 }
 

@@ -1,5 +1,7 @@
 import Procrastinate
 import ProcrastinateCommands
+import ProcrastinateTracing
+import ServiceLifecycle
 import Tracing
 
 /// The demo's tasks, for the embedded `worker` command.
@@ -15,6 +17,11 @@ public enum DemoApp: TaskProvider {
 
   public static func register(into tasks: inout TaskRegistry) throws {
     try tasks.register(DemoTasksImplementation(jokes: JokeSourceBox()))
+  }
+
+  /// The demo's commands run under this package's tracer.
+  public static func bootstrapObservability(serviceName: String) throws -> (any Service)? {
+    try bootstrapLoggingAndTracing(serviceName: serviceName)
   }
 }
 
