@@ -10,7 +10,7 @@ public struct SpecParser {
   public static let fileSuffix = ".tasks.yaml"
 
   let path: String
-  private var diagnostics: [Diagnostic] = []
+  var diagnostics: [Diagnostic] = []
 
   /// Parses `text`, the contents of the spec at `path`.
   public static func parse(_ text: String, path: String) throws(SpecErrors) -> SpecFile {
@@ -26,19 +26,19 @@ public struct SpecParser {
 
   // MARK: - Reporting
 
-  private mutating func error(_ node: Node?, _ message: String) {
+  mutating func error(_ node: Node?, _ message: String) {
     let mark = node?.mark
     diagnostics.append(
       Diagnostic(path: path, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
   }
 
-  private mutating func error(line: Int, column: Int, _ message: String) {
+  mutating func error(line: Int, column: Int, _ message: String) {
     diagnostics.append(Diagnostic(path: path, line: line, column: column, message: message))
   }
 
   // MARK: - File
 
-  private mutating func file(_ text: String) -> SpecFile? {
+  mutating func file(_ text: String) -> SpecFile? {
     let fileName = (path as NSString).lastPathComponent
     var base = fileName
     if base.hasSuffix(Self.fileSuffix) { base.removeLast(Self.fileSuffix.count) }
@@ -97,7 +97,7 @@ public struct SpecParser {
     return SpecFile(baseName: base, protocolName: protocolName, access: access, tasks: tasks)
   }
 
-  private mutating func yamlError(_ error: any Error) {
+  mutating func yamlError(_ error: any Error) {
     switch error {
     case YamlError.scanner(_, let problem, let mark, _),
       YamlError.parser(_, let problem, let mark, _),
@@ -120,7 +120,7 @@ public struct SpecParser {
     "periodic_id",
   ]
 
-  private mutating func task(name: String, key: Node, node: Node, protocolName: String)
+  mutating func task(name: String, key: Node, node: Node, protocolName: String)
     -> TaskSpec?
   {
     let before = diagnostics.count
@@ -228,7 +228,7 @@ public struct SpecParser {
     return diagnostics.count == before ? task : nil
   }
 
-  private mutating func retry(_ node: Node, task: String) -> RetrySpec? {
+  mutating func retry(_ node: Node, task: String) -> RetrySpec? {
     let what = "task '\(task)': 'retry'"
     if case .scalar(let scalar) = node {
       if scalar.style == .plain, scalar.string == "true" || scalar.string == "false" {
@@ -257,7 +257,7 @@ public struct SpecParser {
     return spec
   }
 
-  private mutating func arguments(_ node: Node, task: String) -> [ArgumentSpec] {
+  mutating func arguments(_ node: Node, task: String) -> [ArgumentSpec] {
     guard let fields = mapping(node, "task '\(task)': 'args'") else { return [] }
     var result: [ArgumentSpec] = []
     var swiftNames: [String: String] = [:]
@@ -328,7 +328,7 @@ public struct SpecParser {
     return result
   }
 
-  private mutating func trace(_ node: Node, into task: inout TaskSpec) {
+  mutating func trace(_ node: Node, into task: inout TaskSpec) {
     let what = "task '\(task.name)': 'trace'"
     guard let fields = mapping(node, what) else { return }
     checkKeys(fields, allowed: ["relation", "record_args", "carrier"], in: what)
@@ -371,135 +371,6 @@ public struct SpecParser {
           )
         }
       }
-    }
-  }
-
-  // MARK: - Values
-
-  private mutating func defaultValue(_ node: Node, type: ArgumentType, what: String)
-    -> SpecValue?
-  {
-    if Self.isNull(node) {
-      if type.isOptional { return .null }
-      error(node, "\(what): default null needs an optional type, e.g. '\(type)?'")
-      return nil
-    }
-    switch type.unwrapped {
-    case .string:
-      guard case .scalar(let scalar) = node else { break }
-      return .string(scalar.string)
-    case .int:
-      if let number = integer(node, "\(what): default", range: Int.min...Int.max) {
-        return .int(number)
-      }
-      return nil
-    case .double:
-      if case .scalar(let scalar) = node, let number = Double(scalar.string), number.isFinite {
-        return .double(number)
-      }
-    case .bool:
-      if case .scalar(let scalar) = node, ["true", "false"].contains(scalar.string) {
-        return .bool(scalar.string == "true")
-      }
-    case .array(let element):
-      guard case .sequence(let items) = node else { break }
-      var values: [SpecValue] = []
-      for item in items {
-        guard let value = defaultValue(item, type: element, what: what) else { return nil }
-        values.append(value)
-      }
-      return .array(values)
-    case .date, .json:
-      error(
-        node,
-        "\(what): defaults are not supported for \(type.unwrapped) arguments; make it optional ('\(type.unwrapped)?') instead"
-      )
-      return nil
-    case .optional:
-      break
-    }
-    error(node, "\(what): default '\(node.string ?? "…")' is not a valid \(type)")
-    return nil
-  }
-
-  private mutating func integer(_ node: Node, _ what: String, range: ClosedRange<Int>) -> Int? {
-    guard case .scalar(let scalar) = node, let number = Int(scalar.string) else {
-      error(node, "\(what): expected an integer, found '\(node.string ?? "a \(kind(node))")'")
-      return nil
-    }
-    guard range.contains(number) else {
-      error(node, "\(what): \(number) is out of range (\(range.lowerBound)…\(range.upperBound))")
-      return nil
-    }
-    return number
-  }
-
-  private mutating func seconds(_ node: Node, _ what: String) -> Double {
-    guard case .scalar(let scalar) = node, let number = Double(scalar.string), number.isFinite
-    else {
-      error(
-        node, "\(what): expected a number of seconds, found '\(node.string ?? "a \(kind(node))")'")
-      return 0
-    }
-    guard number >= 0 else {
-      error(node, "\(what): \(scalar.string) is negative; write 0 or more seconds")
-      return 0
-    }
-    return number
-  }
-
-  /// Queue and lock names end up in comments and string literals: no control characters.
-  private mutating func checkPrintable(_ node: Node, _ text: String, _ what: String) {
-    if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-      error(node, "\(what): contains a control character (a newline or tab); use a plain name")
-    }
-  }
-
-  // MARK: - Nodes
-
-  /// A plain `null`, `~` or nothing.
-  static func isNull(_ node: Node) -> Bool {
-    guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
-    return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
-  }
-
-  private mutating func mapping(_ node: Node, _ what: String) -> [(Node, Node)]? {
-    guard case .mapping(let mapping) = node else {
-      error(node, "\(what): expected a mapping of 'key: value' lines, found \(kind(node))")
-      return nil
-    }
-    return mapping.map { ($0.key, $0.value) }
-  }
-
-  private func value(_ pairs: [(Node, Node)], _ key: String) -> Node? {
-    pairs.first { $0.0.string == key }?.1
-  }
-
-  private mutating func checkKeys(_ pairs: [(Node, Node)], allowed: [String], in what: String) {
-    for (key, _) in pairs where !allowed.contains(key.string ?? "") {
-      let suggestion =
-        Naming.closest(to: key.string ?? "", in: allowed).map { "did you mean '\($0)'? " } ?? ""
-      error(
-        key,
-        "\(what): unknown key '\(key.string ?? "?")'; \(suggestion)known keys: \(allowed.joined(separator: ", "))"
-      )
-    }
-  }
-
-  private mutating func scalarString(_ node: Node, _ what: String) -> String? {
-    guard case .scalar(let scalar) = node else {
-      error(node, "\(what): expected a single value, found \(kind(node))")
-      return nil
-    }
-    return scalar.string
-  }
-
-  private func kind(_ node: Node) -> String {
-    switch node {
-    case .scalar: "a value"
-    case .mapping: "a mapping"
-    case .sequence: "a list"
-    case .alias: "an alias"
     }
   }
 }
