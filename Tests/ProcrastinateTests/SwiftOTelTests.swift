@@ -33,13 +33,7 @@ struct SwiftOTelTests {
 
     // Decoded by the official opentelemetry-proto classes (Tests/Interop/otlp_receiver.py).
     let spans = try receiver.spans()
-    func one(_ name: String) throws -> [String: Any] {
-      let matches = spans.filter { $0["name"] as? String == name }
-      try #require(
-        matches.count == 1, "\(name): \(matches.count) in \(spans.map { $0["name"] ?? "?" })")
-      return matches[0]
-    }
-    func field(_ span: [String: Any], _ key: String) -> String { span[key] as? String ?? "" }
+    func one(_ name: String) throws -> [String: Any] { try onlySpan(named: name, in: spans) }
     func kind(_ span: [String: Any]) -> Int { span["kind"] as? Int ?? -1 }
     let signup = try one("signup")
     let deferSpan = try one("procrastinate.defer.send_welcome_email")
@@ -111,13 +105,7 @@ struct SwiftOTelTests {
     // Each command ran swift-otel's service beside its work and shut it down after, so the
     // spans of both processes were exported before they exited.
     let spans = try receiver.spans()
-    func one(_ name: String) throws -> [String: Any] {
-      let matches = spans.filter { $0["name"] as? String == name }
-      try #require(
-        matches.count == 1, "\(name): \(matches.count) in \(spans.map { $0["name"] ?? "?" })")
-      return matches[0]
-    }
-    func field(_ span: [String: Any], _ key: String) -> String { span[key] as? String ?? "" }
+    func one(_ name: String) throws -> [String: Any] { try onlySpan(named: name, in: spans) }
     let deferSpan = try one("procrastinate.defer.send_welcome_email")
     let jobSpan = try one("procrastinate.job.send_welcome_email")
     let email = try one("email.send")
@@ -140,3 +128,14 @@ struct SwiftOTelTests {
     #expect(libraries.contains("libpq"))
   }
 }
+
+/// The one span called `name` among `spans` (decoded by Tests/Interop/otlp_receiver.py).
+private func onlySpan(named name: String, in spans: [[String: Any]]) throws -> [String: Any] {
+  let matches = spans.filter { $0["name"] as? String == name }
+  try #require(
+    matches.count == 1, "\(name): \(matches.count) in \(spans.map { $0["name"] ?? "?" })")
+  return matches[0]
+}
+
+/// A span's field as a string ("" when missing).
+private func field(_ span: [String: Any], _ key: String) -> String { span[key] as? String ?? "" }
