@@ -58,7 +58,7 @@ let package = Package(
     .systemLibrary(
       name: "CCurl",
       pkgConfig: "libcurl",
-      providers: [.apt(["libcurl4-openssl-dev", "zlib1g-dev"]), .brew(["curl"])]
+      providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
     ),
     .systemLibrary(
       name: "CZlib",
@@ -92,6 +92,7 @@ let package = Package(
       dependencies: [
         "ProcrastinateConcurrency",
         "ProcrastinateConventions",
+        "ProcrastinateTraceData",
         "CCurl",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -100,9 +101,10 @@ let package = Package(
         .product(name: "DequeModule", package: "swift-collections"),
       ]
     ),
-    // OTLP trace requests decoded (protobuf and JSON) into one span model: what the
-    // dashboard receives and shows. No libcurl, no tracer.
-    .target(name: "ProcrastinateTraceData", dependencies: ["ProcrastinateConventions"]),
+    // The one trace-data module: the OTLP span model, requests decoded from protobuf and
+    // OTLP/JSON (strict for the receiver, lenient for `traces show`), the trace tree every
+    // view draws, and gzip both ways over zlib. No libcurl, no libpq, no tracer.
+    .target(name: "ProcrastinateTraceData", dependencies: ["ProcrastinateConventions", "CZlib"]),
     .target(
       name: "ProcrastinateDashboard",
       dependencies: [
@@ -110,7 +112,6 @@ let package = Package(
         "ProcrastinateConventions",
         "ProcrastinateCron",
         "ProcrastinateTraceData",
-        "CZlib",
         .product(
           name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
         .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Dashboard"])),

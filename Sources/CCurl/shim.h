@@ -1,7 +1,6 @@
 #ifndef PROCRASTINATE_CCURL_SHIM_H
 #define PROCRASTINATE_CCURL_SHIM_H
 #include <curl/curl.h>
-#include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,23 +31,4 @@ static inline long ccurl_response_code(CURL *handle) {
     return code;
 }
 
-/* gzip-compresses input into a malloc'ed buffer (free it with free); returns 0 on success. */
-static inline int ccurl_gzip(const unsigned char *input, size_t length, unsigned char **output, size_t *outputLength) {
-    z_stream stream;
-    memset(&stream, 0, sizeof(stream));
-    if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
-    size_t capacity = deflateBound(&stream, (uLong)length);
-    unsigned char *buffer = malloc(capacity);
-    if (!buffer) { deflateEnd(&stream); return -1; }
-    stream.next_in = (Bytef *)input;
-    stream.avail_in = (uInt)length;
-    stream.next_out = buffer;
-    stream.avail_out = (uInt)capacity;
-    int result = deflate(&stream, Z_FINISH);
-    deflateEnd(&stream);
-    if (result != Z_STREAM_END) { free(buffer); return -1; }
-    *output = buffer;
-    *outputLength = stream.total_out;
-    return 0;
-}
 #endif

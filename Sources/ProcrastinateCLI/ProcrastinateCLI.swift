@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Procrastinate
 import ProcrastinateCommands
+import ProcrastinateTraceData
 import ProcrastinateTracing
 import ServiceLifecycle
 import Synchronization
@@ -58,7 +59,7 @@ struct ShowCommand: ParsableCommand {
   var html: String?
 
   func run() throws {
-    let spans: [StoredSpan]
+    let spans: [TraceSpan]
     do {
       spans = try TraceView.read(path: file)
     } catch {

@@ -34,4 +34,19 @@ package enum TextEscaping {
     }
     return "\"" + body + "\""
   }
+
+  /// `text` for HTML text or a double- or single-quoted attribute: `&`, `<`, `>`, `"` and
+  /// `'` as entities. The one HTML escaper: the dashboard's pages and the trace view's file.
+  package static func html(_ text: String) -> String {
+    escaping(text) { scalar in
+      switch scalar {
+      case "&": "&amp;"
+      case "<": "&lt;"
+      case ">": "&gt;"
+      case "\"": "&quot;"
+      case "'": "&#39;"
+      default: nil
+      }
+    }
+  }
 }

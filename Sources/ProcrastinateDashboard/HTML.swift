@@ -4,18 +4,7 @@ import ProcrastinateConventions
 /// Builds the dashboard's pages. Every value that comes from jobs or spans goes through
 /// ``escape(_:)``; the pages load their style and script from the dashboard itself (no CDN).
 enum HTML {
-  static func escape(_ text: String) -> String {
-    TextEscaping.escaping(text) { scalar in
-      switch scalar {
-      case "&": "&amp;"
-      case "<": "&lt;"
-      case ">": "&gt;"
-      case "\"": "&quot;"
-      case "'": "&#39;"
-      default: nil
-      }
-    }
-  }
+  static func escape(_ text: String) -> String { TextEscaping.html(text) }
 
   /// Percent-encodes a query parameter's value.
   static func query(_ text: String) -> String {

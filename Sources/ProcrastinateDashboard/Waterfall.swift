@@ -80,34 +80,10 @@ struct Waterfall {
     String(format: "%.3f%%", max(0, min(100, value)))
   }
 
-  /// Depth-first from the roots (spans whose parent is not in the trace), children in start
-  /// order; a span reached twice (a repeated id, a cycle) is listed once.
+  /// Depth first from the roots, children in start order (``TraceTree``); a span reached
+  /// twice (a repeated id, a cycle) is listed once. Depths past 24 are drawn at 24.
   static func ordered(_ spans: [TraceSpan]) -> [(TraceSpan, Int)] {
-    let ids = Set(spans.map(\.spanID))
-    let children = Dictionary(grouping: spans.filter { $0.parentSpanID.map(ids.contains) == true })
-    {
-      $0.parentSpanID!
-    }
-    var result: [(TraceSpan, Int)] = []
-    var listed = Set<String>()
-    // Depth-first with an explicit stack: a parent chain as long as the store is deep must
-    // not overflow the thread's stack.
-    func visit(_ root: TraceSpan) {
-      var stack = [(root, 0)]
-      while let (span, depth) = stack.popLast() {
-        guard listed.insert(span.spanID).inserted else { continue }
-        result.append((span, depth))
-        let next = (children[span.spanID] ?? []).sorted {
-          $0.startNanoseconds < $1.startNanoseconds
-        }
-        for child in next.reversed() { stack.append((child, min(depth + 1, 24))) }
-      }
-    }
-    let roots = spans.filter { $0.parentSpanID.map(ids.contains) != true }
-    for root in roots.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) { visit(root) }
-    // Spans no root reaches (a parent cycle) still show.
-    for span in spans.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) { visit(span) }
-    return result
+    TraceTree.rows(spans).map { ($0.span, min($0.depth, 24)) }
   }
 }
 

@@ -20,7 +20,13 @@ package enum OTLPTraceDecoder {
 
   /// OTLP/JSON (`application/json`): lowerCamelCase names, trace and span ids as hex, enums
   /// as numbers (or their names), 64-bit integers as strings (or numbers).
-  package static func json(_ data: Data) throws(OTLPDecodingError) -> [TraceSpan] {
+  ///
+  /// `lenient` reads files from other tools as they are (`traces show`): a trace, span or
+  /// parent id that is missing or not hex is kept as written (a missing one as empty)
+  /// instead of refusing the request. What is not an OTLP request is refused either way.
+  package static func json(_ data: Data, lenient: Bool = false) throws(OTLPDecodingError)
+    -> [TraceSpan]
+  {
     let object: Any
     do {
       object = try JSONSerialization.jsonObject(with: data)
@@ -63,21 +69,25 @@ package enum OTLPTraceDecoder {
           guard let span = spanElement as? [String: Any] else {
             throw OTLPDecodingError("\(spanPath) is not an object")
           }
-          spans.append(try self.span(span, service: service, path: spanPath))
+          spans.append(try self.span(span, service: service, path: spanPath, lenient: lenient))
         }
       }
     }
     return spans
   }
 
-  private static func span(_ span: [String: Any], service: String, path: String)
+  private static func span(_ span: [String: Any], service: String, path: String, lenient: Bool)
     throws(OTLPDecodingError) -> TraceSpan
   {
-    let traceID = try id(span["traceId"], digits: 32, name: "traceId", path: path)
-    let spanID = try id(span["spanId"], digits: 16, name: "spanId", path: path)
+    func id(_ key: String, digits: Int) throws(OTLPDecodingError) -> String {
+      if lenient { return span[key] as? String ?? "" }
+      return try self.id(span[key], digits: digits, name: key, path: path)
+    }
+    let traceID = try id("traceId", digits: 32)
+    let spanID = try id("spanId", digits: 16)
     var parent: String?
     if let value = span["parentSpanId"] as? String, !value.isEmpty {
-      parent = try id(value, digits: 16, name: "parentSpanId", path: path)
+      parent = try id("parentSpanId", digits: 16)
     }
     let status = span["status"] as? [String: Any] ?? [:]
     var events: [TraceEvent] = []

@@ -1,9 +1,10 @@
 import ProcrastinateConventions
 
-/// A span as OTLP carries it, whoever sent it: decoded from protobuf or OTLP/JSON by
-/// ``OTLPTraceDecoder``, kept by the dashboard's span store and shown in its waterfall.
-package struct TraceSpan: Sendable, Equatable {
-  package enum Kind: String, Sendable, Codable {
+/// A span as OTLP carries it, whoever sent it: decoded from protobuf or OTLP/JSON, kept by
+/// the dashboard's span store, and drawn by the trace view and the dashboard's waterfall.
+public struct TraceSpan: Sendable, Equatable {
+  /// OTLP's span kind.
+  public enum Kind: String, Sendable, Codable {
     case unspecified, `internal`, server, client, producer, consumer
 
     /// OTLP's `SpanKind` number (0–5); anything else is unspecified.
@@ -14,7 +15,8 @@ package struct TraceSpan: Sendable, Equatable {
     }
   }
 
-  package enum StatusCode: String, Sendable, Codable {
+  /// OTLP's status code.
+  public enum StatusCode: String, Sendable, Codable {
     case unset, ok, error
 
     /// OTLP's `StatusCode` number (0–2); anything else is unset.
@@ -22,62 +24,84 @@ package struct TraceSpan: Sendable, Equatable {
   }
 
   /// 32 lowercase hex digits.
-  package var traceID: String
+  public var traceID: String
   /// 16 lowercase hex digits.
-  package var spanID: String
+  public var spanID: String
   /// Nil for a root span.
-  package var parentSpanID: String?
-  package var name: String
-  package var kind: Kind = .internal
+  public var parentSpanID: String?
+  /// The operation name.
+  public var name: String
+  /// What the span stands for: a request served or sent, a message produced or consumed.
+  public var kind: Kind = .internal
   /// Unix time in nanoseconds.
-  package var startNanoseconds: UInt64
-  package var endNanoseconds: UInt64
-  package var attributes: [TraceAttribute] = []
-  package var events: [TraceEvent] = []
-  package var statusCode: StatusCode = .unset
-  package var statusMessage: String?
+  public var startNanoseconds: UInt64
+  /// Unix time in nanoseconds; 0 when the sender gave none.
+  public var endNanoseconds: UInt64
+  /// The span's attributes, in the order they were sent.
+  public var attributes: [TraceAttribute] = []
+  /// The span's events, in the order they were sent.
+  public var events: [TraceEvent] = []
+  /// Unset, ok or error.
+  public var statusCode: StatusCode = .unset
+  /// The status message; nil when there is none.
+  public var statusMessage: String?
   /// The resource's `service.name`; empty when it had none.
-  package var serviceName: String = ""
-  /// Attributes, events and array or map entries left out over ``OTLPTraceDecoder``'s
-  /// limits (strings longer than its limit are cut, not counted).
-  package var dropped: Int = 0
+  public var serviceName: String = ""
+  /// Attributes, events and array or map entries left out over the decoder's limits
+  /// (strings longer than its limit are cut, not counted).
+  public var dropped: Int = 0
 
   /// Zero when the end is missing or before the start.
-  package var durationNanoseconds: UInt64 {
+  public var durationNanoseconds: UInt64 {
     endNanoseconds > startNanoseconds ? endNanoseconds - startNanoseconds : 0
   }
 
   /// The first attribute named `key`.
-  package func attribute(_ key: String) -> TraceValue? {
+  public func attribute(_ key: String) -> TraceValue? {
     attributes.first { $0.key == key }?.value
   }
 }
 
-package struct TraceAttribute: Sendable, Equatable {
-  package var key: String
-  package var value: TraceValue
+/// A key and its value.
+public struct TraceAttribute: Sendable, Equatable {
+  /// The attribute's name, e.g. `procrastinate.job.id`.
+  public var key: String
+  /// Its value.
+  public var value: TraceValue
 
-  package init(_ key: String, _ value: TraceValue) { (self.key, self.value) = (key, value) }
+  /// An attribute.
+  public init(_ key: String, _ value: TraceValue) { (self.key, self.value) = (key, value) }
 }
 
-package struct TraceEvent: Sendable, Equatable {
-  package var name: String
-  package var timeNanoseconds: UInt64
-  package var attributes: [TraceAttribute] = []
+/// Something that happened during a span, such as an `exception`.
+public struct TraceEvent: Sendable, Equatable {
+  /// The event's name.
+  public var name: String
+  /// When it happened, Unix time in nanoseconds.
+  public var timeNanoseconds: UInt64
+  /// The event's attributes.
+  public var attributes: [TraceAttribute] = []
 }
 
 /// OTLP's `AnyValue`.
-package indirect enum TraceValue: Sendable, Equatable {
+public indirect enum TraceValue: Sendable, Equatable {
+  /// A string.
   case string(String)
+  /// A boolean.
   case bool(Bool)
+  /// A 64-bit integer.
   case int(Int64)
+  /// A floating-point number.
   case double(Double)
+  /// Bytes.
   case bytes([UInt8])
+  /// A list of values.
   case array([TraceValue])
+  /// Keys and values.
   case map([TraceAttribute])
 
   /// The value as a person reads it: strings as they are, arrays and maps bracketed.
-  package var text: String {
+  public var text: String {
     switch self {
     case .string(let text): text
     case .bool(let flag): String(flag)

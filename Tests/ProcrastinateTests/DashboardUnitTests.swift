@@ -260,4 +260,19 @@ struct DashboardGzipTests {
     }
     #expect(throws: Gzip.Failure.self) { try Gzip.inflate(Array("not gzip".utf8), limit: 1000) }
   }
+
+  @Test("what the exporter compresses is gzip: gzip(1) restores it, and so does inflate")
+  func compress() async throws {
+    let text = String(repeating: "procrastinate.job.traced_fetch_joke ", count: 5_000)
+    let compressed = try Gzip.compress(Array(text.utf8))
+    #expect(compressed.prefix(2) == [0x1f, 0x8b] && compressed.count < text.utf8.count / 20)
+    #expect(try Gzip.inflate(compressed, limit: 1 << 20) == Array(text.utf8))
+    #expect(try Gzip.inflate(Gzip.compress([]), limit: 10) == [])
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID()).gz")
+      .path
+    FileManager.default.createFile(atPath: file, contents: Data(compressed))
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let restored = try await ChildProcess.run("/bin/gzip", ["-dc", file])
+    #expect(restored.status == 0 && restored.output == text)
+  }
 }

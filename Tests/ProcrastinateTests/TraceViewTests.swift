@@ -1,6 +1,7 @@
 import Foundation
 import Procrastinate
 import ProcrastinateTesting
+import ProcrastinateTraceData
 import ProcrastinateTracing
 import Testing
 import Tracing
@@ -132,12 +133,18 @@ struct TraceViewUnitTests {
     try (line + "\r\n\r\n" + line + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     let read = try TraceView.read(path: path)
     #expect(read.count == 8)
-    #expect(read.first { $0.name == "cycle.b" }?.durationMilliseconds == 0)
+    #expect(read.first { $0.name == "cycle.b" }?.durationNanoseconds == 0)
+    // The same reader refuses these ids when it receives spans (the dashboard's receiver).
+    #expect(throws: OTLPDecodingError.self) { try OTLPTraceDecoder.json(Data(line.utf8)) }
     let tree = TraceView.tree(read)
     for name in ["cycle.a", "cycle.b", "no.id", "root"] {
       #expect(tree.contains(name), "\(name) missing from\n\(tree)")
     }
     #expect(!TraceView.html(read).isEmpty)
+    // One HTML escaper for the trace file and the dashboard: quotes of both kinds too.
+    var odd = read[0]
+    odd.name = #"it's <b>"x"</b> & co"#
+    #expect(TraceView.html([odd]).contains("it&#39;s &lt;b&gt;&quot;x&quot;&lt;/b&gt; &amp; co"))
 
     try (line + "\n\nnot json\n").write(toFile: path, atomically: true, encoding: .utf8)
     #expect {

@@ -123,16 +123,4 @@ final class HTTPClient: Sendable {
     return HTTPResponse(
       status: ccurl_response_code(handle), body: collected.body, retryAfter: collected.retryAfter)
   }
-
-  /// gzip, as `Content-Encoding: gzip` expects.
-  static func gzip(_ input: [UInt8]) -> [UInt8]? {
-    var output: UnsafeMutablePointer<UInt8>?
-    var length = 0
-    let result = input.withUnsafeBufferPointer {
-      ccurl_gzip($0.baseAddress, $0.count, &output, &length)
-    }
-    guard result == 0, let output else { return nil }
-    defer { free(output) }
-    return Array(UnsafeBufferPointer(start: output, count: length))
-  }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ProcrastinateConventions
+import ProcrastinateTraceData
 
 /// Sends spans to an OpenTelemetry collector over OTLP/HTTP (libcurl).
 ///
@@ -52,7 +53,8 @@ package final class OTLPHTTPExporter: HTTPSpanSender {
       body = Array(OTLPEncoding.json(spans, resource: resource).utf8)
       headers.append(("Content-Type", "application/json"))
     }
-    if configuration.gzip, let compressed = HTTPClient.gzip(body) {
+    // A body zlib cannot compress (it runs out of memory) goes as it is.
+    if configuration.gzip, let compressed = try? Gzip.compress(body) {
       body = compressed
       headers.append(("Content-Encoding", "gzip"))
     }
