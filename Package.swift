@@ -101,10 +101,17 @@ let package = Package(
         .product(name: "DequeModule", package: "swift-collections"),
       ]
     ),
-    // The one trace-data module: the OTLP span model, requests decoded from protobuf and
+    // The one trace-data module: the spans our tracer records (SpanRecord) and those
+    // received from anyone (TraceSpan), encoded to and decoded from OTLP protobuf and
     // OTLP/JSON (strict for the receiver, lenient for `traces show`), the trace tree every
     // view draws, and gzip both ways over zlib. No libcurl, no libpq, no tracer.
-    .target(name: "ProcrastinateTraceData", dependencies: ["ProcrastinateConventions", "CZlib"]),
+    .target(
+      name: "ProcrastinateTraceData",
+      dependencies: [
+        "ProcrastinateConventions", "CZlib",
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
+        .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+      ]),
     .target(
       name: "ProcrastinateDashboard",
       dependencies: [

@@ -1,45 +1,5 @@
-import ProcrastinateConventions
+import ProcrastinateTraceData
 import Tracing
-import W3CTraceContext
-
-/// A finished span, as processors and exporters receive it, and as
-/// ``InMemorySpanExporter/finishedSpans`` returns it to tests.
-public struct SpanRecord: Sendable {
-  /// A link to another span.
-  public struct Link: Sendable {
-    /// The linked span.
-    public var context: SpanContext
-    /// The link's attributes.
-    public var attributes: SpanAttributes
-  }
-
-  /// The span's trace id, span id, flags and trace state.
-  public var context: SpanContext
-  /// The parent span's id; nil for a root span.
-  public var parentSpanID: SpanID?
-  /// The operation name, e.g. `procrastinate.job.fetch_joke`.
-  public var name: String
-  /// `internal`, `server`, `client`, `producer` or `consumer`.
-  public var kind: SpanKind
-  /// When the span started, in nanoseconds since the Unix epoch.
-  public var startNanoseconds: UInt64
-  /// When the span ended, in nanoseconds since the Unix epoch.
-  public var endNanoseconds: UInt64
-  /// The attributes kept (see ``droppedAttributes``).
-  public var attributes: SpanAttributes
-  /// Events, such as the `exception` event of a recorded error, in the order they were added.
-  public var events: [SpanEvent]
-  /// Links to other spans.
-  public var links: [Link]
-  /// The status; nil when it was never set.
-  public var status: SpanStatus?
-  /// Attributes left out because of the tracer's limits on what a span may carry.
-  public var droppedAttributes: Int
-  /// Events left out because of the tracer's limits.
-  public var droppedEvents: Int
-  /// Links left out because of the tracer's limits.
-  public var droppedLinks: Int
-}
 
 /// Bounds on what one span may carry; what goes past them is dropped and counted.
 package struct SpanLimits: Sendable {

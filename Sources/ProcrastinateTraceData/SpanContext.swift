@@ -1,4 +1,3 @@
-import ProcrastinateConventions
 import Tracing
 import W3CTraceContext
 
@@ -62,18 +61,5 @@ public struct SpanContext: Sendable {
     self.init(
       traceID: parsed.traceID, spanID: parsed.spanID, flags: parsed.flags, traceState: parsed.state,
       isRemote: true)
-  }
-}
-
-private enum SpanContextKey: InstrumentationContextKey {
-  typealias Value = SpanContext
-  static let nameOverride: String? = "procrastinate.span-context"
-}
-
-extension InstrumentationContext {
-  /// The span context of the current span, if any.
-  package var spanContext: SpanContext? {
-    get { self[SpanContextKey.self] }
-    set { self[SpanContextKey.self] = newValue }
   }
 }
