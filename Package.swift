@@ -95,6 +95,7 @@ let package = Package(
         "ProcrastinateTraceData",
         "CCurl",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

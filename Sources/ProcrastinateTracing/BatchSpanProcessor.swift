@@ -1,5 +1,6 @@
 import DequeModule
 import Logging
+import Metrics
 import ProcrastinateConcurrency
 import ProcrastinateConventions
 import ServiceLifecycle
@@ -54,6 +55,8 @@ package final class BatchSpanProcessor: SpanProcessor {
     /// Set when shutdown has counted what is left: an export finishing after that is not
     /// counted again.
     var settled = false
+    /// What the metrics were last told (``publishMetrics()`` adds what came since).
+    var published = SpanExportStatistics()
   }
 
   package let configuration: Configuration
@@ -64,22 +67,85 @@ package final class BatchSpanProcessor: SpanProcessor {
   private let exportFinished = Wakeup()
   private let exports: ExportSerializer
   private let loop = Mutex<Task<Void, Never>?>(nil)
+  /// Where the pipeline's metrics go (``TracingMetrics``), and the tracer's span starts this
+  /// processor publishes with its own.
+  private let metrics: TracingMetricsSink
+  private let startCounts: SpanStartCounts?
+  /// `otel_component_type`/`otel_component_name` of this processor and of its exporter.
+  private let processorDimensions: [(String, String)]
+  private let exporterDimensions: [(String, String)]
 
   package init(
     exporter: any SpanExporter, configuration: Configuration = Configuration(),
-    logger: Logger = Logger(label: "procrastinate.tracing")
+    logger: Logger = Logger(label: "procrastinate.tracing"),
+    metrics: TracingMetricsSink = TracingMetricsSink(), startCounts: SpanStartCounts? = nil
   ) {
     self.exporter = exporter
     self.configuration = configuration
     self.logger = logger
+    self.metrics = metrics
+    self.startCounts = startCounts
+    self.processorDimensions = [
+      (TracingMetrics.componentType, "batching_span_processor"),
+      (TracingMetrics.componentName, ComponentNames.make("batching_span_processor")),
+    ]
+    self.exporterDimensions = [
+      (TracingMetrics.componentType, exporter.componentType),
+      (TracingMetrics.componentName, ComponentNames.make(exporter.componentType)),
+    ]
     self.exports = ExportSerializer(exporter: exporter, timeout: configuration.exportTimeout)
     let task = Task { [batchReady, configuration] in
       while !Task.isCancelled {
         await batchReady.wait(timeout: configuration.scheduledDelay)
         await self.exportQueued(until: nil)
+        self.publishMetrics()
       }
     }
     loop.withLock { $0 = task }
+  }
+
+  /// `otel_component_name` of this processor, e.g. `batching_span_processor/3`.
+  package var componentName: String { processorDimensions[1].1 }
+  /// `otel_component_name` of its exporter, e.g. `otlp_http_span_exporter/4`.
+  package var exporterComponentName: String { exporterDimensions[1].1 }
+
+  /// Adds what was exported, dropped and failed since the last call to the counters, sets
+  /// the queue's size, and publishes the tracer's span starts.
+  package func publishMetrics() {
+    let (delta, queued) = state.withLock { state -> (SpanExportStatistics, Int) in
+      let now = state.statistics
+      defer { state.published = now }
+      return (
+        SpanExportStatistics(
+          exported: now.exported - state.published.exported,
+          dropped: now.dropped - state.published.dropped,
+          failed: now.failed - state.published.failed),
+        state.queue.count
+      )
+    }
+    let failed = [(TracingMetrics.errorType, "export_failed")]
+    if delta.exported > 0 {
+      metrics.counter(TracingMetrics.spansExported, exporterDimensions).increment(
+        by: delta.exported)
+    }
+    if delta.failed > 0 {
+      metrics.counter(TracingMetrics.spansExported, exporterDimensions + failed).increment(
+        by: delta.failed)
+    }
+    if delta.exported + delta.failed > 0 {
+      metrics.counter(TracingMetrics.spansProcessed, processorDimensions).increment(
+        by: delta.exported + delta.failed)
+    }
+    if delta.dropped > 0 {
+      metrics.counter(
+        TracingMetrics.spansProcessed,
+        processorDimensions + [(TracingMetrics.errorType, "queue_full")]
+      ).increment(by: delta.dropped)
+    }
+    metrics.gauge(TracingMetrics.queueSize, processorDimensions).record(queued)
+    metrics.gauge(TracingMetrics.queueCapacity, processorDimensions).record(
+      configuration.maximumQueueSize)
+    startCounts?.publish()
   }
 
   /// What was exported, dropped and failed so far.
@@ -138,6 +204,7 @@ package final class BatchSpanProcessor: SpanProcessor {
       state.settled = true
     }
     await exporter.shutdown()
+    publishMetrics()
     let statistics = self.statistics
     if statistics.dropped > 0 || statistics.failed > 0 {
       logger.warning(
@@ -157,7 +224,13 @@ package final class BatchSpanProcessor: SpanProcessor {
         return Array(state.queue.prefix(count))
       }.map { $0.record() }
       if batch.isEmpty { return }
+      let started = ContinuousClock.now
       let failure = await exports.export(batch)
+      metrics.timer(
+        TracingMetrics.exportDuration,
+        failure == nil
+          ? exporterDimensions : exporterDimensions + [(TracingMetrics.errorType, "export_failed")]
+      ).recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
       defer { exportFinished.signal() }
       let (firstFailure, recovered) = state.withLock { state -> (Bool, Bool) in
         if state.settled { return (false, false) }  // already counted by shutdown
@@ -179,6 +252,12 @@ package final class BatchSpanProcessor: SpanProcessor {
         logger.info("exporting spans works again")
       }
     }
+  }
+}
+
+extension BatchSpanProcessor {
+  fileprivate static func nanoseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
   }
 }
 

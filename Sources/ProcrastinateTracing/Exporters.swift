@@ -16,6 +16,7 @@ package struct MultiSpanProcessor: SpanProcessor {
 ///
 ///     [trace 0af7651916cd43dd] procrastinate.job.fetch_joke CONSUMER 12.4 ms OK parent=b7ad6b7169203331 job.id=42
 package final class ConsoleSpanExporter: SpanExporter, SpanProcessor {
+  package var componentType: String { "console_span_exporter" }
   private let write: @Sendable (String) -> Void
 
   /// - Parameter write: where lines go; standard error by default, so program output stays clean.
@@ -60,6 +61,7 @@ package final class ConsoleSpanExporter: SpanExporter, SpanProcessor {
 /// Appends each export request as one line of OTLP/JSON to a file: traces with no
 /// infrastructure at all, readable by `procrastinate-swift traces show` and by any OTLP tool.
 package final class FileSpanExporter: SpanExporter {
+  package var componentType: String { "otlp_file_span_exporter" }
   package let path: String
   package let resource: TracingResource
   private let lock = Mutex(())

@@ -13,6 +13,7 @@ import Synchronization
 /// Each span is recorded as it ends, as `SimpleSpanProcessor(InMemorySpanExporter())` does
 /// in Python.
 public final class InMemorySpanExporter: SpanExporter, SpanProcessor {
+  package var componentType: String { "in_memory_span_exporter" }
   private let spans = Mutex<[SpanRecord]>([])
 
   /// An exporter holding no span yet.

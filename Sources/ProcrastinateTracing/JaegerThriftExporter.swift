@@ -11,6 +11,7 @@ import W3CTraceContext
 /// `FOLLOWS_FROM` references, attributes as tags (plus `span.kind`, and `error` and
 /// `otel.status_*` for a failed span), events as logs with an `event` field.
 package final class JaegerThriftExporter: HTTPSpanSender {
+  package var componentType: String { "jaeger_thrift_http_span_exporter" }
   package let endpoint: String
   package let resource: TracingResource
   package let timeout: Duration

@@ -23,17 +23,22 @@ public final class ProcrastinateTracer: Tracer, Sendable {
   package let sampler: any Sampler
   package let processor: any SpanProcessor
   package let limits: SpanLimits
+  /// Spans started, sampled and not, for `otel_sdk_span_started_total` (published by the
+  /// batch span processors).
+  package let startCounts: SpanStartCounts
   private let ids = SpanIDGenerator()
   private let delivery: SpanDelivery
 
   package init(
     sampler: any Sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn),
-    processor: any SpanProcessor, limits: SpanLimits = SpanLimits()
+    processor: any SpanProcessor, limits: SpanLimits = SpanLimits(),
+    startCounts: SpanStartCounts = SpanStartCounts()
   ) {
     self.sampler = sampler
     self.processor = processor
     self.delivery = SpanDelivery(processor)
     self.limits = limits
+    self.startCounts = startCounts
   }
 
   /// A tracer for tests: every root span is sampled, and each span is added to `exporter`'s
@@ -54,6 +59,7 @@ public final class ProcrastinateTracer: Tracer, Sendable {
     let traceID = parent?.traceID ?? ids.traceID()
     let sampled = sampler.shouldSample(
       traceID: traceID, parent: parent, operationName: operationName, kind: kind)
+    startCounts.count(sampled: sampled)
     var flags = parent?.flags ?? []
     if sampled { flags.insert(.sampled) } else { flags.remove(.sampled) }
     let spanContext = SpanContext(

@@ -142,10 +142,13 @@ public func setupTracing(
   var processors: [any SpanProcessor] = []
   var batches: [BatchSpanProcessor] = []
   var destinations: [String] = []
+  // The tracer counts span starts; the batch processors publish the counts.
+  let startCounts = SpanStartCounts()
   if !configuration.disabled {
     func export(to exporter: some SpanExporter, destination: String) {
       let batch = BatchSpanProcessor(
-        exporter: exporter, configuration: configuration.batch, logger: logger)
+        exporter: exporter, configuration: configuration.batch, logger: logger,
+        startCounts: startCounts)
       batches.append(batch)
       processors.append(batch)
       destinations.append(destination)
@@ -170,7 +173,8 @@ public func setupTracing(
   }
   let sampler: any Sampler =
     configuration.disabled ? ConstantSampler.alwaysOff : configuration.sampler
-  let tracer = ProcrastinateTracer(sampler: sampler, processor: MultiSpanProcessor(processors))
+  let tracer = ProcrastinateTracer(
+    sampler: sampler, processor: MultiSpanProcessor(processors), startCounts: startCounts)
   if bootstrap {
     let first = bootstrapped.withLock { done -> Bool in
       defer { done = true }

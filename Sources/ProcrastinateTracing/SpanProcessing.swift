@@ -54,4 +54,10 @@ package protocol SpanProcessor: Sendable {
 package protocol SpanExporter: Sendable {
   func export(_ spans: [SpanRecord]) async throws
   func shutdown() async
+  /// OpenTelemetry's `otel.component.type` of the exporter, e.g. `otlp_http_span_exporter`.
+  var componentType: String { get }
+}
+
+extension SpanExporter {
+  package var componentType: String { "span_exporter" }
 }

@@ -11,6 +11,7 @@ import ProcrastinateTraceData
 /// ``BatchSpanProcessor``, a down or slow collector costs dropped (and counted) spans,
 /// never a slower job.
 package final class OTLPHTTPExporter: HTTPSpanSender {
+  package var componentType: String { "otlp_http_span_exporter" }
   package enum WireProtocol: String, Sendable {
     case protobuf = "http/protobuf"
     case json = "http/json"
