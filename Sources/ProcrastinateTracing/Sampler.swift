@@ -11,6 +11,8 @@ package protocol Sampler: Sendable {
     -> Bool
   /// The name used in `OTEL_TRACES_SAMPLER`, for logs.
   var description: String { get }
+  /// The share of root spans it samples (0 to 1): `procrastinate_tracing_sampler_ratio`.
+  var ratio: Double { get }
 }
 
 /// Records every span (`always_on`) or none (`always_off`).
@@ -25,6 +27,8 @@ package struct ConstantSampler: Sampler {
   ) -> Bool { sampled }
 
   package var description: String { sampled ? "always_on" : "always_off" }
+
+  package var ratio: Double { sampled ? 1 : 0 }
 }
 
 /// Records a fixed fraction of traces, decided from the trace id (`traceidratio`), so every
@@ -72,4 +76,6 @@ package struct ParentBasedSampler: Sampler {
   }
 
   package var description: String { "parentbased(\(root.description))" }
+
+  package var ratio: Double { root.ratio }
 }

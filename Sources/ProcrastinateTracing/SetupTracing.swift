@@ -143,7 +143,9 @@ public func setupTracing(
   var batches: [BatchSpanProcessor] = []
   var destinations: [String] = []
   // The tracer counts span starts; the batch processors publish the counts.
-  let startCounts = SpanStartCounts()
+  let sampler: any Sampler =
+    configuration.disabled ? ConstantSampler.alwaysOff : configuration.sampler
+  let startCounts = SpanStartCounts(samplerRatio: sampler.ratio)
   if !configuration.disabled {
     func export(to exporter: some SpanExporter, destination: String) {
       let batch = BatchSpanProcessor(
@@ -171,8 +173,6 @@ public func setupTracing(
       destinations.append("console")
     }
   }
-  let sampler: any Sampler =
-    configuration.disabled ? ConstantSampler.alwaysOff : configuration.sampler
   let tracer = ProcrastinateTracer(
     sampler: sampler, processor: MultiSpanProcessor(processors), startCounts: startCounts)
   if bootstrap {

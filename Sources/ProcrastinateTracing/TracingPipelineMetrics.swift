@@ -13,6 +13,7 @@ import Synchronization
 /// | `otel_sdk_processor_span_queue_capacity` | gauge | `otel_component_type`, `otel_component_name` |
 /// | `otel_sdk_exporter_span_exported_total` | counter | `otel_component_type` (e.g. `otlp_http_span_exporter`), `otel_component_name`; `error_type` = `export_failed` for failed spans |
 /// | `otel_sdk_exporter_operation_duration_seconds` | timer | as above |
+/// | `procrastinate_tracing_sampler_ratio` | gauge | — (the configured share of root spans sampled; no OpenTelemetry name exists) |
 ///
 /// Nothing is sent to swift-metrics on the span path: a span start adds to an atomic count,
 /// and the batch span processors publish what was counted after each round of exports (at
@@ -25,6 +26,7 @@ package enum TracingMetrics {
   package static let queueCapacity = "otel_sdk_processor_span_queue_capacity"
   package static let spansExported = "otel_sdk_exporter_span_exported_total"
   package static let exportDuration = "otel_sdk_exporter_operation_duration_seconds"
+  package static let samplerRatio = "procrastinate_tracing_sampler_ratio"
 
   package static let samplingResult = "otel_span_sampling_result"
   package static let componentType = "otel_component_type"
@@ -58,8 +60,13 @@ package final class SpanStartCounts: Sendable {
   private let sampled = Atomic<Int>(0)
   private let dropped = Atomic<Int>(0)
   package let sink: TracingMetricsSink
+  /// The sampler's ratio, published with the counts (what the sampling alert compares with).
+  package let samplerRatio: Double?
 
-  package init(sink: TracingMetricsSink = TracingMetricsSink()) { self.sink = sink }
+  package init(sink: TracingMetricsSink = TracingMetricsSink(), samplerRatio: Double? = nil) {
+    self.sink = sink
+    self.samplerRatio = samplerRatio
+  }
 
   @inline(__always)
   func count(sampled isSampled: Bool) {
@@ -85,6 +92,7 @@ package final class SpanStartCounts: Sendable {
       sink.counter(TracingMetrics.spansStarted, [(TracingMetrics.samplingResult, "DROP")])
         .increment(by: notKept)
     }
+    if let samplerRatio { sink.gauge(TracingMetrics.samplerRatio, []).record(samplerRatio) }
   }
 }
 

@@ -21,7 +21,7 @@ struct TracingMetricsTests {
     // A backend of this test's own: nothing else in the process writes to it.
     let backend = TestMetrics()
     let sink = TracingMetricsSink(factory: backend)
-    let starts = SpanStartCounts(sink: sink)
+    let starts = SpanStartCounts(sink: sink, samplerRatio: 0.25)
     let memory = InMemorySpanExporter()
     var configuration = BatchSpanProcessor.Configuration()
     // Nothing is exported until the flush: 4 spans fit, the 2 after them are dropped.
@@ -53,6 +53,7 @@ struct TracingMetricsTests {
       try counter(TracingMetrics.spansStarted, [("otel_span_sampling_result", "RECORD_AND_SAMPLE")])
         == 6)
     #expect(try counter(TracingMetrics.spansStarted, [("otel_span_sampling_result", "DROP")]) == 3)
+    #expect(try backend.expectGauge(TracingMetrics.samplerRatio).lastValue == 0.25)
     #expect(
       try counter(TracingMetrics.spansProcessed, processorLabels + [("error_type", "queue_full")])
         == 2)
