@@ -80,6 +80,8 @@ package actor ConnectionPool {
         continue
       }
       if openCount < maximumConnections {
+        // A cancelled borrower (one handed a free slot as it was cancelled) opens nothing.
+        try Task.checkCancellation()
         openCount += 1
         do {
           return try await PostgresConnection.connect(settings)

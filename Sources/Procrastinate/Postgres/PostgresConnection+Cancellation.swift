@@ -1,4 +1,5 @@
 import CLibPQ
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -29,9 +30,9 @@ struct Cancellations: Sendable {
 ///
 /// The task's cancellation handler marks its operation and wakes the connection's thread,
 /// which polls the wake pipe with the socket. If the statement is still running, the thread
-/// sends libpq's cancel request (`PQcancel`, a short connection of its own, made from the
-/// connection's thread: never the cooperative pool) and reads on until the server answers,
-/// for at most ``cancelGrace``. The awaiting task then gets a `CancellationError`, and the
+/// has libpq's cancel request (`PQcancel`, a short connection of its own) sent from a thread
+/// of its own (never the cooperative pool) and reads on until the server answers, for at
+/// most ``cancelGrace``. Nothing more of the operation is sent once it is cancelled. The awaiting task then gets a `CancellationError`, and the
 /// connection is discarded: a cancel request that reached the server late must not cancel
 /// a later statement. An operation whose task was cancelled before it started is not sent.
 extension PostgresConnection {
@@ -71,7 +72,10 @@ extension PostgresConnection {
   ) throws -> T {
     state.operation = operation
     state.cancelSent = false
-    if isCancelRequested(state) { throw CancellationError() }
+    state.cancelDeadline = nil
+    // Wake-ups meant for earlier operations; one for this operation is in its flag.
+    drainWakes()
+    try checkNotCancelled(state)
     do {
       let value = try body(&state)
       if state.cancelSent { discardAfterCancel(&state) }
@@ -83,26 +87,33 @@ extension PostgresConnection {
     }
   }
 
+  /// Throws `CancellationError` when the running operation's task was cancelled: called
+  /// before anything is sent.
+  func checkNotCancelled(_ state: State) throws {
+    if state.cancelSent || isCancelRequested(state) { throw CancellationError() }
+  }
+
   private func discardAfterCancel(_ state: inout State) {
     state.broken = true
     state.prepared = []
   }
 
-  /// Sends the cancel request for the running statement, once per operation, when its task
-  /// was cancelled; the new deadline of the wait for the server's answer.
-  func cancelIfRequested(
-    _ state: inout State, deadline: ContinuousClock.Instant?, context: String
-  ) -> ContinuousClock.Instant? {
-    guard !state.cancelSent, isCancelRequested(state) else { return deadline }
+  /// When the running operation's task was cancelled, sends the cancel request for its
+  /// statement, once: from a short-lived thread of its own, since `PQcancel` opens a
+  /// connection and may block (an unreachable server) far longer than ``cancelGrace``, which
+  /// starts now and bounds the wait for the statement's end.
+  func cancelIfRequested(_ conn: OpaquePointer, _ state: inout State) {
+    guard !state.cancelSent, isCancelRequested(state) else { return }
     state.cancelSent = true
-    if let handle = state.cancelHandle {
+    state.cancelDeadline = ContinuousClock.now + Self.cancelGrace
+    // A PGcancel of its own, freed by the thread that sends it: it outlives the connection.
+    guard let handle = PQgetCancel(conn) else { return }
+    let address = UInt(bitPattern: handle)
+    Thread.detachNewThread {
+      guard let handle = OpaquePointer(bitPattern: address) else { return }
       var message = [CChar](repeating: 0, count: 256)
-      if PQcancel(handle, &message, Int32(message.count)) == 0 {
-        // The request could not be sent: stop waiting at once; the connection is discarded.
-        return .now
-      }
+      _ = PQcancel(handle, &message, Int32(message.count))
+      PQfreeCancel(handle)
     }
-    let grace = ContinuousClock.now + Self.cancelGrace
-    return deadline.map { min($0, grace) } ?? grace
   }
 }

@@ -28,6 +28,8 @@ extension PostgresConnection {
         try Self.checkNoNUL(parameters, context: statement.name)
         try self.prepare(statement, parameterCount: parameters.count, conn, &state)
       }
+      // A cancelled operation sends nothing more (a prepare's answer may have come first).
+      try self.checkNotCancelled(state)
       var deadline = self.deadline()
       guard PQenterPipelineMode(conn) == 1 else {
         throw DatabaseError(
@@ -141,7 +143,8 @@ extension PostgresConnection {
             context: "pipeline")
       }
       if let firstError {
-        if !state.broken, PQstatus(conn) == CONNECTION_OK,
+        // After a cancel request the connection is discarded anyway: no ROLLBACK.
+        if !state.broken, !state.cancelSent, PQstatus(conn) == CONNECTION_OK,
           PQtransactionStatus(conn) != PQTRANS_IDLE
         {
           let rollback = try? self.roundTrip(conn, &state, context: "ROLLBACK") {

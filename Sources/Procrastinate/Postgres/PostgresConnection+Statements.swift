@@ -80,6 +80,8 @@ extension PostgresConnection {
   func roundTrip(
     _ conn: OpaquePointer, _ state: inout State, context: String, send: () -> Int32
   ) throws -> OpaquePointer? {
+    // A cancelled operation sends nothing more (a prepare's answer may have come first).
+    try checkNotCancelled(state)
     guard send() == 1 else { return nil }
     var deadline = self.deadline()
     var last: OpaquePointer?
@@ -111,17 +113,19 @@ extension PostgresConnection {
     context: String
   ) throws -> OpaquePointer? {
     while PQisBusy(conn) == 1 {
-      deadline = cancelIfRequested(&state, deadline: deadline, context: context)
+      cancelIfRequested(conn, &state)
       var wait: Int32 = -1
-      if let limit = deadline {
+      // The response timeout, and the grace after a cancel request: whichever ends first.
+      if let limit = [deadline, state.cancelDeadline].compactMap({ $0 }).min() {
         let remaining = limit - ContinuousClock.now
         guard remaining > .zero else {
           state.broken = true
           state.prepared = []
           throw DatabaseError(
             kind: .connectionLost,
-            message:
-              "no answer from the server for \(responseTimeout ?? .zero) (responseTimeout); the statement may still run there",
+            message: state.cancelSent
+              ? "the statement did not end within \(Self.cancelGrace) of its cancel request; the connection is discarded"
+              : "no answer from the server for \(responseTimeout ?? .zero) (responseTimeout); the statement may still run there",
             context: context)
         }
         let slice = min(remaining, .seconds(1))
@@ -140,8 +144,8 @@ extension PostgresConnection {
           kind: .connectionLost, message: String(cString: strerror(errno)), context: context)
       }
       if descriptors[1].revents & Int16(POLLIN) != 0 { drainWakes() }
-      // Bytes from the server move the deadline on, except the grace after a cancel.
-      if descriptors[0].revents != 0 && !state.cancelSent { deadline = self.deadline() }
+      // Bytes from the server move the response deadline on (not the cancel's grace).
+      if descriptors[0].revents != 0 { deadline = self.deadline() }
       if PQconsumeInput(conn) == 0 {
         state.broken = true
         throw DatabaseError(

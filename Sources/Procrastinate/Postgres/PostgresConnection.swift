@@ -26,12 +26,11 @@ package final class PostgresConnection: Sendable {
     var conn: OpaquePointer?
     var prepared: Set<String> = []
     var broken = false
-    /// libpq's `PGcancel` for this connection, made once connected: what sends a cancel
-    /// request to the server for the statement running now.
-    var cancelHandle: OpaquePointer?
-    /// The operation running on the thread now, and whether a cancel request was sent for it.
+    /// The operation running on the thread now, whether a cancel request was sent for it,
+    /// and until when its statement may still run after that request.
     var operation: UInt64 = 0
     var cancelSent = false
+    var cancelDeadline: ContinuousClock.Instant?
   }
 
   let thread: BlockingThread
@@ -52,18 +51,14 @@ package final class PostgresConnection: Sendable {
 
   private init(
     conn: sending OpaquePointer, thread: BlockingThread, target: String,
-    responseTimeout: Duration?
+    responseTimeout: Duration?, wake: (read: Int32, write: Int32)
   ) {
     self.thread = thread
-    self.state = Mutex(State(conn: conn, cancelHandle: PQgetCancel(conn)))
+    self.state = Mutex(State(conn: conn))
     self.target = target
     self.responseTimeout = responseTimeout
-    var fds: [Int32] = [-1, -1]
-    if pipe(&fds) == 0 {
-      for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-    }
-    self.wakeRead = fds[0]
-    self.wakeWrite = fds[1]
+    self.wakeRead = wake.read
+    self.wakeWrite = wake.write
   }
 
   /// Opens a connection. The blocking `PQconnectdbParams` runs on the thread the connection
@@ -92,12 +87,30 @@ package final class PostgresConnection: Sendable {
               kind: .connect, message: message, context: "connect to \(target)"))
           return
         }
+        // The wake pipe, without which a cancelled statement could not be woken.
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
+          let message = String(cString: strerror(errno))
+          PQfinish(conn)
+          thread.stop()
+          continuation.resume(
+            throwing: DatabaseError(
+              kind: .connect, message: "cannot create the connection's wake pipe: \(message)",
+              context: "connect to \(target)"))
+          return
+        }
+        for fd in fds {
+          // Not inherited by child processes, and never blocking a read or a write.
+          _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+          _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
         // Server notices (e.g. "relation already exists, skipping") are not errors: drop them
         // rather than letting libpq print them on stderr.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         continuation.resume(
           returning: PostgresConnection(
-            conn: conn, thread: thread, target: target, responseTimeout: responseTimeout))
+            conn: conn, thread: thread, target: target, responseTimeout: responseTimeout,
+            wake: (fds[0], fds[1])))
       }
     }
   }
@@ -140,8 +153,6 @@ package final class PostgresConnection: Sendable {
   }
 
   private static func finish(_ state: inout State) {
-    if let handle = state.cancelHandle { PQfreeCancel(handle) }
-    state.cancelHandle = nil
     if let conn = state.conn { PQfinish(conn) }
     state.conn = nil
   }

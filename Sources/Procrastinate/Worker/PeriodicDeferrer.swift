@@ -24,6 +24,8 @@ extension Worker {
           )
         }
         last[index] = tick  // deferred here, or already by another worker
+      } catch is CancellationError {
+        return  // the worker is stopping
       } catch {
         app.logger.warning(
           "periodic \(periodic[index].task.name): could not defer the tick \(tick.ISO8601Format()): \(error)"

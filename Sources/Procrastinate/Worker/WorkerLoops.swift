@@ -37,7 +37,10 @@ extension Worker {
           if !aborts.isEmpty { abort(aborts, how: "NOTIFY") }
         }
       } catch {
-        if Task.isCancelled { break }
+        if Task.isCancelled {
+          await connection?.close()
+          break
+        }
         let wait = listening.failed(error)
         jobAvailable.signal()
         try? await Task.sleep(for: wait)
@@ -118,6 +121,8 @@ extension Worker {
           logger.warning("jobs \(ours) held here had lost their worker id; taking them back")
           try await store.reclaimRunningJobs(ours, workerID: workerID)
         }
+      } catch is CancellationError {
+        return  // the worker is stopping
       } catch {
         logger.warning("looking for stalled jobs failed: \(error)")
       }

@@ -77,6 +77,8 @@ extension Worker {
         // with nobody running them. So the orphan check also runs once per heartbeat, not
         // only right after a failed fetch.
         state.withLock { $0.orphanCheckPending = true }
+      } catch is CancellationError {
+        return  // the worker is stopping
       } catch {
         wait = min(heartbeating.failed(error), options.heartbeatInterval)
       }
