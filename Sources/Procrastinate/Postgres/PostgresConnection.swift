@@ -70,34 +70,26 @@ package final class PostgresConnection: Sendable {
     let thread = BlockingThread(name: "procrastinate.postgres")
     return try await withCheckedThrowingContinuation { continuation in
       thread.submit {
-        guard let conn = Self.connectdb(parameters) else {
-          thread.stop()
-          continuation.resume(
-            throwing: DatabaseError(
-              kind: .connect, message: "libpq could not allocate a connection",
-              context: "connect to \(target)"))
-          return
-        }
-        if PQstatus(conn) != CONNECTION_OK {
-          let message = Self.trimmed(PQerrorMessage(conn))
-          PQfinish(conn)
+        /// Ends the attempt: the connection (if any) closed, the thread stopped.
+        func fail(_ message: String, closing conn: OpaquePointer?) {
+          if let conn { PQfinish(conn) }
           thread.stop()
           continuation.resume(
             throwing: DatabaseError(
               kind: .connect, message: message, context: "connect to \(target)"))
-          return
+        }
+        guard let conn = Self.connectdb(parameters) else {
+          return fail("libpq could not allocate a connection", closing: nil)
+        }
+        if PQstatus(conn) != CONNECTION_OK {
+          return fail(Self.trimmed(PQerrorMessage(conn)), closing: conn)
         }
         // The wake pipe, without which a cancelled statement could not be woken.
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else {
-          let message = String(cString: strerror(errno))
-          PQfinish(conn)
-          thread.stop()
-          continuation.resume(
-            throwing: DatabaseError(
-              kind: .connect, message: "cannot create the connection's wake pipe: \(message)",
-              context: "connect to \(target)"))
-          return
+          return fail(
+            "cannot create the connection's wake pipe: \(String(cString: strerror(errno)))",
+            closing: conn)
         }
         for fd in fds {
           // Not inherited by child processes, and never blocking a read or a write.
