@@ -68,6 +68,9 @@ final class ExecutionCountRig: Sendable {
   private let runs = Mutex<[Int64: Int]>([:])
   private let deferred = Mutex<[Int64]>([])
   private let producing = Atomic<Bool>(true)
+  /// Set when `produce()` has returned: no batch is in flight any more (one sent just before
+  /// the load stopped may commit seconds later, after a terminated backend).
+  private let produced = Atomic<Bool>(false)
 
   private init(server: EmbeddedPostgres, checker: ProcrastinateApp) {
     self.server = server
@@ -90,6 +93,7 @@ final class ExecutionCountRig: Sendable {
   private func produce() async {
     let started = ContinuousClock.now
     var sent = 0
+    defer { produced.store(true, ordering: .releasing) }
     while producing.load(ordering: .relaxed) {
       let elapsed = ContinuousClock.now - started
       let seconds =
@@ -178,6 +182,8 @@ final class ExecutionCountRig: Sendable {
           if let early = stopped.values.first {
             throw TaskFailure(description: "a worker stopped during the fault: \(early)")
           }
+          // The last batch may still be on its way: jobs end only once it has landed.
+          guard rig.produced.load(ordering: .acquiring) else { return false }
           open = try await checker.query(
             "SELECT status::text, count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') GROUP BY 1"
           )
