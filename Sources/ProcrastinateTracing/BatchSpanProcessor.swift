@@ -230,7 +230,7 @@ package final class BatchSpanProcessor: SpanProcessor {
         TracingMetrics.exportDuration,
         failure == nil
           ? exporterDimensions : exporterDimensions + [(TracingMetrics.errorType, "export_failed")]
-      ).recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+      ).record(duration: ContinuousClock.now - started)
       defer { exportFinished.signal() }
       let (firstFailure, recovered) = state.withLock { state -> (Bool, Bool) in
         if state.settled { return (false, false) }  // already counted by shutdown
@@ -252,12 +252,6 @@ package final class BatchSpanProcessor: SpanProcessor {
         logger.info("exporting spans works again")
       }
     }
-  }
-}
-
-extension BatchSpanProcessor {
-  fileprivate static func nanoseconds(_ duration: Duration) -> Int64 {
-    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
   }
 }
 

@@ -73,8 +73,6 @@ extension PostgresConnection {
     state.operation = operation
     state.cancelSent = false
     state.cancelDeadline = nil
-    // Wake-ups meant for earlier operations; one for this operation is in its flag.
-    drainWakes()
     try checkNotCancelled(state)
     do {
       let value = try body(&state)

@@ -32,6 +32,10 @@ extension PostgresConnection {
       let conn = try Self.live(&state, context: "listen")
       var received = try Self.drainNotifications(conn, state: &state)
       if !received.isEmpty { return received }
+      // Wake-ups left by earlier operations would end this wait at once; drained first, a
+      // cancel of this one is still seen through its flag.
+      self.drainWakes()
+      try self.checkNotCancelled(state)
       var descriptors = [
         pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0),
         pollfd(fd: self.wakeRead, events: Int16(POLLIN), revents: 0),

@@ -48,7 +48,7 @@ public enum QueueMetrics {
     Counter(label: started, dimensions: [("task", task), ("queue", queue)]).increment()
     if let wait {
       Metrics.Timer(label: queueWait, dimensions: [("task", task), ("queue", queue)])
-        .recordNanoseconds(nanoseconds(wait))
+        .record(duration: wait)
     }
   }
 
@@ -56,7 +56,7 @@ public enum QueueMetrics {
     let dimensions = [("task", task), ("queue", queue), ("outcome", outcome)]
     Counter(label: finished, dimensions: dimensions).increment()
     Metrics.Timer(label: QueueMetrics.duration, dimensions: dimensions)
-      .recordNanoseconds(nanoseconds(duration))
+      .record(duration: duration)
   }
 
   static func outcomeConflict(task: String, queue: String, reason: String) {
@@ -67,10 +67,6 @@ public enum QueueMetrics {
 
   static func fetched(strategy: String, duration: Duration) {
     Metrics.Timer(label: fetchDuration, dimensions: [("strategy", strategy)])
-      .recordNanoseconds(nanoseconds(duration))
-  }
-
-  private static func nanoseconds(_ duration: Duration) -> Int64 {
-    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+      .record(duration: duration)
   }
 }
