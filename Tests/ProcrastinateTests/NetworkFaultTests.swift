@@ -73,7 +73,24 @@ struct NetworkFaultTests {
         $0.reconnectDelay = .milliseconds(200)
         $0.heartbeatInterval = .milliseconds(500)
       })
-    let run = Task { try await worker.run() }
+    // How the worker's run ended, if it did: a worker that could not start (a refused
+    // connection, say) fails the wait below at once, with its error, not after its timeout.
+    let ended = Recorder<String>()
+    let run = Task {
+      do {
+        try await worker.run()
+        ended.append("returned")
+      } catch {
+        ended.append("threw: \(error)")
+        throw error
+      }
+    }
+    func running(_ condition: () async throws -> Bool) async throws -> Bool {
+      if let end = ended.values.first {
+        throw TaskFailure(description: "the worker's run ended early: \(end)")
+      }
+      return try await condition()
+    }
 
     try await withLogs([
       ("the proxy's output", { tail(of: proxy.log) }),
@@ -94,7 +111,9 @@ struct NetworkFaultTests {
         }
       ),
     ]) {
-      try await eventually(timeout: .seconds(120), "some jobs to run") { runs.count >= 20 }
+      try await eventually(timeout: .seconds(120), "some jobs to run") {
+        try await running { runs.count >= 20 }
+      }
       // Silence: jobs in flight finish their work, but nothing reaches the database.
       try proxy.blackhole(true)
       try await Task.sleep(for: .seconds(5))
@@ -103,7 +122,7 @@ struct NetworkFaultTests {
       #expect(runs.count <= duringSilence + 4, "jobs kept starting while the network was silent")
       try proxy.blackhole(false)
       try await eventually(timeout: .seconds(120), "every job to succeed after the silence") {
-        try await direct.jobRows("status").allSatisfy { $0 == "succeeded" }
+        try await running { try await direct.jobRows("status").allSatisfy { $0 == "succeeded" } }
       }
       #expect(Set(runs.values) == Set(ids), "no job lost")
       let twice = Dictionary(grouping: runs.values, by: { $0 }).filter { $0.value.count > 1 }
@@ -115,7 +134,9 @@ struct NetworkFaultTests {
       let more = try await direct.deferBatch(
         (0..<40).map { _ in JobRequest(task: "work", arguments: JobArguments([:])) })
       let before = runs.count
-      try await eventually(timeout: .seconds(60), "more jobs to run") { runs.count >= before + 4 }
+      try await eventually(timeout: .seconds(60), "more jobs to run") {
+        try await running { runs.count >= before + 4 }
+      }
       try proxy.blackhole(true)
       let stopping = ContinuousClock.now
       worker.stop()
