@@ -123,25 +123,18 @@ package final class BatchSpanProcessor: SpanProcessor {
         state.queue.count
       )
     }
+    // Every series is published, at 0 until something happens: a counter that first appears
+    // already at 1 shows Prometheus no increase, and an alert on its rate would not fire.
     let failed = [(TracingMetrics.errorType, "export_failed")]
-    if delta.exported > 0 {
-      metrics.counter(TracingMetrics.spansExported, exporterDimensions).increment(
-        by: delta.exported)
-    }
-    if delta.failed > 0 {
-      metrics.counter(TracingMetrics.spansExported, exporterDimensions + failed).increment(
-        by: delta.failed)
-    }
-    if delta.exported + delta.failed > 0 {
-      metrics.counter(TracingMetrics.spansProcessed, processorDimensions).increment(
-        by: delta.exported + delta.failed)
-    }
-    if delta.dropped > 0 {
-      metrics.counter(
-        TracingMetrics.spansProcessed,
-        processorDimensions + [(TracingMetrics.errorType, "queue_full")]
-      ).increment(by: delta.dropped)
-    }
+    let queueFull = [(TracingMetrics.errorType, "queue_full")]
+    metrics.counter(TracingMetrics.spansExported, exporterDimensions).increment(
+      by: delta.exported)
+    metrics.counter(TracingMetrics.spansExported, exporterDimensions + failed).increment(
+      by: delta.failed)
+    metrics.counter(TracingMetrics.spansProcessed, processorDimensions).increment(
+      by: delta.exported + delta.failed)
+    metrics.counter(TracingMetrics.spansProcessed, processorDimensions + queueFull).increment(
+      by: delta.dropped)
     metrics.gauge(TracingMetrics.queueSize, processorDimensions).record(queued)
     metrics.gauge(TracingMetrics.queueCapacity, processorDimensions).record(
       configuration.maximumQueueSize)
@@ -244,6 +237,9 @@ package final class BatchSpanProcessor: SpanProcessor {
         }
         return (failure != nil && !wasFailing, failure == nil && wasFailing)
       }
+      // After every batch, not only when the queue is empty: while the collector is down,
+      // spans keep coming and the queue may never empty, yet the failures must show.
+      publishMetrics()
       if firstFailure, let failure {
         logger.error(
           "exporting spans failed: \(failure); failed spans are counted in statistics.failed, and this is logged again only after an export succeeds"

@@ -83,15 +83,12 @@ package final class SpanStartCounts: Sendable {
     let (kept, notKept) = (
       sampled.exchange(0, ordering: .relaxed), dropped.exchange(0, ordering: .relaxed)
     )
-    if kept > 0 {
-      sink.counter(
-        TracingMetrics.spansStarted, [(TracingMetrics.samplingResult, "RECORD_AND_SAMPLE")]
-      ).increment(by: kept)
-    }
-    if notKept > 0 {
-      sink.counter(TracingMetrics.spansStarted, [(TracingMetrics.samplingResult, "DROP")])
-        .increment(by: notKept)
-    }
+    // Both series, at 0 until something is counted (see BatchSpanProcessor.publishMetrics).
+    sink.counter(
+      TracingMetrics.spansStarted, [(TracingMetrics.samplingResult, "RECORD_AND_SAMPLE")]
+    ).increment(by: kept)
+    sink.counter(TracingMetrics.spansStarted, [(TracingMetrics.samplingResult, "DROP")])
+      .increment(by: notKept)
     if let samplerRatio { sink.gauge(TracingMetrics.samplerRatio, []).record(samplerRatio) }
   }
 }
