@@ -15,6 +15,9 @@ let package = Package(
     .library(name: "ProcrastinateTesting", targets: ["ProcrastinateTesting"]),
     .library(name: "ProcrastinateGenerator", targets: ["ProcrastinateGenerator"]),
     .library(name: "ProcrastinateCommands", targets: ["ProcrastinateCommands"]),
+    // swift-metrics in Prometheus's format: the backend, and a `/metrics` endpoint for a
+    // process without a web server (swift-prometheus and swift-atomics; no NIO).
+    .library(name: "ProcrastinateMetrics", targets: ["ProcrastinateMetrics"]),
     // A web admin of Hummingbird 2 routes, with each job's trace and an OTLP/HTTP receiver.
     .library(name: "ProcrastinateDashboard", targets: ["ProcrastinateDashboard"]),
     .executable(name: "procrastinate-swift", targets: ["ProcrastinateCLI"]),
@@ -39,6 +42,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
@@ -120,6 +124,9 @@ let package = Package(
         "ProcrastinateConventions",
         "ProcrastinateCron",
         "ProcrastinateTraceData",
+        "ProcrastinateMetrics",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Metrics", package: "swift-metrics"),
         .product(
           name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
         .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Dashboard"])),
@@ -131,6 +138,17 @@ let package = Package(
       ]
     ),
     .target(
+      name: "ProcrastinateMetrics",
+      dependencies: [
+        "ProcrastinateConcurrency",
+        "ProcrastinateConventions",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+    .target(
       name: "ProcrastinateTesting",
       dependencies: ["Procrastinate", "ProcrastinateConcurrency"]
     ),
@@ -138,6 +156,7 @@ let package = Package(
       name: "ProcrastinateCommands",
       dependencies: [
         "Procrastinate",
+        "ProcrastinateMetrics",
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),
@@ -151,6 +170,7 @@ let package = Package(
         "ProcrastinateTracing",
         "ProcrastinateCommands",
         "ProcrastinateDashboard",
+        "ProcrastinateMetrics",
         .product(
           name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
         .product(name: "Logging", package: "swift-log"),
@@ -201,9 +221,10 @@ let package = Package(
       dependencies: [
         "Procrastinate", "ProcrastinateTracing", "ProcrastinateTesting", "ProcrastinateGenerator",
         "ProcrastinateCron", "ProcrastinateConventions", "ProcrastinateDashboard",
-        "ProcrastinateTraceData", "ProcrastinateConcurrency",
+        "ProcrastinateTraceData", "ProcrastinateConcurrency", "ProcrastinateMetrics",
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "MetricsTestKit", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
       ]
     ),
   ]

@@ -5,6 +5,7 @@ import Logging
 import Procrastinate
 import ProcrastinateCommands
 import ProcrastinateDashboard
+import ProcrastinateMetrics
 import ServiceLifecycle
 
 /// `dashboard`: serves the web dashboard and its OTLP/HTTP span receiver until SIGINT/SIGTERM.
@@ -16,7 +17,10 @@ struct DashboardCommand: AsyncParsableCommand {
     discussion: """
       Pages: / (queues, workers, periodic tasks), /jobs, /jobs/<id> (with the job's trace as \
       a waterfall). Spans arrive at POST /v1/traces: point OTEL_EXPORTER_OTLP_ENDPOINT at \
-      http://HOST:PORT. It binds 127.0.0.1 unless --host says otherwise.
+      http://HOST:PORT. GET /metrics serves the queue's state (jobs by queue and status, the \
+      oldest due job's age, stalled jobs, live workers), read every --queue-metrics-interval \
+      seconds, and the span receiver's counters, for Prometheus. It binds 127.0.0.1 unless \
+      --host says otherwise; --auth covers every path, /metrics included.
       """)
 
   @OptionGroup var database: DatabaseOptions
@@ -31,10 +35,22 @@ struct DashboardCommand: AsyncParsableCommand {
   )
   var auth: String?
   @Option(help: "Spans kept in memory; the oldest go first.") var spanCapacity = 100_000
+  @Option(help: "Seconds between two readings of the queue's state for /metrics (1 to 3600).")
+  var queueMetricsInterval = 15
+  @Option(
+    help:
+      "Seconds without a heartbeat after which a worker is silent: not live, its jobs stalled.")
+  var silentWorkerAfter = 30
 
   func validate() throws {
     if !(0...65_535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
     if spanCapacity < 1 { throw ValidationError("--span-capacity must be at least 1") }
+    if !(1...3600).contains(queueMetricsInterval) {
+      throw ValidationError("--queue-metrics-interval must be between 1 and 3600 seconds")
+    }
+    if silentWorkerAfter < 1 {
+      throw ValidationError("--silent-worker-after must be at least 1 second")
+    }
   }
 
   func run() async throws {
@@ -45,6 +61,8 @@ struct DashboardCommand: AsyncParsableCommand {
       } ?? .info
     var options = DashboardOptions()
     options.spanCapacity = spanCapacity
+    options.silentWorkerAfter = .seconds(silentWorkerAfter)
+    options.metrics = try PrometheusMetrics.bootstrap()
     let fromEnvironment = ProcessInfo.processInfo.environment["PROCRASTINATE_DASHBOARD_AUTH"]
     if let text = auth ?? fromEnvironment.flatMap({ $0.isEmpty ? nil : $0 }) {
       do {
@@ -72,9 +90,14 @@ struct DashboardCommand: AsyncParsableCommand {
       onServerRunning: { channel in
         let bound = channel.localAddress?.port ?? requested
         FileHandle.standardOutput.write(
-          Data("dashboard on http://\(address):\(bound) (OTLP/HTTP receiver at /v1/traces)\n".utf8))
+          Data(
+            "dashboard on http://\(address):\(bound) (OTLP/HTTP receiver at /v1/traces, metrics at /metrics)\n"
+              .utf8))
       }, logger: logger)
-    var services: [any Service] = [application]
+    let queueMetrics = try QueueStateMetrics(
+      app: app, interval: .seconds(queueMetricsInterval), stalledAfter: options.silentWorkerAfter,
+      liveWithin: options.silentWorkerAfter)
+    var services: [any Service] = [application, queueMetrics]
     if let traces { services.append(dashboard.traceFileFollower(path: traces, logger: logger)) }
     let group = ServiceGroup(
       configuration: .init(

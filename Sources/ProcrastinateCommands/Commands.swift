@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Procrastinate
+import ProcrastinateMetrics
 import ServiceLifecycle
 import Tracing
 
@@ -68,20 +69,20 @@ func commandLogger() -> Logger {
 
 private let standardErrorLogging: Void = LoggingSystem.bootstrap(StreamLogHandler.standardError)
 
-/// Runs a command's `work` beside the service that exports its spans (what
-/// ``TaskProvider/bootstrapObservability(serviceName:)`` returned), in a `ServiceGroup` that
-/// handles no signals; the exporter shuts down once the work has ended, however it ended.
+/// Runs a command's `work` beside the services it needs while it runs (the span exporter
+/// ``TaskProvider/bootstrapObservability(serviceName:)`` returned, a metrics endpoint), in a
+/// `ServiceGroup` that handles no signals; they shut down once the work has ended, however
+/// it ended, so the last spans are exported.
 func runBeside(
-  _ exporter: (any Service)?, _ work: @escaping @Sendable () async throws -> Void
+  _ services: [any Service], _ work: @escaping @Sendable () async throws -> Void
 ) async throws {
-  guard let exporter else { return try await work() }
+  guard !services.isEmpty else { return try await work() }
   let group = ServiceGroup(
     configuration: ServiceGroupConfiguration(
-      services: [
-        .init(service: exporter),
+      services: services.map { .init(service: $0) } + [
         .init(
           service: CommandWork(body: work), successTerminationBehavior: .gracefullyShutdownGroup,
-          failureTerminationBehavior: .gracefullyShutdownGroup),
+          failureTerminationBehavior: .gracefullyShutdownGroup)
       ],
       logger: commandLogger()))
   try await group.run()
@@ -97,8 +98,12 @@ private struct CommandWork: Service {
 /// as Python's `procrastinate worker` does: a subcommand of your executable.
 ///
 /// Options: `--queues`, `--concurrency`, `--one-shot`, `--delete-jobs`,
-/// `--shutdown-timeout`, `--name` and those of ``DatabaseOptions``. Spans go to the tracer
-/// `Tasks.bootstrapObservability` sets up, under `Tasks.serviceName`.
+/// `--shutdown-timeout`, `--name`, `--metrics-port`, `--metrics-host` and those of
+/// ``DatabaseOptions``. Spans go to the tracer `Tasks.bootstrapObservability` sets up, under
+/// `Tasks.serviceName`. With `--metrics-port`, the process's metrics (the queue's counters
+/// and timers, and the tracing pipeline's) are served for Prometheus at `/metrics` on
+/// `--metrics-host` (127.0.0.1 by default); swift-metrics is then bootstrapped with
+/// Prometheus, so an app whose hook installs another metrics backend must not pass it.
 public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
   /// The `worker` subcommand's name and help.
   public static var configuration: CommandConfiguration {
@@ -117,13 +122,20 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
   @Option(help: "Seconds running jobs may take to finish after SIGTERM before they are aborted.")
   var shutdownTimeout: Double?
   @Option(help: "The worker's name, in logs.") var name = "worker"
+  @Option(help: "Serve this process's metrics for Prometheus at /metrics on this port.")
+  var metricsPort: Int?
+  @Option(help: "The address the metrics port listens on (an IP address).")
+  var metricsHost = "127.0.0.1"
 
   /// The command with its default options (ArgumentParser parses them from the command line).
   public init() {}
 
-  /// Checks `--concurrency` and `--shutdown-timeout`.
+  /// Checks `--concurrency`, `--shutdown-timeout` and `--metrics-port`.
   public func validate() throws {
     if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+    if let metricsPort, !(0...65_535).contains(metricsPort) {
+      throw ValidationError("--metrics-port must be between 0 and 65535")
+    }
     if let shutdownTimeout, !(0...86_400).contains(shutdownTimeout) {
       throw ValidationError("--shutdown-timeout must be between 0 and 86400 seconds")
     }
@@ -133,6 +145,13 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
   /// registers the tasks and runs the worker until it stops.
   public func run() async throws {
     let exporter = try Tasks.bootstrapObservability(serviceName: Tasks.serviceName)
+    var beside = exporter.map { [$0] } ?? []
+    if let metricsPort {
+      let registry = try PrometheusMetrics.bootstrap()
+      beside.append(
+        PrometheusEndpoint(
+          registry: registry, host: metricsHost, port: metricsPort, logger: commandLogger()))
+    }
     let app = try database.makeApp()
     var tasks = TaskRegistry()
     try Tasks.register(into: &tasks)
@@ -146,7 +165,7 @@ public struct WorkerCommand<Tasks: TaskProvider>: AsyncParsableCommand {
     options.installSignalHandlers = true
     options.shutdownTimeout = shutdownTimeout.map { .milliseconds(Int($0 * 1000)) }
     let worker = Worker(app: app, tasks: tasks, options: options)
-    try await runBeside(exporter) {
+    try await runBeside(beside) {
       try await worker.run()
       await app.close()
     }
@@ -224,7 +243,7 @@ public struct DeferCommand<Tasks: TaskProvider>: AsyncParsableCommand {
     let overrides = DeferOverrides(
       queue: queue, priority: priority, lock: lock, queueingLock: queueingLock, schedule: schedule)
     let definition = TaskDefinition(name: task)
-    try await runBeside(exporter) {
+    try await runBeside(exporter.map { [$0] } ?? []) {
       do {
         let id = try await app.defer(definition, arguments: arguments, overrides: overrides)
         print(id)

@@ -1,4 +1,5 @@
 import Procrastinate
+import Prometheus
 
 /// How a ``ProcrastinateDashboard`` behaves.
 public struct DashboardOptions: Sendable {
@@ -51,6 +52,12 @@ public struct DashboardOptions: Sendable {
   public var countsMaximumAge: Duration = .seconds(2)
   /// The largest request body the span receiver takes, after inflating (16 MiB by default).
   public var maximumBodyBytes: Int = 16 * 1024 * 1024
+
+  /// A Prometheus registry (``PrometheusMetrics/bootstrap()``) to serve at `GET /metrics`,
+  /// behind the same authentication as the pages; nil serves none. Run `QueueStateMetrics`
+  /// beside the dashboard for the queue's gauges; the span receiver's counters
+  /// (`procrastinate_dashboard_spans_received_total`, …) are recorded in any case.
+  public var metrics: PrometheusCollectorRegistry?
 
   /// The defaults: 100,000 spans, no authentication, a refresh every 3 s.
   public init() {}

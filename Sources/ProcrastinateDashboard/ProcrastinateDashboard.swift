@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Procrastinate
+import ProcrastinateMetrics
 import ProcrastinateTraceData
 import ServiceLifecycle
 
@@ -19,7 +20,8 @@ import ServiceLifecycle
 /// Pages: `/` (queues, workers, periodic tasks), `/jobs` (filters, newest first, paginated
 /// by keyset), `/jobs/{id}` (fields, events, actions, the trace's waterfall). The JSON API:
 /// `GET /api/queues`, `GET /api/jobs/{id}` (with its `spans`) and
-/// `POST /api/jobs/{id}/retry|cancel|abort`. Spans arrive at `POST /v1/traces` (OTLP/HTTP,
+/// `POST /api/jobs/{id}/retry|cancel|abort`; `GET /metrics` with ``DashboardOptions/metrics``.
+/// Spans arrive at `POST /v1/traces` (OTLP/HTTP,
 /// protobuf or JSON, gzip or not), so `OTEL_EXPORTER_OTLP_ENDPOINT` can point at the
 /// dashboard's root, or from a traces file (``traceFileFollower(path:logger:)``).
 ///
@@ -95,6 +97,11 @@ public final class ProcrastinateDashboard: Sendable {
         status: done ? .ok : .conflict)
     }
     routes.post("/v1/traces") { request, _ in try await self.receive(request) }
+    if let registry = options.metrics {
+      routes.get("/metrics") { _, _ in
+        Self.response(registry.emitToBuffer(), contentType: PrometheusMetrics.contentType)
+      }
+    }
     return routes
   }
 

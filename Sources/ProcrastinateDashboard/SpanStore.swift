@@ -37,7 +37,8 @@ final class SpanStore: Sendable {
   /// Keeps `spans`, evicting the oldest beyond the capacity.
   func insert(_ spans: [TraceSpan]) {
     let jobs = spans.map(Self.jobIDs)
-    state.withLock { state in
+    let (evicted, kept) = state.withLock { state -> (Int, Int) in
+      let evictedBefore = state.counts.evicted
       for (span, jobIDs) in zip(spans, jobs) {
         if state.spans.count == capacity { Self.evictOldest(&state) }
         let sequence = state.firstSequence + state.spans.count
@@ -50,10 +51,15 @@ final class SpanStore: Sendable {
       }
       state.counts.received += spans.count
       state.counts.kept = state.spans.count
+      return (state.counts.evicted - evictedBefore, state.spans.count)
     }
+    DashboardMetrics.received(spans.count, evicted: evicted, kept: kept)
   }
 
-  func recordRejectedBody() { state.withLock { $0.counts.rejectedBodies += 1 } }
+  func recordRejectedBody() {
+    state.withLock { $0.counts.rejectedBodies += 1 }
+    DashboardMetrics.rejectedBody()
+  }
 
   var counts: Counts { state.withLock { $0.counts } }
 

@@ -285,7 +285,8 @@ public final class EmbeddedPostgres: Sendable {
     )
   }
 
-  private static func freePort() throws -> Int {
+  /// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick).
+  package static func freePort() throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else {
       throw EmbeddedPostgresError("could not open a socket to find a free port")

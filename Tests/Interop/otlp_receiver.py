@@ -5,7 +5,10 @@ after turning its hex ids into the base64 protobuf's JSON mapping expects) and a
 JSON line per request to --output, with ids in hex. --fail-first N answers the first N
 requests 503 with Retry-After: 0.
 
-    python otlp_receiver.py --port-file F --output O [--fail-first N]
+    python otlp_receiver.py --port-file F --output O [--fail-first N] [--port P]
+
+--port 0 (the default) takes any free port; a test that stops the receiver starts it again
+on the same one with --port.
 """
 
 import argparse
@@ -165,6 +168,7 @@ def main():
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument(
         "--count-only",
         action="store_true",
@@ -172,7 +176,7 @@ def main():
     )
     arguments = parser.parse_args()
     failures_left = arguments.fail_first
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", arguments.port), Handler)
     with open(arguments.port_file + ".tmp", "w") as port_file:
         port_file.write(str(server.server_address[1]))
     import os

@@ -48,45 +48,13 @@ struct DashboardServer {
     try? FileManager.default.removeItem(atPath: log)
   }
 
-  struct Answer {
-    var status: Int
-    var body: String
-    var headers: [String: String]
-  }
+  typealias Answer = HTTPAnswer
 
-  /// One request with curl (URLSession on Linux was seen to hang on a 401 with a Basic
-  /// challenge), waited for off the cooperative pool.
+  /// One request to the dashboard (``httpRequest(_:_:body:headers:)``).
   func request(
     _ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]
   ) async throws -> Answer {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "curl-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    var arguments = [
-      "-s", "-o", folder.path + "/body", "-D", folder.path + "/headers", "-w", "%{http_code}",
-      "-X", method, "--max-time", "60",
-    ]
-    for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
-    if let body {
-      try body.write(to: folder.appendingPathComponent("request"))
-      arguments += ["--data-binary", "@" + folder.path + "/request"]
-    }
-    arguments.append(url + path)
-    let result = try await ChildProcess.run("/usr/bin/curl", arguments)
-    guard result.status == 0, let status = Int(result.output) else {
-      throw ProcessFailure(description: "curl \(method) \(path) failed: \(result.errorOutput)")
-    }
-    var fields: [String: String] = [:]
-    let head =
-      (try? String(contentsOf: folder.appendingPathComponent("headers"), encoding: .utf8)) ?? ""
-    for line in head.split(separator: "\r\n") {
-      guard let colon = line.firstIndex(of: ":") else { continue }
-      fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
-        in: .whitespaces)
-    }
-    let data = (try? Data(contentsOf: folder.appendingPathComponent("body"))) ?? Data()
-    return Answer(status: status, body: String(decoding: data, as: UTF8.self), headers: fields)
+    try await httpRequest(method, url + path, body: body, headers: headers)
   }
 
   func get(_ path: String, headers: [String: String] = [:]) async throws -> Answer {

@@ -12,14 +12,19 @@ final class OTLPReceiver {
   let output: String
   private let child: RunningChild
 
-  init(failFirst: Int = 0, script: String = "otlp_receiver.py") async throws {
+  /// A receiver on `port` (0: any free one).
+  init(failFirst: Int = 0, script: String = "otlp_receiver.py", port requested: Int = 0)
+    async throws
+  {
     let base = FileManager.default.temporaryDirectory.appendingPathComponent(
       "otlp-\(UUID().uuidString)"
     ).path
     output = base + ".jsonl"
     let portFile = base + ".port"
     let path = Python.repository.appendingPathComponent("Tests/Interop/\(script)").path
-    let options = script == "otlp_receiver.py" ? ["--fail-first", String(failFirst)] : []
+    let options =
+      script == "otlp_receiver.py"
+      ? ["--fail-first", String(failFirst), "--port", String(requested)] : []
     child = try ChildProcess.spawn(
       Python.interpreter,
       [path, "--port-file", portFile, "--output", output] + options,
@@ -45,6 +50,9 @@ final class OTLPReceiver {
   func spans() throws -> [[String: Any]] {
     try requests().flatMap { ($0["spans"] as? [[String: Any]]) ?? [] }
   }
+
+  /// Stops the receiver: its port refuses connections from now on.
+  func stop() { child.terminate() }
 
   deinit { child.terminate() }
 }

@@ -133,3 +133,47 @@ func waitForListener(_ app: ProcrastinateApp) async throws {
     return sessions.contains { $0.hasPrefix("idle: LISTEN ") }
   }
 }
+
+/// What an HTTP server answered: the status, the body as text, the headers (names lowercased).
+struct HTTPAnswer {
+  var status: Int
+  var body: String
+  var headers: [String: String]
+}
+
+/// One HTTP request with curl (URLSession on Linux was seen to hang on a 401 with a Basic
+/// challenge), waited for off the cooperative pool.
+func httpRequest(
+  _ method: String, _ url: String, body: Data? = nil, headers: [String: String] = [:]
+) async throws -> HTTPAnswer {
+  let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "curl-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: folder) }
+  var arguments = [
+    "-s", "-o", folder.path + "/body", "-D", folder.path + "/headers", "-w", "%{http_code}",
+    "--max-time", "60",
+  ]
+  // curl's -X HEAD would wait for the body Content-Length announces.
+  arguments += method == "HEAD" ? ["--head"] : ["-X", method]
+  for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
+  if let body {
+    try body.write(to: folder.appendingPathComponent("request"))
+    arguments += ["--data-binary", "@" + folder.path + "/request"]
+  }
+  arguments.append(url)
+  let result = try await ChildProcess.run("/usr/bin/curl", arguments)
+  guard result.status == 0, let status = Int(result.output) else {
+    throw ProcessFailure(description: "curl \(method) \(url) failed: \(result.errorOutput)")
+  }
+  var fields: [String: String] = [:]
+  let head =
+    (try? String(contentsOf: folder.appendingPathComponent("headers"), encoding: .utf8)) ?? ""
+  for line in head.split(separator: "\r\n") {
+    guard let colon = line.firstIndex(of: ":") else { continue }
+    fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+      in: .whitespaces)
+  }
+  let data = (try? Data(contentsOf: folder.appendingPathComponent("body"))) ?? Data()
+  return HTTPAnswer(status: status, body: String(decoding: data, as: UTF8.self), headers: fields)
+}
