@@ -44,6 +44,40 @@ final class BlackholeProxy {
   "Network faults", .enabled(if: Python.available, "run scripts/test to create the virtualenv"))
 struct NetworkFaultTests {
   @Test(
+    "a worker that starts while the network is silent keeps trying past its connect timeout, and runs the jobs once the network answers"
+  )
+  func startsThroughASilentNetwork() async throws {
+    let server = try await TestDatabase.server.value
+    let name = "silentstart_\(UUID().uuidString.prefix(8).lowercased())"
+    let direct = try ProcrastinateApp(
+      databaseURL: try await server.createDatabase(name), logger: TestDatabase.quietLogger)
+    try await direct.applySchema()
+    let ids = try await direct.deferBatch(
+      (0..<5).map { _ in JobRequest(task: "work", arguments: JobArguments([:])) })
+    let proxy = try await BlackholeProxy(targetPort: server.port)
+    try proxy.blackhole(true)
+    let settings = try DatabaseSettings(
+      conninfo: "postgresql://postgres@127.0.0.1:\(proxy.port)/\(name)?connect_timeout=1")
+    let logs = LogRecorder()
+    let app = ProcrastinateApp(database: settings, logger: logs.logger())
+    let runs = Recorder<Int64>()
+    var tasks = TaskRegistry()
+    try tasks.register("work") { _, context in runs.append(context.jobID) }
+    let worker = Worker(
+      app: app, tasks: tasks,
+      options: .test(concurrency: 2, oneShot: true) { $0.reconnectDelay = .milliseconds(200) })
+    let run = Task { try await worker.run() }
+    // Its first connects time out (logged); it must still be trying, not gone.
+    try await eventually(timeout: .seconds(60), "a connect to time out") {
+      logs.all.contains { $0.message.contains("timeout expired") }
+    }
+    try proxy.blackhole(false)
+    try await run.value
+    #expect(Set(runs.values) == Set(ids), "every job ran once the network answered")
+    #expect(runs.count == ids.count)
+  }
+
+  @Test(
     "a network that goes silent: the worker notices within responseTimeout, reconnects when it answers again, finishes every job once, and still stops in bounded time while silent"
   )
   func blackholedNetwork() async throws {

@@ -35,6 +35,21 @@ public struct DatabaseError: ProcrastinateError, Sendable, CustomStringConvertib
     return text
   }
 
+  /// A connect that failed for a reason that passes: the attempt timed out
+  /// (`connect_timeout`), or the server is starting up, shutting down, in recovery or full
+  /// (`too many clients`). libpq gives no SQLSTATE for a failed connect, so this reads its
+  /// message; a wrong address, port, password or database name is not transient.
+  public var isTransientConnectFailure: Bool {
+    guard kind == .connect else { return false }
+    return Self.transientConnectMessages.contains { message.contains($0) }
+  }
+
+  static let transientConnectMessages = [
+    "timeout expired", "the database system is starting up",
+    "the database system is shutting down", "the database system is in recovery mode",
+    "the database system is not yet accepting connections", "too many clients already",
+  ]
+
   /// SQLSTATE `23505`: a unique constraint or unique index was violated.
   var isUniqueViolation: Bool { sqlState == "23505" }
 

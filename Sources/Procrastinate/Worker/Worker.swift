@@ -133,10 +133,11 @@ public final class Worker: Sendable {
   }
 
   /// Checks the schema and registers; the worker's id, or nil when it was stopped first. A
-  /// connection lost on the way (a terminated backend, a restart) is retried with the fetch
-  /// backoff, as it would be once started: a worker that starts during a database fault
-  /// must not stop for good. Anything else (no schema, a refused connect, a wrong password)
-  /// is thrown at once.
+  /// connection lost on the way (a terminated backend, a restart) or a connect that failed
+  /// for a passing reason (``DatabaseError/isTransientConnectFailure``: a timeout, a server
+  /// starting up or full) is retried with the fetch backoff, as it would be once started: a
+  /// worker that starts during a database fault must not stop for good. Anything else (no
+  /// schema, a refused connect, a wrong password) is thrown at once.
   private func startingThroughLostConnections() async throws -> Int64? {
     while !isStopping {
       do {
@@ -144,7 +145,9 @@ public final class Worker: Sendable {
         let id = try await registerPruningStalledWorkers()
         fetching.succeeded()
         return id
-      } catch let error as DatabaseError where error.kind == .connectionLost {
+      } catch let error as DatabaseError
+        where error.kind == .connectionLost || error.isTransientConnectFailure
+      {
         await jobAvailable.wait(timeout: fetching.failed(error))
       }
     }
