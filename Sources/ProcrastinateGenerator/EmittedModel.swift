@@ -62,6 +62,8 @@ struct EmittedTask: Sendable {
   let carrierLiteral: String
   /// The arguments copied onto spans, as string literals.
   let recordedArguments: [EmittedListItem]
+  /// The sampling ratio as a literal, or nil when the spec sets none.
+  let sampleLiteral: String?
   let arguments: [EmittedArgument]
   let hasArguments: Bool
   /// The keys a job's arguments may hold, as string literals: the arguments, the carrier,
@@ -86,6 +88,7 @@ struct EmittedTask: Sendable {
     relation = task.relation
     carrierLiteral = task.carrier.map(literal) ?? "nil"
     recordedArguments = EmittedListItem.list(task.recordedArguments.map(literal))
+    sampleLiteral = task.sample.map { "\($0)" }
     arguments = task.arguments.enumerated().map { index, argument in
       EmittedArgument(argument, last: index == task.arguments.count - 1)
     }

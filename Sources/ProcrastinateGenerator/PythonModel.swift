@@ -43,6 +43,8 @@ struct EmittedPythonTask: Sendable {
   /// A string literal, or `None` when the task sends and reads no trace context.
   let carrierLiteral: String
   let recordedArguments: [EmittedListItem]
+  /// The sampling ratio as a literal, or nil when the spec sets none.
+  let sampleLiteral: String?
   /// `True` for a periodic task.
   let periodicFlag: String
   let periodic: EmittedSchedule?
@@ -66,6 +68,7 @@ struct EmittedPythonTask: Sendable {
     relationLiteral = literal(task.relation)
     carrierLiteral = task.carrier.map(literal) ?? "None"
     recordedArguments = EmittedListItem.list(task.recordedArguments.map(literal))
+    sampleLiteral = task.sample.map { "\($0)" }
     periodicFlag = task.periodic == nil ? "False" : "True"
     periodic = task.periodic.map { cron in
       EmittedSchedule(cronLiteral: literal(cron), idLiteral: literal(task.periodicID))

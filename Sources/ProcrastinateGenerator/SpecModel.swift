@@ -34,6 +34,8 @@ package struct TaskSpec: Sendable, Equatable {
   /// `nil` when the spec says `carrier: none`.
   package var carrier: String?
   package var recordedArguments: [String]
+  /// `trace: { sample: … }`: the share of root jobs traced, 0 to 1; nil when not set.
+  package var sample: Double? = nil
   /// A cron schedule (`periodic:`), already checked.
   package var periodic: String?
   package var periodicID: String = ""

@@ -331,7 +331,19 @@ public struct SpecParser {
   mutating func trace(_ node: Node, into task: inout TaskSpec) {
     let what = "task '\(task.name)': 'trace'"
     guard let fields = mapping(node, what) else { return }
-    checkKeys(fields, allowed: ["relation", "record_args", "carrier"], in: what)
+    checkKeys(fields, allowed: ["relation", "record_args", "carrier", "sample"], in: what)
+    if let node = value(fields, "sample") {
+      if case .scalar(let scalar) = node, let ratio = Double(scalar.string), ratio.isFinite,
+        (0...1).contains(ratio)
+      {
+        task.sample = ratio
+      } else {
+        error(
+          node,
+          "\(what).sample: expected the share of root jobs to trace, a number from 0 to 1 (e.g. 0.1); found '\(node.string ?? "a \(kind(node))")'"
+        )
+      }
+    }
     if let node = value(fields, "relation"), let relation = scalarString(node, "'relation'") {
       let relations = Conventions.traceRelations
       if relations.contains(relation) {

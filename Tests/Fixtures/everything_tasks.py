@@ -30,6 +30,7 @@ import inspect
 import json
 import logging
 import math
+import random
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,7 +39,16 @@ from typing import Any, Final, Protocol, TypeAlias, TypeVar
 import procrastinate
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 from opentelemetry.util.types import AttributeValue
 from procrastinate.exceptions import JobAborted
 from procrastinate.jobs import Job, JobDeferrer
@@ -179,6 +189,7 @@ class _Task:
     arguments: tuple[_Argument, ...]
     handler: Callable[..., Awaitable[None]] | None = None
     warned: bool = False
+    sample: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -381,6 +392,26 @@ def _resolved(task: _Task, options: _Options) -> _Options:
     )
 
 
+def _sampled_root(task: _Task, context: Context | None) -> Context | None:
+    """``context``, or, for a task with ``trace.sample`` when ``context`` holds no trace
+    and the draw leaves this root out, ``context`` under an unsampled remote parent: a
+    parent-based sampler then records neither the span nor anything below it, and a job
+    deferred from it carries the unsampled context to its run (as Swift does)."""
+    if task.sample is None or task.sample >= 1:
+        return context
+    if trace.get_current_span(context).get_span_context().is_valid:
+        return context
+    if task.sample > 0 and random.random() < task.sample:
+        return context
+    parent = SpanContext(
+        trace_id=random.getrandbits(128) | 1,
+        span_id=random.getrandbits(64) | 1,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.DEFAULT),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(parent), context)
+
+
 @contextmanager
 def _producer_span(task: _Task, options: _Options, count: int | None) -> Iterator[Span]:
     attributes: dict[str, AttributeValue] = {
@@ -400,7 +431,10 @@ def _producer_span(task: _Task, options: _Options, count: int | None) -> Iterato
     if count is not None:
         attributes["messaging.batch.message_count"] = count
     with _tracer.start_as_current_span(
-        f"procrastinate.defer.{task.name}", kind=SpanKind.PRODUCER, attributes=attributes
+        f"procrastinate.defer.{task.name}",
+        context=_sampled_root(task, None),
+        kind=SpanKind.PRODUCER,
+        attributes=attributes,
     ) as span:
         yield span
 
@@ -605,6 +639,7 @@ async def _run_job(
     if task.relation == "link" and parent is not None:
         links = [Link(trace.get_current_span(parent).get_span_context())]
     base = parent if task.relation == "child" and parent is not None else Context()
+    base = _sampled_root(task, base) or base
     attributes = _consumer_attributes(task, context.job, await _queue_wait_ms(context))
     with _tracer.start_as_current_span(
         f"procrastinate.job.{task.name}",
@@ -1407,6 +1442,145 @@ def defer_always_fails_batch(
     return _defer_batch(
         _task__always_fails,
         _run__always_fails,
+        [each.__dict__ for each in arguments],
+        _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
+    )
+
+
+# sampled_ping
+
+_task__sampled_ping: Final = _Task(
+    name="sampled_ping",
+    python_name="sampled_ping",
+    source="everything.tasks.yaml",
+    queue="default",
+    priority=0,
+    lock=None,
+    queueing_lock=None,
+    retry=None,
+    relation="child",
+    carrier="trace_context",
+    record_args=(),
+    sample=0.0,
+    periodic=False,
+    arguments=(
+        _Argument("n", _INT, True),
+    ),
+)
+
+
+@blueprint.task(
+    name=_task__sampled_ping.name,
+    queue=_task__sampled_ping.queue,
+    priority=_task__sampled_ping.priority,
+    lock=_task__sampled_ping.lock,
+    queueing_lock=_task__sampled_ping.queueing_lock,
+    retry=_task__sampled_ping.retry or False,
+    pass_context=True,
+)
+async def _run__sampled_ping(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
+    await _run_job(_task__sampled_ping, context, kwargs)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SampledPingArgs:
+    """A hot task whose root jobs are never traced (sample 0); inside a trace, traced."""
+
+    n: int
+
+
+class SampledPingHandler(Protocol):
+    """The implementation of ``sampled_ping``: a function taking the job context and the
+    arguments as keywords (sync or async)."""
+
+    def __call__(
+        self,
+        context: procrastinate.JobContext,
+        *,
+        n: int,
+    ) -> Awaitable[None] | None: ...
+
+
+_SampledPing__Handler = TypeVar("_SampledPing__Handler", bound=SampledPingHandler)
+
+
+def implement_sampled_ping(handler: _SampledPing__Handler) -> _SampledPing__Handler:
+    """Makes ``handler`` the implementation of ``sampled_ping`` for this process's workers."""
+    _implement(_task__sampled_ping, handler)
+    return handler
+
+
+async def defer_sampled_ping_async(
+    *,
+    n: int,
+    schedule_in: TimeDeltaParams | None = None,
+    schedule_at: datetime.datetime | None = None,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    priority: int | None = None,
+    queue: str | None = None,
+) -> int:
+    """Defers one ``sampled_ping`` job in a ``procrastinate.defer.sampled_ping`` span; returns its id."""
+    return await _defer_async(
+        _task__sampled_ping,
+        _run__sampled_ping,
+        SampledPingArgs(n=n, ).__dict__,
+        _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
+    )
+
+
+def defer_sampled_ping(
+    *,
+    n: int,
+    schedule_in: TimeDeltaParams | None = None,
+    schedule_at: datetime.datetime | None = None,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    priority: int | None = None,
+    queue: str | None = None,
+) -> int:
+    """Defers one ``sampled_ping`` job in a ``procrastinate.defer.sampled_ping`` span; returns its id."""
+    return _defer(
+        _task__sampled_ping,
+        _run__sampled_ping,
+        SampledPingArgs(n=n, ).__dict__,
+        _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
+    )
+
+
+async def defer_sampled_ping_batch_async(
+    arguments: Sequence[SampledPingArgs],
+    *,
+    schedule_in: TimeDeltaParams | None = None,
+    schedule_at: datetime.datetime | None = None,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    priority: int | None = None,
+    queue: str | None = None,
+) -> list[int]:
+    """Defers one ``sampled_ping`` job per element in one statement and one span; all or none."""
+    return await _defer_batch_async(
+        _task__sampled_ping,
+        _run__sampled_ping,
+        [each.__dict__ for each in arguments],
+        _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
+    )
+
+
+def defer_sampled_ping_batch(
+    arguments: Sequence[SampledPingArgs],
+    *,
+    schedule_in: TimeDeltaParams | None = None,
+    schedule_at: datetime.datetime | None = None,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    priority: int | None = None,
+    queue: str | None = None,
+) -> list[int]:
+    """Defers one ``sampled_ping`` job per element in one statement and one span; all or none."""
+    return _defer_batch(
+        _task__sampled_ping,
+        _run__sampled_ping,
         [each.__dict__ for each in arguments],
         _Options(schedule_in, schedule_at, lock, queueing_lock, priority, queue),
     )

@@ -150,6 +150,11 @@ def main(argv: list[str]) -> None:
                     job_id = tasks.defer_fetch_joke(category=argv[3], queue=argv[2])
                 trace_id = format(span.get_span_context().trace_id, "032x")
             print(json.dumps({"job_id": job_id, "trace_id": trace_id}))
+        elif command == "defer-sampled-ping":
+            # No span around it: a root, which the task's `sample: 0` leaves out.
+            with app.open():
+                job_id = tasks.defer_sampled_ping(n=3, queue=argv[2])
+            print(json.dumps({"job_id": job_id}))
         elif command == "defer-renamed-report":
             # Only a module generated after `report_id` became `report_number` has this
             # keyword; the fixture's does not, hence the cast.

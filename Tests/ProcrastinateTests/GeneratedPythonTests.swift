@@ -145,6 +145,27 @@ struct GeneratedPythonTests {
   }
 
   @Test(
+    "trace.sample 0 in Python: a root defer exports no span and carries an unsampled context; the Swift run is not traced either"
+  )
+  func sampledRootFromPython() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let python = try GeneratedPython()
+    let queue = TestTracing.uniqueQueue()
+    let printed = try await python.run(["defer-sampled-ping", queue], database: app.databaseURL)
+    let id = try #require(
+      try JSONDecoder().decode([String: Int64].self, from: Data(printed.utf8))["job_id"])
+    #expect(try python.spans().filter { $0.name == "procrastinate.defer.sampled_ping" }.isEmpty)
+    let carried = try await psql(
+      app.databaseURL,
+      "SELECT args->'trace_context'->>'traceparent' FROM procrastinate_jobs WHERE id = \(id)")
+    #expect(carried.count == 1 && carried[0].hasSuffix("-00"), "\(carried)")
+    let handlers = try await Self.runSwift(app, queues: [queue])
+    #expect(handlers.pings.values == [3])
+    #expect(TestTracing.jobSpans(queue: queue).isEmpty, "the unsampled context stays unsampled")
+  }
+
+  @Test(
     "one trace crosses the languages twice: Swift defers, Python runs and defers, Swift runs")
   func oneTrace() async throws {
     _ = TestTracing.exporter

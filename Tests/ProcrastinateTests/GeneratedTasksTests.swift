@@ -72,6 +72,9 @@ struct EverythingHandlers: EverythingTasks {
 
   func cleanupEveryFiveMinutes(timestamp: Int, dryRun: Bool, context: JobContext) async throws {}
 
+  let pings = Recorder<Int>()
+  func sampledPing(n: Int, context: JobContext) async throws { pings.append(n) }
+
   func alwaysFails(reason: String, context: JobContext) async throws {
     struct Refused: Error, CustomStringConvertible { var description: String }
     throw Refused(description: "refused: \(reason)")
@@ -135,6 +138,69 @@ struct GeneratedTasksTests {
     #expect(received.ratio == 0.5 && received.safe && received.matrix == [[1, 2], [3]])
     #expect(received.label == "say \"hi\"" && received.notBefore == nil && received.extra == nil)
     #expect(handlers.nestedTracer.values == [true])
+  }
+
+  @Test(
+    "trace.sample 0: a root defer and its job are not traced, the job carries an unsampled context and runs; inside a sampled trace both are traced"
+  )
+  func sampledRoots() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let handlers = EverythingHandlers()
+    let queue = TestTracing.uniqueQueue()
+    let root = try await SampledPing.defer(
+      n: 1, on: app, overrides: DeferOverrides(queue: queue))
+    let (trace, inside) = try await withSpan("test.request") { span in
+      (
+        "\(span.context.spanContext!.traceID)",
+        try await SampledPing.defer(n: 2, on: app, overrides: DeferOverrides(queue: queue))
+      )
+    }
+    let carried = try await psql(
+      app.databaseURL,
+      "SELECT args->'trace_context'->>'traceparent' FROM procrastinate_jobs WHERE id = \(root)")
+    try await Self.run(app, handlers)
+
+    #expect(Set(handlers.pings.values) == [1, 2], "both jobs ran")
+    // The root was left out: its traceparent says not sampled, and no span of it was kept.
+    let parent = try #require(carried.first)
+    let fields = parent.split(separator: "-")
+    #expect(fields.count == 4 && fields[1].count == 32 && fields[2].count == 16, "\(parent)")
+    #expect(parent.hasSuffix("-00"), "not sampled: \(parent)")
+    let rootTrace = String(parent.split(separator: "-")[1])
+    #expect(TestTracing.spans(inTrace: rootTrace).isEmpty)
+    let jobs = TestTracing.jobSpans(queue: queue)
+    #expect(jobs.count == 1, "only the job deferred inside a trace has a span")
+    // Inside a sampled trace the ratio does not apply: producer and job are traced.
+    let spans = TestTracing.spans(inTrace: trace)
+    let producer = try #require(spans.first { $0.name == "procrastinate.defer.sampled_ping" })
+    let job = try #require(spans.first { $0.name == "procrastinate.job.sampled_ping" })
+    #expect(producer.int(TracingKeys.jobID) == Int(inside))
+    #expect(job.parentSpanID == producer.context.spanID)
+  }
+
+  @Test(
+    "a task's sample ratio draws its roots at that ratio; a run with no context to continue draws too"
+  )
+  func sampleRatio() async throws {
+    _ = TestTracing.exporter
+    let app = try await TestDatabase.app()
+    let queue = TestTracing.uniqueQueue()
+    let half = TaskDefinition(
+      name: "half_sampled", defaults: DeferOptions(queue: queue),
+      trace: TaskTraceOptions(sampleRatio: 0.5))
+    struct Empty: Codable, Sendable {}
+    let count = 400
+    _ = try await app.deferBatchUntraced(
+      (0..<count).map { _ in JobRequest(task: half.name, options: DeferOptions(queue: queue)) })
+    let ran = Recorder<Int64>()
+    var tasks = TaskRegistry()
+    try tasks.register(half, arguments: Empty.self) { _, context in ran.append(context.jobID) }
+    try await Worker(app: app, tasks: tasks, options: .test(concurrency: 4)).run()
+    #expect(ran.count == count)
+    // Binomial(400, 0.5): outside 140…260 with a probability under 1e-9.
+    let traced = TestTracing.jobSpans(queue: queue).count
+    #expect((140...260).contains(traced), "\(traced) of \(count) root runs traced at 0.5")
   }
 
   @Test("app.defer of a JobRequest is traced as the generated defer is; the untraced calls are not")

@@ -184,6 +184,18 @@ struct GeneratorUnitTests {
         "tasks:\n  fetch:\n    args: { n: Int }\n    trace: { record_args: [m] }\n",
         "4:28: error: task 'fetch': 'trace'.record_args: 'm' is not an argument of the task; known: n"
       ),
+      (
+        "tasks:\n  hot:\n    trace: { sample: 2 }\n",
+        "3:22: error: task 'hot': 'trace'.sample: expected the share of root jobs to trace, a number from 0 to 1 (e.g. 0.1); found '2'"
+      ),
+      (
+        "tasks:\n  hot:\n    trace: { sample: -1 }\n",
+        "3:22: error: task 'hot': 'trace'.sample: expected the share of root jobs to trace, a number from 0 to 1 (e.g. 0.1); found '-1'"
+      ),
+      (
+        "tasks:\n  hot:\n    trace: { sample: \"a lot\" }\n",
+        "3:22: error: task 'hot': 'trace'.sample: expected the share of root jobs to trace, a number from 0 to 1 (e.g. 0.1); found 'a lot'"
+      ),
       ("jobs: {}\n", "1:1: error: the spec: unknown key 'jobs'; known keys: tasks, access"),
       (
         "access: open\ntasks: { fetch: {} }\n",

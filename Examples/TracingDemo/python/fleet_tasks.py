@@ -30,6 +30,7 @@ import inspect
 import json
 import logging
 import math
+import random
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,7 +39,16 @@ from typing import Any, Final, Protocol, TypeAlias, TypeVar
 import procrastinate
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 from opentelemetry.util.types import AttributeValue
 from procrastinate.exceptions import JobAborted
 from procrastinate.jobs import Job, JobDeferrer
@@ -179,6 +189,7 @@ class _Task:
     arguments: tuple[_Argument, ...]
     handler: Callable[..., Awaitable[None]] | None = None
     warned: bool = False
+    sample: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -381,6 +392,26 @@ def _resolved(task: _Task, options: _Options) -> _Options:
     )
 
 
+def _sampled_root(task: _Task, context: Context | None) -> Context | None:
+    """``context``, or, for a task with ``trace.sample`` when ``context`` holds no trace
+    and the draw leaves this root out, ``context`` under an unsampled remote parent: a
+    parent-based sampler then records neither the span nor anything below it, and a job
+    deferred from it carries the unsampled context to its run (as Swift does)."""
+    if task.sample is None or task.sample >= 1:
+        return context
+    if trace.get_current_span(context).get_span_context().is_valid:
+        return context
+    if task.sample > 0 and random.random() < task.sample:
+        return context
+    parent = SpanContext(
+        trace_id=random.getrandbits(128) | 1,
+        span_id=random.getrandbits(64) | 1,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.DEFAULT),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(parent), context)
+
+
 @contextmanager
 def _producer_span(task: _Task, options: _Options, count: int | None) -> Iterator[Span]:
     attributes: dict[str, AttributeValue] = {
@@ -400,7 +431,10 @@ def _producer_span(task: _Task, options: _Options, count: int | None) -> Iterato
     if count is not None:
         attributes["messaging.batch.message_count"] = count
     with _tracer.start_as_current_span(
-        f"procrastinate.defer.{task.name}", kind=SpanKind.PRODUCER, attributes=attributes
+        f"procrastinate.defer.{task.name}",
+        context=_sampled_root(task, None),
+        kind=SpanKind.PRODUCER,
+        attributes=attributes,
     ) as span:
         yield span
 
@@ -605,6 +639,7 @@ async def _run_job(
     if task.relation == "link" and parent is not None:
         links = [Link(trace.get_current_span(parent).get_span_context())]
     base = parent if task.relation == "child" and parent is not None else Context()
+    base = _sampled_root(task, base) or base
     attributes = _consumer_attributes(task, context.job, await _queue_wait_ms(context))
     with _tracer.start_as_current_span(
         f"procrastinate.job.{task.name}",

@@ -20,15 +20,29 @@ public struct TaskTraceOptions: Sendable {
   /// Arguments copied onto both spans as `procrastinate.task.args.<name>` (none by default:
   /// arguments may hold personal data).
   public var recordedArguments: [String]
+  /// The share of the task's root jobs traced, 0 to 1 (a spec's `trace: { sample: 0.1 }`);
+  /// nil leaves every decision to the tracer. Only roots are drawn: a defer outside any
+  /// trace, or a run whose job carries no context to continue. A job deferred inside a
+  /// sampled trace stays sampled, and one whose defer was left out runs unsampled too, so a
+  /// trace never breaks halfway. It takes effect under tracers that follow their parent's
+  /// sampled flag (`parentbased_*` samplers: ours and swift-otel's by default).
+  public var sampleRatio: Double?
 
-  /// By default: a child span, the context under `trace_context`, no arguments recorded.
+  /// By default: a child span, the context under `trace_context`, no arguments recorded,
+  /// sampling left to the tracer.
+  ///
+  /// - Precondition: `sampleRatio` is nil or between 0 and 1.
   public init(
     relation: TraceRelation = .child, carrier: String? = TracingKeys.defaultCarrier,
-    recordedArguments: [String] = []
+    recordedArguments: [String] = [], sampleRatio: Double? = nil
   ) {
+    precondition(
+      sampleRatio.map { (0...1).contains($0) } ?? true,
+      "TaskTraceOptions: sampleRatio \(sampleRatio ?? 0) is not between 0 and 1")
     self.relation = relation
     self.carrier = carrier
     self.recordedArguments = recordedArguments
+    self.sampleRatio = sampleRatio
   }
 }
 

@@ -55,7 +55,11 @@ extension ProcrastinateApp {
     let task = jobs.allSatisfy { $0.taskName == jobs[0].taskName } ? jobs[0].taskName : nil
     let queue =
       jobs.allSatisfy { $0.options.queue == jobs[0].options.queue } ? jobs[0].options.queue : nil
-    return try await deferBatchInSpan(task: task, queue: queue, options: nil, count: jobs.count) {
+    // One task's ratio applies when every job is of that task.
+    let ratio = task == nil ? nil : jobs[0].trace.sampleRatio
+    return try await deferBatchInSpan(
+      task: task, queue: queue, options: nil, count: jobs.count, sampleRatio: ratio
+    ) {
       jobs
     }
   }
@@ -69,7 +73,8 @@ extension ProcrastinateApp {
   ) async throws -> [Int64] {
     let options = overrides.applied(to: task.defaults)
     return try await deferBatchInSpan(
-      task: task.name, queue: options.queue, options: options, count: arguments.count
+      task: task.name, queue: options.queue, options: options, count: arguments.count,
+      sampleRatio: task.trace.sampleRatio
     ) {
       try arguments.map {
         JobRequest(
@@ -85,7 +90,11 @@ extension ProcrastinateApp {
     task: String, options: DeferOptions, trace: TaskTraceOptions,
     json: () throws -> String
   ) async throws -> Int64 {
-    try await withSpan(TracingKeys.deferSpanName(task: task), ofKind: .producer) { span in
+    let context = RootSampling.context(
+      ratio: trace.sampleRatio, in: ServiceContext.current ?? .topLevel)
+    return try await withSpan(
+      TracingKeys.deferSpanName(task: task), context: context, ofKind: .producer
+    ) { span in
       span.setProducerAttributes(task: task, queue: options.queue, options: options)
       let json = try json()
       span.recordArguments(json: json, names: trace.recordedArguments)
@@ -103,11 +112,13 @@ extension ProcrastinateApp {
   /// Many jobs in one PRODUCER span; `task`, `queue` and `options` are set when all jobs
   /// share them.
   private func deferBatchInSpan(
-    task: String?, queue: String?, options: DeferOptions?, count: Int,
+    task: String?, queue: String?, options: DeferOptions?, count: Int, sampleRatio: Double?,
     jobs: () throws -> [JobRequest]
   ) async throws -> [Int64] {
     let name = task.map { TracingKeys.deferSpanName(task: $0) } ?? TracingKeys.deferBatchSpanName
-    return try await withSpan(name, ofKind: .producer) { span in
+    let context = RootSampling.context(
+      ratio: sampleRatio, in: ServiceContext.current ?? .topLevel)
+    return try await withSpan(name, context: context, ofKind: .producer) { span in
       span.setProducerAttributes(task: task, queue: queue, options: options)
       span.attributes[TracingKeys.messagingBatchMessageCount] = count
       var jobs = try jobs()

@@ -53,6 +53,8 @@ enum TracedRun {
     let (parent, problem) = extractParent(task: task, arguments: arguments)
     var base = ServiceContext.topLevel
     if task.trace.relation == .child, let parent { base = parent }
+    // A root (no producer to continue): the task's own ratio, if it has one, decides.
+    base = RootSampling.context(ratio: task.trace.sampleRatio, in: base)
     let span = tracer.startSpan(
       TracingKeys.jobSpanName(task: task.name), context: base, ofKind: .consumer)
     if task.trace.relation == .link, let parent {

@@ -377,6 +377,69 @@ enum AlwaysFails {
   }
 }
 
+/// A hot task whose root jobs are never traced (sample 0); inside a trace, traced.
+///
+/// Declared in everything.tasks.yaml: task name `sampled_ping`, queue `default`.
+enum SampledPing {
+  /// The task as the spec declares it.
+  static let definition = TaskDefinition(
+    name: "sampled_ping",
+    defaults: DeferOptions(
+      queue: "default", priority: 0, lock: nil, queueingLock: nil),
+    retry: nil,
+    trace: TaskTraceOptions(
+      relation: .child, carrier: "trace_context", recordedArguments: [], sampleRatio: 0.0)
+  )
+
+  /// The job's arguments, as stored in `procrastinate_jobs.args`.
+  struct Arguments: Codable, Sendable {
+    /// The keys a job's arguments may hold: the spec's arguments, the trace carrier, and
+    /// `timestamp` for a periodic task. Any other fails the job (`TaskArgumentKeys`).
+    static let allowedKeys: Set<String> = ["n", "trace_context"]
+    var n: Int
+
+    init(
+      n: Int
+    ) {
+      self.n = n
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case n
+    }
+
+    init(from decoder: any Decoder) throws {
+      try TaskArgumentKeys.check(decoder, allowed: Self.allowedKeys)
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      n = try container.decode(Int.self, forKey: .n)
+    }
+  }
+
+  /// Defers one `sampled_ping` job inside a `procrastinate.defer.sampled_ping` span and returns its id.
+  @discardableResult
+  static func `defer`(
+    n: Int,
+    on app: ProcrastinateApp,
+    overrides: DeferOverrides = DeferOverrides()
+  ) async throws -> Int64 {
+    try await app.defer(
+      Self.definition,
+      arguments: Arguments(
+        n: n),
+      overrides: overrides)
+  }
+
+  /// Defers one `sampled_ping` job per element in one statement, inside one span; all or none.
+  @discardableResult
+  static func deferBatch(
+    _ arguments: [Arguments],
+    on app: ProcrastinateApp,
+    overrides: DeferOverrides = DeferOverrides()
+  ) async throws -> [Int64] {
+    try await app.deferBatch(Self.definition, arguments: arguments, overrides: overrides)
+  }
+}
+
 /// Periodic, as @app.periodic(cron="*/5 * * * *", periodic_id="nightly").
 ///
 /// Declared in everything.tasks.yaml: task name `cleanup_every_five_minutes`, queue `default`.
@@ -480,6 +543,11 @@ protocol EverythingTasks: Sendable {
     reason: String,
     context: JobContext
   ) async throws
+  /// A hot task whose root jobs are never traced (sample 0); inside a trace, traced.
+  func sampledPing(
+    n: Int,
+    context: JobContext
+  ) async throws
   /// Periodic, as @app.periodic(cron="*/5 * * * *", periodic_id="nightly").
   func cleanupEveryFiveMinutes(
     timestamp: Int,
@@ -526,6 +594,12 @@ extension TaskRegistry {
       arguments, context in
       try await tasks.alwaysFails(
         reason: arguments.reason,
+        context: context)
+    }
+    try register(SampledPing.definition, arguments: SampledPing.Arguments.self) {
+      arguments, context in
+      try await tasks.sampledPing(
+        n: arguments.n,
         context: context)
     }
     try register(CleanupEveryFiveMinutes.definition, arguments: CleanupEveryFiveMinutes.Arguments.self) {
