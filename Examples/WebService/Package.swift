@@ -26,6 +26,7 @@ let package = Package(
         .product(name: "Procrastinate", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTracing", package: "swift-procrastinate"),
         .product(name: "ProcrastinateCommands", package: "swift-procrastinate"),
+        .product(name: "ProcrastinateMetrics", package: "swift-procrastinate"),
         .product(name: "ProcrastinateTesting", package: "swift-procrastinate"),
         .product(name: "GuideTasks", package: "TracingDemo"),
         .product(name: "Hummingbird", package: "hummingbird"),

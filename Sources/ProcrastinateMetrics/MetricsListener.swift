@@ -27,6 +27,9 @@ final class MetricsListener: Sendable {
     guard fd >= 0 else { throw MetricsBootstrapError("metrics: socket(): \(Self.errorText())") }
     var yes: Int32 = 1
     _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+    // Non-blocking, so that a client gone between poll and accept never blocks the loop
+    // (accepted sockets are blocking again: they do not inherit the flag on Linux).
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     var storage = address.storage
     let bound = withUnsafePointer(to: &storage) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, address.length) }
@@ -126,29 +129,33 @@ final class MetricsListener: Sendable {
   private static func address(_ host: String, port: Int) throws -> (
     storage: sockaddr_storage, length: socklen_t, family: Int32
   ) {
-    var storage = sockaddr_storage()
     let literal = host == "localhost" ? "127.0.0.1" : host
     var ipv4 = sockaddr_in()
     if inet_pton(AF_INET, literal, &ipv4.sin_addr) == 1 {
       ipv4.sin_family = sa_family_t(AF_INET)
       ipv4.sin_port = in_port_t(UInt16(port).bigEndian)
-      withUnsafeMutableBytes(of: &storage) { target in
-        withUnsafeBytes(of: ipv4) { target.copyMemory(from: $0) }
-      }
-      return (storage, socklen_t(MemoryLayout<sockaddr_in>.size), AF_INET)
+      return stored(ipv4, family: AF_INET)
     }
     var ipv6 = sockaddr_in6()
     if inet_pton(AF_INET6, literal, &ipv6.sin6_addr) == 1 {
       ipv6.sin6_family = sa_family_t(AF_INET6)
       ipv6.sin6_port = in_port_t(UInt16(port).bigEndian)
-      withUnsafeMutableBytes(of: &storage) { target in
-        withUnsafeBytes(of: ipv6) { target.copyMemory(from: $0) }
-      }
-      return (storage, socklen_t(MemoryLayout<sockaddr_in6>.size), AF_INET6)
+      return stored(ipv6, family: AF_INET6)
     }
     throw MetricsBootstrapError(
       "metrics host '\(host)' is not an IP address: write one, e.g. 127.0.0.1 (the default) or 0.0.0.0"
     )
+  }
+
+  /// `address` (a `sockaddr_in` or `sockaddr_in6`) in a `sockaddr_storage`, with its length.
+  private static func stored<Address>(_ address: Address, family: Int32) -> (
+    storage: sockaddr_storage, length: socklen_t, family: Int32
+  ) {
+    var storage = sockaddr_storage()
+    withUnsafeMutableBytes(of: &storage) { target in
+      withUnsafeBytes(of: address) { target.copyMemory(from: $0) }
+    }
+    return (storage, socklen_t(MemoryLayout<Address>.size), family)
   }
 
   private static func boundPort(_ fd: Int32) -> Int? {

@@ -11,11 +11,12 @@ final class PrometheusServer {
 
   let url: String
   let log: String
+  private let folder: URL
   private let child: RunningChild
 
   /// Starts a server with `rules` and `scrapeConfigs` (YAML, the `scrape_configs` list).
   init(rules: String, scrapeConfigs: String) async throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+    folder = FileManager.default.temporaryDirectory.appendingPathComponent(
       "prometheus-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     try rules.write(
@@ -75,7 +76,10 @@ final class PrometheusServer {
     return health
   }
 
-  deinit { child.terminate() }
+  deinit {
+    child.terminate()
+    try? FileManager.default.removeItem(at: folder)
+  }
 }
 
 /// `docs/monitoring/alerts.yml` with every `for:` shortened to 3 s and every range window to
@@ -216,6 +220,7 @@ struct MonitoringEndToEndTests {
       }
       mark("healthy: spans exported, a live worker, no alert")
 
+      #expect(try collector.spans().count > 0, "spans reached the collector before it stopped")
       collector.stop()
       mark("collector stopped")
       try await eventually(timeout: .seconds(120), "the export alert to be pending") {

@@ -170,6 +170,15 @@ struct WebServiceTests {
         try await service.status(of: id) == "succeeded"
       }
     }
+    // The app's one-line /metrics route serves what the queue and the worker recorded.
+    let metrics = try await httpRequest("GET", "http://127.0.0.1:\(service.port)/metrics")
+    #expect(metrics.status == 200)
+    for sample in [
+      #"procrastinate_jobs_deferred_total{task="traced_fetch_joke",queue="default"} 2"#,
+      #"procrastinate_jobs_finished_total{task="traced_fetch_joke",queue="default",outcome="succeeded"} 2"#,
+    ] {
+      #expect(metrics.body.contains(sample), "\(sample) in \(metrics.body)")
+    }
     #expect(await service.terminate() == 0, "\(service.log)")
 
     let spans = try receiver.spans()

@@ -5,6 +5,9 @@
 //     private PostgreSQL. Each measurement runs in a child process (a process bootstraps
 //     one tracer), alternating off/on for 5 rounds; each figure is reported as the median
 //     and spread (min–max), the on/off ratio round by round.
+//     A third mode, sampled, runs the same number of root jobs (deferred untraced, so each
+//     run starts its own trace) of a task whose spec says `trace: { sample: 0.1 }`: what a
+//     sampling ratio costs and saves, in CPU per job and spans exported per job.
 //  2. generating Swift for a spec of 1,000 tasks (parse, validate, render; median of 5).
 //
 //   swift run -c release --package-path Benchmarks TaskBenchmark [--quick]
@@ -24,6 +27,7 @@ let rounds = quick ? 2 : 5
 
 struct Noop: BenchTasks {
   func benchNoop(i: Int, context: JobContext) async throws {}
+  func benchSampled(i: Int, context: JobContext) async throws {}
 }
 
 /// User + system CPU time of this process so far.
@@ -42,12 +46,22 @@ func child(mode: String, url: String) async throws {
   var logger = Logger(label: "bench")
   logger.logLevel = .error
   let tracing: TracingSetup? =
-    mode == "on" ? try setupTracing(serviceName: "task-benchmark") : nil
+    mode == "off" ? nil : try setupTracing(serviceName: "task-benchmark")
   let app = try ProcrastinateApp(databaseURL: url, logger: logger)
   for start in stride(from: 0, to: jobs, by: 5_000) {
-    try await withSpan("bench.defer") { _ in
-      _ = try await BenchNoop.deferBatch(
-        (start..<min(start + 5_000, jobs)).map { BenchNoop.Arguments(i: $0) }, on: app)
+    let range = start..<min(start + 5_000, jobs)
+    if mode == "sampled" {
+      // Untraced: every run is a root, drawn at the task's 10 %.
+      _ = try await app.deferBatchUntraced(
+        range.map {
+          JobRequest(
+            task: BenchSampled.definition.name, arguments: JobArguments(["i": .int(Int64($0))]),
+            options: BenchSampled.definition.defaults)
+        })
+    } else {
+      try await withSpan("bench.defer") { _ in
+        _ = try await BenchNoop.deferBatch(range.map { BenchNoop.Arguments(i: $0) }, on: app)
+      }
     }
   }
   var tasks = TaskRegistry()
@@ -94,6 +108,9 @@ struct Measured {
   /// The worker process's CPU time per job, in microseconds (user + system).
   var offCPU = Samples()
   var onCPU = Samples()
+  var sampled = Samples()
+  var sampledCPU = Samples()
+  var sampledExported = 0.0
   var dropped = 0.0
   var failed = 0.0
   var exported = 0.0
@@ -118,29 +135,34 @@ func measureWorkers() async throws -> Measured {
     return url
   }
   for round in 0..<rounds {
-    for mode in alternating(["off", "on"], round: round) {
+    for mode in alternating(["off", "on", "sampled"], round: round) {
       let url = try await freshDatabase("bench_\(round)_\(mode)")
-      if mode == "off" {
-        let figures = try runChild("off", url: url, environment: [:])
+      // Each child prints jobs/s, spans dropped, failed and exported, and CPU µs per job.
+      let figures = try runChild(mode, url: url, environment: mode == "off" ? [:] : traced)
+      switch mode {
+      case "off":
         measured.off.append(figures[0])
         measured.offCPU.append(figures[4])
-      } else {
-        let figures = try runChild("on", url: url, environment: traced)
+      case "on":
         measured.on.append(figures[0])
         measured.onCPU.append(figures[4])
-        measured.dropped += figures[1]
-        measured.failed += figures[2]
         measured.exported += figures[3]
+      default:
+        measured.sampled.append(figures[0])
+        measured.sampledCPU.append(figures[4])
+        measured.sampledExported += figures[3]
       }
+      measured.dropped += figures[1]
+      measured.failed += figures[2]
     }
     FileHandle.standardError.write(
       Data(
-        "round \(round + 1): off \(Int(measured.off.values.last!)) jobs/s (\(Int(measured.offCPU.values.last!)) µs CPU/job), on \(Int(measured.on.values.last!)) jobs/s (\(Int(measured.onCPU.values.last!)) µs CPU/job)\n"
+        "round \(round + 1): off \(Int(measured.off.values.last!)) jobs/s (\(Int(measured.offCPU.values.last!)) µs CPU/job), on \(Int(measured.on.values.last!)) jobs/s (\(Int(measured.onCPU.values.last!)) µs CPU/job), sampled 0.1 \(Int(measured.sampled.values.last!)) jobs/s (\(Int(measured.sampledCPU.values.last!)) µs CPU/job)\n"
           .utf8))
   }
   // Every exported span, once the last child's final flush has been decoded (or what the
   // receiver has after 60 s: the report then shows the shortfall).
-  try? await receiver.waitFor(Int(measured.exported))
+  try? await receiver.waitFor(Int(measured.exported + measured.sampledExported))
   measured.received = receiver.count
   return measured
 }
@@ -188,7 +210,17 @@ await benchmarkMain {
   print(
     "  tracing on   \(measured.on.summary()) jobs/s, \(measured.onCPU.summary()) µs CPU/job (a job span per job, a producer span per batch, exported over OTLP/HTTP)"
   )
+  print(
+    "  sampled 0.1  \(measured.sampled.summary()) jobs/s, \(measured.sampledCPU.summary()) µs CPU/job (root jobs of a task with trace: { sample: 0.1 })"
+  )
   print("  on/off       \(ratio.summary(decimals: 3)) (round by round)")
+  let sampledAdded = Samples(
+    zip(measured.sampledCPU.values, measured.offCPU.values).map { $0 - $1 })
+  print(
+    "  CPU added at sample 0.1  \(sampledAdded.summary(decimals: 1)) µs per job (round by round)")
+  print(
+    "  spans per job: \(String(format: "%.3f", measured.exported / Double(jobs * rounds))) traced, \(String(format: "%.3f", measured.sampledExported / Double(jobs * rounds))) at sample 0.1"
+  )
   print("  CPU added    \(addedCPU.summary(decimals: 1)) µs per job (round by round)")
   print(
     "  spans: \(Int(measured.exported)) exported, \(Int(measured.dropped)) dropped, \(Int(measured.failed)) failed, \(measured.received) decoded by the receiver"
@@ -203,6 +235,9 @@ await benchmarkMain {
     "tracing_off_cpu_us_per_job": measured.offCPU.json(decimals: 1),
     "tracing_on_cpu_us_per_job": measured.onCPU.json(decimals: 1),
     "tracing_added_cpu_us_per_job": addedCPU.json(decimals: 1),
+    "sampled_0_1_jobs_per_second": measured.sampled.json(),
+    "sampled_0_1_cpu_us_per_job": measured.sampledCPU.json(decimals: 1),
+    "sampled_0_1_spans_exported": Int(measured.sampledExported),
     "on_vs_off": ratio.json(decimals: 3), "spans_exported": Int(measured.exported),
     "spans_dropped": Int(measured.dropped), "spans_failed": Int(measured.failed),
     "spans_received": measured.received,

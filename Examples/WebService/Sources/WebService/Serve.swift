@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import Procrastinate
 import ProcrastinateCommands
+import ProcrastinateMetrics
 import ProcrastinateTesting
 import ProcrastinateTracing
 import ServiceLifecycle
@@ -61,7 +62,10 @@ struct Serve: AsyncParsableCommand {
     if case .created = try await app.applySchema() { say("Applied the procrastinate schema.") }
     try await app.query(DemoApp.createTable)
 
+    // The queue's and the tracer's metrics, for Prometheus: one bootstrap, one route.
+    let registry = try PrometheusMetrics.bootstrap()
     let router = Router(context: BasicRequestContext.self)
+    router.get("/metrics") { _, _ in registry.emitToString() }
     // Added before the routes, so each request gets a SERVER span that continues an incoming
     // `traceparent`; the handlers run with it as the current span.
     router.middlewares.add(TracingMiddleware())
