@@ -5,8 +5,16 @@ import ProcrastinateTesting
 import Synchronization
 
 /// One private PostgreSQL for the whole test process; each test gets its own database.
+///
+/// It takes 600 connections: the suites run in parallel, each test with an app's pool and
+/// often a worker's (up to concurrency + 1) and a listener, and under load, when tests last
+/// longer and overlap more, 200 ran out ("sorry, too many clients already" in a soak's
+/// server log, and then failed psql calls and workers that could not start).
 enum TestDatabase {
-  static let server = Task { try await EmbeddedPostgres.start(options: .init(fsync: false)) }
+  static let server = Task {
+    try await EmbeddedPostgres.start(
+      options: .init(fsync: false, settings: ["max_connections": "600"]))
+  }
   private static let counter = Atomic<Int>(0)
 
   /// A new, empty database's URL.
