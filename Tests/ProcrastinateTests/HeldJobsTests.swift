@@ -151,24 +151,6 @@ struct HeldJobsTests {
   }
 }
 
-@Suite("One-shot stop")
-struct OneShotStopUnitTests {
-  @Test(
-    "a one-shot worker is not done while an orphan check is due: a lost fetch's jobs are given back and run first"
-  )
-  func notDoneWithAnOrphanCheckDue() {
-    var state = WorkerState()
-    #expect(state.nothingInFlight(since: 0))
-    state.orphanCheckPending = true
-    #expect(!state.nothingInFlight(since: 0), "a fetch whose answer was lost may hold jobs")
-    let generation = state.beginOrphanCheck()
-    #expect(generation != nil)
-    #expect(state.orphans(among: [7], unrecorded: [], generation: generation ?? -1) == [7])
-    state.orphanCheckRunning = false
-    #expect(state.nothingInFlight(since: 0), "done once the check gave the orphans back")
-  }
-}
-
 @Suite("Outcome conflicts")
 struct OutcomeConflictUnitTests {
   private static func completion(attempts: Int, _ action: Completion.Action) -> Completion {

@@ -39,11 +39,8 @@ struct WorkerState {
   /// to be written, or being fetched by another loop, and none ended since that fetch
   /// started (`ended`): a job retried now can be fetched again, and a fetch whose snapshot
   /// predates the retry would not have seen it, so "nothing left" means nothing left at all.
-  /// Nor while an orphan check is due: a fetch whose answer was lost may have taken jobs
-  /// that only that check gives back (a one-shot worker stopping first would leave them
-  /// `doing`, never run).
   func nothingInFlight(since ended: Int) -> Bool {
-    running.isEmpty && reserved == 0 && endedGeneration == ended && !orphanCheckPending
+    running.isEmpty && reserved == 0 && endedGeneration == ended
   }
 
   /// Starts an orphan check if one is due and no fetch is in flight: the fetch generation
