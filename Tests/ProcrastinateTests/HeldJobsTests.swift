@@ -149,6 +149,50 @@ struct HeldJobsTests {
     #expect(runs.values == [id], "it ran once")
     #expect(try await app.events(of: id) == ["deferred", "started", "succeeded"])
   }
+
+  @Test(
+    "a retry written by the fetch that takes the job back is a new run: orphan checks after every heartbeat never give back the job while it runs",
+    arguments: [1, 3])
+  func retriedAndFetchedTogether(concurrency: Int) async throws {
+    let app = try await TestDatabase.app()
+    let retries = 60
+    let id = try await app.defer(task: "flaky")
+    let attempts = Recorder<Int>()
+    var tasks = TaskRegistry()
+    try tasks.register("flaky", retry: .attempts(retries)) { _, context in
+      attempts.append(context.attempts)
+      // Long enough for a few heartbeats, each of which makes an orphan check due.
+      try await Task.sleep(for: .milliseconds(10))
+      throw TaskFailure(description: "attempt \(context.attempts)")
+    }
+    try await Worker(
+      app: app, tasks: tasks,
+      options: .test(concurrency: concurrency) { $0.heartbeatInterval = .milliseconds(2) }
+    )
+    .run()
+    #expect(attempts.values == Array(0...retries), "each attempt ran once, in order")
+    #expect(try await app.jobRows() == ["\(id)|failed|\(retries + 1)"])
+    let events = try await app.events(of: id)
+    #expect(events.filter { $0 == "deferred_for_retry" }.count == retries)
+    #expect(events.filter { $0 == "started" }.count == retries + 1)
+  }
+}
+
+@Suite("Worker bookkeeping")
+struct WorkerStateUnitTests {
+  @Test("a run that ends after its job was fetched again leaves the new run held")
+  func endedRunKeepsNewerRun() {
+    var state = WorkerState()
+    let first = Task<Void, Never> {}
+    let second = Task<Void, Never> {}
+    state.started(jobID: 7, attempts: 0, task: first)
+    state.started(jobID: 7, attempts: 1, task: second)
+    state.ended(jobID: 7, attempts: 0)
+    #expect(state.running[7]?.attempts == 1, "the run fetched again is still held")
+    #expect(state.orphans(among: [7], unrecorded: [], generation: state.fetchGeneration) == [])
+    state.ended(jobID: 7, attempts: 1)
+    #expect(state.running.isEmpty && state.endedGeneration == 2)
+  }
 }
 
 @Suite("Outcome conflicts")

@@ -28,8 +28,7 @@ extension Worker {
       state.reserved -= reserved
       return jobs.map { job in
         let task = Task { await self.process(job) }
-        state.running[job.id] = task
-        state.executing += 1
+        state.started(jobID: job.id, attempts: job.row.attempts, task: task)
         return task
       }
     }
@@ -41,10 +40,7 @@ extension Worker {
       self.state.withLock { $0.executing -= 1 }
       self.jobEnded.signal()
     }
-    state.withLock { state in
-      _ = state.running.removeValue(forKey: job.id)
-      state.endedGeneration += 1
-    }
+    state.withLock { $0.ended(jobID: job.id, attempts: job.row.attempts) }
     jobEnded.signal()
     // A one-shot worker decides to stop only when nothing of its own is in flight.
     if options.oneShot { jobAvailable.signal() }

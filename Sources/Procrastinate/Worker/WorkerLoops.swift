@@ -64,7 +64,7 @@ extension Worker {
   /// retry (procrastinate_retry_job_v2 refuses to retry an abort), as with Python.
   private func abort(_ jobIDs: [Int64], how: String) {
     let tasks = state.withLock { state in
-      jobIDs.compactMap { id in state.running[id].map { (id, $0) } }
+      jobIDs.compactMap { id in state.running[id].map { (id, $0.task) } }
     }
     for (id, task) in tasks where !task.isCancelled {
       logger.warning("abort requested for job \(id) (\(how)): cancelling it")

@@ -29,7 +29,7 @@ extension Worker {
       await completer.flush()
       let timedOut = deadline.map { ContinuousClock.now >= $0 } ?? false
       if !cancelled, timedOut || state.withLock({ $0.abortRunning }) {
-        let tasks = state.withLock { Array($0.running.values) }
+        let tasks = state.withLock { $0.running.values.map(\.task) }
         logger.warning(
           "\(timedOut ? "shutdown timeout reached" : "worker cancelled"): aborting \(tasks.count) running job(s)"
         )

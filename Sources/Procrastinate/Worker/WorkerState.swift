@@ -3,8 +3,8 @@
 struct WorkerState {
   var stopping = false
   var workerID: Int64?
-  /// Jobs fetched and not yet written back, with the task running each.
-  var running: [Int64: Task<Void, Never>] = [:]
+  /// Jobs fetched and not yet written back, with the run of each.
+  var running: [Int64: Run] = [:]
   /// Jobs whose handler is still executing: these hold the concurrency slots. A job whose
   /// handler returned frees its slot while its outcome is being written.
   var executing = 0
@@ -23,6 +23,27 @@ struct WorkerState {
   var abortRunning = false
   /// One loop is registering the worker again (its row was pruned); the others leave it be.
   var registeringAgain = false
+
+  /// One run of a job: the `attempts` it was fetched with, and the task running it.
+  struct Run {
+    var attempts: Int
+    var task: Task<Void, Never>
+  }
+
+  /// A fetched job's run started; its handler holds a slot until it returns.
+  mutating func started(jobID: Int64, attempts: Int, task: Task<Void, Never>) {
+    running[jobID] = Run(attempts: attempts, task: task)
+    executing += 1
+  }
+
+  /// A run's outcome was written. The job may be running again already: a retry written in
+  /// the same transaction as a fetch can be fetched by it, and that next run (fetched with
+  /// more attempts) may start before this one's bookkeeping. It stays: forgetting it would
+  /// let an orphan check give back a job that is running, and a shutdown not wait for it.
+  mutating func ended(jobID: Int64, attempts: Int) {
+    if running[jobID]?.attempts == attempts { running.removeValue(forKey: jobID) }
+    endedGeneration += 1
+  }
 
   /// Reserves up to `limit` free slots for a batched fetch: concurrency minus executing
   /// handlers and fetches in flight, and never so many that more than twice the concurrency
