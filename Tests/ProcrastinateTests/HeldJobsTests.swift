@@ -178,6 +178,45 @@ struct HeldJobsTests {
   }
 }
 
+extension HeldJobsTests {
+  @Test(
+    "a one-shot worker gives back a job left doing under its id by a fetch whose answer was lost, and runs it before it stops",
+    arguments: [WorkerOptions.FetchStrategy.batched, .perJob])
+  func oneShotGivesBackLostFetch(strategy: WorkerOptions.FetchStrategy) async throws {
+    let app = try await TestDatabase.app()
+    let gate = Gate()
+    let runs = Recorder<String>()
+    var tasks = TaskRegistry()
+    try tasks.register("blocker") { _, _ in
+      runs.append("blocker")
+      try await gate.wait()
+    }
+    try tasks.register("lost") { _, _ in runs.append("lost") }
+    let blocker = try await app.defer(task: "blocker")
+    let worker = Worker(app: app, tasks: tasks, options: .test(strategy: strategy))
+    var lost: Int64 = 0
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await worker.run() }
+      try await eventually("the blocker to start", seen: { "\(runs.values)" }) { runs.count == 1 }
+      let workerID = try #require(worker.workerID)
+      // Its only slot is busy: it fetches nothing until the blocker ends. What a fetch whose
+      // answer was lost leaves behind: a job `doing` under this worker, which never saw it.
+      lost = try await app.defer(task: "lost")
+      _ = try await app.query(
+        "UPDATE procrastinate_jobs SET status = 'doing', worker_id = $1::bigint WHERE id = $2::bigint",
+        [String(workerID), String(lost)])
+      gate.open()
+      try await group.waitForAll()
+    }
+    #expect(runs.values == ["blocker", "lost"], "the lost job ran, once")
+    #expect(try await app.jobRows() == ["\(blocker)|succeeded|1", "\(lost)|succeeded|2"])
+    #expect(
+      try await app.events(of: lost) == [
+        "deferred", "started", "deferred_for_retry", "started", "succeeded",
+      ])
+  }
+}
+
 @Suite("Worker bookkeeping")
 struct WorkerStateUnitTests {
   @Test("a run that ends after its job was fetched again leaves the new run held")

@@ -42,7 +42,7 @@ extension Worker {
       )
       start(jobs ?? [], releasing: reserved)
       if reserved > 0 && jobs?.isEmpty == true {
-        if stopIfOneShotIsDone(since: ended) { break }
+        if await stopIfOneShotIsDone(since: ended) { break }
         await jobAvailable.wait(after: ticket, timeout: options.pollingInterval)
       }
     }
@@ -94,7 +94,7 @@ extension Worker {
       guard case .some(.some(let job)) = fetched else {
         state.withLock { $0.reserved -= 1 }
         guard fetched != nil else { continue }
-        if stopIfOneShotIsDone(since: ended) { break }
+        if await stopIfOneShotIsDone(since: ended) { break }
         // A job that ended, or a NOTIFY, while this slot was fetching wakes it at once.
         await jobAvailable.wait(after: ticket, timeout: options.pollingInterval)
         continue
@@ -135,9 +135,22 @@ extension Worker {
   }
 
   /// One-shot: a fetch found nothing; stops the worker when nothing is in flight either.
-  private func stopIfOneShotIsDone(since ended: Int) -> Bool {
+  /// A fetch whose answer was lost may still have committed: its jobs are `doing` under our
+  /// id and nobody would run them. So the last check before stopping gives them back to
+  /// `todo`, and the worker goes on to run them; it stops only after a check that ran to
+  /// its end with no fetch beside it and found none.
+  private func stopIfOneShotIsDone(since ended: Int) async -> Bool {
     guard options.oneShot, state.withLock({ $0.nothingInFlight(since: ended) }) else {
       return false
+    }
+    switch await recoverOrphansIfNeeded(always: true) {
+    case 0?:
+      guard state.withLock({ $0.nothingInFlight(since: ended) }) else { return false }
+    case .some:
+      jobAvailable.signal()  // jobs went back to todo: fetch them now
+      return false
+    case nil:
+      return false  // no check ran to its end: try again after the next fetch
     }
     if !isStopping { logger.info("no job left to fetch; stopping (one-shot)") }
     stop()

@@ -7,32 +7,46 @@ extension Worker {
   /// meanwhile (the fetch generation is unchanged), those we do not hold are orphans and go
   /// back to `todo` (`procrastinate_retry_job_v2`, as stalled-job recovery does), each only
   /// while it is still `doing` under our id. A job that finished meanwhile is left alone.
-  func recoverOrphansIfNeeded() async {
-    guard let workerID, let generation = state.withLock({ $0.beginOrphanCheck() }) else { return }
+  ///
+  /// `always` makes the check due now (a one-shot worker about to stop). Returns how many
+  /// jobs went back to `todo`, or nil when no check ran to its end (none was due, another
+  /// loop is checking, a fetch is or was in flight, or the database did not answer).
+  @discardableResult
+  func recoverOrphansIfNeeded(always: Bool = false) async -> Int? {
+    guard let workerID,
+      let generation = state.withLock({ state -> Int? in
+        if always { state.orphanCheckPending = true }
+        return state.beginOrphanCheck()
+      })
+    else { return nil }
     defer { state.withLock { $0.orphanCheckRunning = false } }
     let doing: [Int64]
     do {
       doing = try await store.doingJobs(workerID: workerID)
     } catch {
-      return  // still unreachable: try again on the next round
+      return nil  // still unreachable: try again on the next round
     }
     let unrecorded = await completer.unrecorded
     let orphans = state.withLock {
       $0.orphans(among: doing, unrecorded: unrecorded, generation: generation)
     }
-    for id in orphans ?? [] {
+    guard let orphans else { return nil }
+    var givenBack = 0
+    for id in orphans {
       // Its outcome may have failed to record since the list was made: it ran, leave it.
       if await completer.unrecorded.contains(id) { continue }
       do {
         if try await store.retryOrphan(id: id, workerID: workerID) {
+          givenBack += 1
           logger.warning(
             "job \(id) was fetched by a transaction whose answer was lost with the connection; it is back in todo"
           )
         }
       } catch {
         state.withLock { $0.orphanCheckPending = true }
-        return
+        return nil
       }
     }
+    return givenBack
   }
 }

@@ -127,6 +127,9 @@ public final class Worker: Sendable {
       await drainRunningJobs()
       side.cancelAll()
     }
+    // Nothing runs or fetches any more: a job a lost fetch left `doing` under our id goes
+    // back to `todo` now, rather than waiting for another worker's stalled-job recovery.
+    await recoverOrphansIfNeeded()
     await unregister()
     await store.close()
     logger.info("worker \(workerID) stopped")
