@@ -76,6 +76,63 @@ struct TraceCarrierReaderUnitTests {
     }
   }
 
+  /// The arguments a typed handler decodes: the text with the carrier's member taken out
+  /// must be the same object without that member.
+  static func expectCarrierRemoved(
+    _ json: String, sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    let (carrier, member) = TraceCarrierReader.scan(json, key: "trace_context")
+    guard
+      let value = try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)),
+      case .object(var members) = value
+    else {
+      #expect(member == nil, "\(json)", sourceLocation: sourceLocation)
+      return
+    }
+    let present = members.removeValue(forKey: "trace_context") != nil
+    #expect((member != nil) == present, "\(json)", sourceLocation: sourceLocation)
+    guard let member else { return }
+    #expect(carrier != .unreadable)
+    let rest = TraceCarrierReader.removing(member, from: json)
+    let decoded = try? JSONDecoder().decode(JSONValue.self, from: Data(rest.utf8))
+    #expect(decoded == .object(members), "\(json) → \(rest)", sourceLocation: sourceLocation)
+  }
+
+  @Test(
+    "the carrier's member comes out with one comma, first, last, alone or between others",
+    arguments: [
+      #"{"trace_context": {"traceparent": "p"}}"#,
+      #" { "trace_context" : { } } "#,
+      #"{"trace_context": 1, "a": 2}"#,
+      #"{"a": 1, "trace_context": null}"#,
+      #"{"a": 1 , "trace_context" : [1, ","] , "b": {"trace_context": 3}}"#,
+      #"{"a":"}","trace_context":"{,}"}"#,
+      #"{"trace\u005fcontext": {"traceparent": "esc\/aped"}, "z": [] }"#,
+      #"{"x": 1}"#,
+      #"{}"#,
+    ])
+  func carrierRemoved(json: String) {
+    Self.expectCarrierRemoved(json)
+  }
+
+  @Test(
+    "2,000 random argument objects without their carrier decode as the same object less that member"
+  )
+  func carrierRemovedRandomly() throws {
+    var random = SeededGenerator(seed: 0x5_7121_9ED)
+    let encoder = JSONEncoder()
+    for _ in 0..<2000 {
+      guard case .object(var members) = random.json(depth: 3) else { continue }
+      if Bool.random(using: &random) { members["trace_context"] = random.json(depth: 2) }
+      var json = String(decoding: try encoder.encode(JSONValue.object(members)), as: UTF8.self)
+      if Bool.random(using: &random) {
+        json = JSONValue.object(members).description  // sorted keys: another position
+
+      }
+      Self.expectCarrierRemoved(json)
+    }
+  }
+
   /// The check this one replaced, kept as the reference.
   static func splitValid(_ header: String) -> Bool {
     let parts = header.split(separator: "-", omittingEmptySubsequences: false)

@@ -20,11 +20,29 @@ enum TraceCarrier: Equatable {
 /// as `.unreadable`. With a repeated key the first member counts, as with `JSONDecoder`
 /// (text read back from `jsonb` has no repeated keys).
 enum TraceCarrierReader {
-  static func read(_ json: String, key: String) -> TraceCarrier {
+  static func read(_ json: String, key: String) -> TraceCarrier { scan(json, key: key).carrier }
+
+  /// The carrier, and the bytes of `json` to remove to take its member out (with one of the
+  /// commas around it), when the member is there.
+  static func scan(_ json: String, key: String) -> (carrier: TraceCarrier, member: Range<Int>?) {
     var text = json
     return text.withUTF8 { bytes in
       var scanner = JSONScanner(bytes: bytes)
-      return (try? scanner.carrier(key: Array(key.utf8))) ?? .unreadable
+      return (try? scanner.carrier(key: key)) ?? (.unreadable, nil)
+    }
+  }
+
+  /// `json` without the bytes in `member`, as ``scan(_:key:)`` found them.
+  static func removing(_ member: Range<Int>, from json: String) -> String {
+    var text = json
+    return text.withUTF8 { bytes in
+      String(unsafeUninitializedCapacity: bytes.count - member.count) { buffer in
+        let head = UnsafeBufferPointer(rebasing: bytes[..<member.lowerBound])
+        let tail = UnsafeBufferPointer(rebasing: bytes[member.upperBound...])
+        _ = UnsafeMutableBufferPointer(rebasing: buffer[..<head.count]).initialize(from: head)
+        _ = UnsafeMutableBufferPointer(rebasing: buffer[head.count...]).initialize(from: tail)
+        return head.count + tail.count
+      }
     }
   }
 }
@@ -38,22 +56,41 @@ private struct JSONScanner {
 
   init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-  mutating func carrier(key: [UInt8]) throws -> TraceCarrier {
+  mutating func carrier(key: String) throws -> (TraceCarrier, Range<Int>?) {
     var found: TraceCarrier?
-    try members { scanner, name in
-      if found == nil && name.elementsEqual(key) {
+    var member: Range<Int>?
+    try members { scanner, name, start in
+      if try found == nil && scanner.name(name, equals: key) {
         found = try scanner.carrierValue()
+        member = start..<scanner.index
       } else {
         try scanner.skipValue()
       }
     }
     skipWhitespace()
     guard index == bytes.count else { throw Malformed() }
-    return found ?? .missing
+    return (found ?? .missing, member.map(withComma))
   }
 
-  /// Reads an object, calling `member` with each key; `member` must consume the value.
-  mutating func members(_ member: (inout JSONScanner, [UInt8]) throws -> Void) throws {
+  /// A member's bytes widened to one comma beside it, so that the rest stays an object:
+  /// the comma after it, or before it when it is the last member.
+  func withComma(_ member: Range<Int>) -> Range<Int> {
+    var after = member.upperBound
+    while after < bytes.count, Self.isWhitespace(bytes[after]) { after += 1 }
+    if after < bytes.count, bytes[after] == UInt8(ascii: ",") {
+      return member.lowerBound..<(after + 1)
+    }
+    var before = member.lowerBound
+    while before > 0, Self.isWhitespace(bytes[before - 1]) { before -= 1 }
+    if before > 0, bytes[before - 1] == UInt8(ascii: ",") {
+      return (before - 1)..<member.upperBound
+    }
+    return member  // the only member
+  }
+
+  /// Reads an object, calling `member` with each member's name (a range of the text) and
+  /// where the member starts; `member` must consume the value.
+  mutating func members(_ member: (inout JSONScanner, Range<Int>, Int) throws -> Void) throws {
     skipWhitespace()
     try expect(UInt8(ascii: "{"))
     skipWhitespace()
@@ -63,11 +100,13 @@ private struct JSONScanner {
     }
     while true {
       skipWhitespace()
-      let name = try string()
+      let start = index
+      try skipString()
+      let name = (start + 1)..<(index - 1)
       skipWhitespace()
       try expect(UInt8(ascii: ":"))
       skipWhitespace()
-      try member(&self, name)
+      try member(&self, name, start)
       skipWhitespace()
       switch peek() {
       case UInt8(ascii: ","): index += 1
@@ -77,6 +116,25 @@ private struct JSONScanner {
       default: throw Malformed()
       }
     }
+  }
+
+  /// Whether the name at `range` (between its quotes, escapes undecoded) is `key`.
+  func name(_ range: Range<Int>, equals key: String) throws -> Bool {
+    let raw = UnsafeBufferPointer(rebasing: bytes[range])
+    guard raw.contains(UInt8(ascii: "\\")) else { return raw.elementsEqual(key.utf8) }
+    var copy = JSONScanner(bytes: bytes)
+    copy.index = range.lowerBound - 1
+    return try copy.string().elementsEqual(key.utf8)
+  }
+
+  /// A string value: straight from the text when it has no escape, decoded otherwise.
+  mutating func stringValue() throws -> String {
+    let start = index
+    try skipString()
+    let raw = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(index - 1)])
+    guard raw.contains(UInt8(ascii: "\\")) else { return String(decoding: raw, as: UTF8.self) }
+    index = start
+    return String(decoding: try string(), as: UTF8.self)
   }
 
   mutating func carrierValue() throws -> TraceCarrier {
@@ -89,13 +147,13 @@ private struct JSONScanner {
     // Each header once: nil until seen, then .some(the string, or nil when not a string).
     var traceParent: String??
     var traceState: String??
-    try members { scanner, name in
-      let isParent = traceParent == nil && name.elementsEqual("traceparent".utf8)
-      let isState = traceState == nil && name.elementsEqual("tracestate".utf8)
+    try members { scanner, name, _ in
+      let isParent = try traceParent == nil && scanner.name(name, equals: "traceparent")
+      let isState = try traceState == nil && scanner.name(name, equals: "tracestate")
       guard isParent || isState else { return try scanner.skipValue() }
       var value: String?
       if scanner.peek() == UInt8(ascii: "\"") {
-        value = String(decoding: try scanner.string(), as: UTF8.self)
+        value = try scanner.stringValue()
       } else {
         try scanner.skipValue()
       }
@@ -123,12 +181,11 @@ private struct JSONScanner {
   }
 
   mutating func skipWhitespace() {
-    while index < bytes.count {
-      switch bytes[index] {
-      case 0x20, 0x0A, 0x0D, 0x09: index += 1
-      default: return
-      }
-    }
+    while index < bytes.count, Self.isWhitespace(bytes[index]) { index += 1 }
+  }
+
+  static func isWhitespace(_ byte: UInt8) -> Bool {
+    byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
   }
 
   /// Skips one value of any kind, nested ones included.

@@ -8,7 +8,8 @@ extension TaskRegistry {
   ///
   /// For each job it reads the trace context under the task's carrier key, opens the
   /// `procrastinate.job.<task>` CONSUMER span (child of the producer span, linked to it, or
-  /// a fresh root, per ``TaskTraceOptions/relation``), decodes the arguments (a mismatch
+  /// a fresh root, per ``TaskTraceOptions/relation``), decodes the arguments without the
+  /// carrier's member, which belongs to the tracing, not to the task (a mismatch
   /// fails the job with a ``TaskArgumentsError`` naming the task and the field), runs
   /// `handler` with the span in ``JobContext/span`` and as the current span, records an
   /// error with status ERROR, and sets the outcome. The retry strategy is the task's.
@@ -50,7 +51,7 @@ enum TracedRun {
     body: @Sendable (JobArguments, JobContext) async throws -> Void
   ) async throws {
     let tracer = InstrumentationSystem.tracer
-    let (parent, problem) = extractParent(task: task, arguments: arguments)
+    let (parent, problem, member) = extractParent(task: task, arguments: arguments)
     var base = ServiceContext.topLevel
     if task.trace.relation == .child, let parent { base = parent }
     // A root (no producer to continue): the task's own ratio, if it has one, decides.
@@ -76,8 +77,15 @@ enum TracedRun {
     jobContext.span = span
     defer { span.end() }
     do {
+      // The carrier is the tracing's, not the task's: the handler's arguments go without
+      // it, which also spares the typed decode from reading it on every job.
+      let taskArguments =
+        member.map {
+          JobArguments(trustedJSON: TraceCarrierReader.removing($0, from: arguments.json))
+        }
+        ?? arguments
       try await ServiceContext.withValue(span.context) {
-        try await body(arguments, jobContext)
+        try await body(taskArguments, jobContext)
       }
       span.attributes[TracingKeys.jobOutcome] = "succeeded"
     } catch {
@@ -90,14 +98,24 @@ enum TracedRun {
     }
   }
 
-  /// The producer's context from the carrier, or why there is none to use.
+  /// The producer's context from the carrier, or why there is none to use, and where the
+  /// carrier's member is in the arguments' text.
   private static func extractParent(task: TaskDefinition, arguments: JobArguments)
+    -> (ServiceContext?, String?, Range<Int>?)
+  {
+    guard let key = task.trace.carrier, task.trace.relation != .none else {
+      return (nil, nil, nil)
+    }
+    let (carrier, member) = TraceCarrierReader.scan(arguments.json, key: key)
+    let (parent, problem) = parentContext(carrier, key: key)
+    return (parent, problem, member)
+  }
+
+  private static func parentContext(_ carrier: TraceCarrier, key: String)
     -> (ServiceContext?, String?)
   {
-    guard let key = task.trace.carrier, task.trace.relation != .none else { return (nil, nil) }
-    let traceParent: String
-    var traceState: String?
-    switch TraceCarrierReader.read(arguments.json, key: key) {
+    let headers: CarrierHeaders
+    switch carrier {
     case .unreadable:
       return (nil, "the job's arguments could not be read for '\(key)'")
     case .missing:
@@ -107,18 +125,17 @@ enum TracedRun {
     case .object(nil, _):
       return (nil, "'\(key)' has no traceparent string")
     case .object(let parent?, let state):
-      traceParent = parent
-      traceState = state
+      headers = CarrierHeaders(traceParent: parent, traceState: state)
     }
+    let traceParent = headers.traceParent
     guard TraceParent.isValid(traceParent) else {
       return (
         nil, "'\(key)'.traceparent '\(traceParent.prefix(80))' is not a valid W3C traceparent"
       )
     }
-    var headers = [TracingKeys.traceParent: traceParent]
-    if let traceState { headers[TracingKeys.traceState] = traceState }
     var context = ServiceContext.topLevel
-    InstrumentationSystem.instrument.extract(headers, into: &context, using: DictionaryExtractor())
+    InstrumentationSystem.instrument.extract(
+      headers, into: &context, using: CarrierHeaders.Reader())
     if !traceParent.hasPrefix("00-") {
       // A later W3C version: valid, but a tracer may only read version 00. Whether it read
       // this one shows in what it would send on.
@@ -132,6 +149,22 @@ enum TracedRun {
       }
     }
     return (context, nil)
+  }
+}
+
+/// The two W3C headers of a carrier, handed to the instrument without a dictionary.
+private struct CarrierHeaders {
+  var traceParent: String
+  var traceState: String?
+
+  struct Reader: Extractor {
+    func extract(key: String, from carrier: CarrierHeaders) -> String? {
+      switch key {
+      case TracingKeys.traceParent: carrier.traceParent
+      case TracingKeys.traceState: carrier.traceState
+      default: nil
+      }
+    }
   }
 }
 
