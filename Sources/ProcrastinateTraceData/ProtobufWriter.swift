@@ -7,6 +7,9 @@
 struct ProtobufWriter {
   private(set) var bytes: [UInt8] = []
 
+  /// Room for `count` bytes, so that a large request does not grow by doubling.
+  mutating func reserve(_ count: Int) { bytes.reserveCapacity(count) }
+
   private mutating func varint(_ value: UInt64) {
     var value = value
     while value >= 0x80 {

@@ -10,7 +10,7 @@
 //     sampling ratio costs and saves, in CPU per job and spans exported per job.
 //  2. generating Swift for a spec of 1,000 tasks (parse, validate, render; median of 5).
 //
-//   swift run -c release --package-path Benchmarks TaskBenchmark [--quick]
+//   swift run -c release --package-path Benchmarks TaskBenchmark [--quick] [--rounds N] [--jobs N]
 import BenchmarkSupport
 import Foundation
 import Logging
@@ -22,8 +22,12 @@ import Tracing
 
 let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
-let jobs = quick ? 3_000 : 10_000
-let rounds = quick ? 2 : 5
+/// `--rounds N` and `--jobs N`: more of either narrows the spread of the CPU figures.
+func option(_ name: String) -> Int? {
+  arguments.firstIndex(of: name).flatMap { Int(arguments[$0 + 1]) }
+}
+let jobs = option("--jobs") ?? (quick ? 3_000 : 10_000)
+let rounds = option("--rounds") ?? (quick ? 2 : 5)
 
 struct Noop: BenchTasks {
   func benchNoop(i: Int, context: JobContext) async throws {}
@@ -91,7 +95,7 @@ if let index = arguments.firstIndex(of: "--child") {
 func runChild(_ mode: String, url: String, environment: [String: String]) throws -> [Double] {
   let output = Pipe()
   let process = try spawn(
-    CommandLine.arguments[0], (quick ? ["--quick"] : []) + ["--child", mode, url],
+    CommandLine.arguments[0], ["--jobs", String(jobs), "--child", mode, url],
     environment: environment, standardOutput: output)
   let data = output.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()

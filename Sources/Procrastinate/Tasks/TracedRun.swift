@@ -28,8 +28,10 @@ extension TaskRegistry {
       task = TaskDefinition(
         name: task.name, defaults: task.defaults, retry: retry, trace: task.trace)
     }
+    let spanName = TracingKeys.jobSpanName(task: task.name)  // once, not per job
     try register(task.name, retry: task.retry) { [task] jobArguments, context in
-      try await TracedRun.run(task, jobArguments, context) { jobArguments, context in
+      try await TracedRun.run(task, spanName: spanName, jobArguments, context) {
+        jobArguments, context in
         let arguments: Arguments
         do {
           arguments = try jobArguments.decode(Arguments.self, decoder: TaskArgumentCoding.decoder())
@@ -47,7 +49,7 @@ enum TracedRun {
   private static let warned = Mutex<Set<String>>([])
 
   static func run(
-    _ task: TaskDefinition, _ arguments: JobArguments, _ context: JobContext,
+    _ task: TaskDefinition, spanName: String, _ arguments: JobArguments, _ context: JobContext,
     body: @Sendable (JobArguments, JobContext) async throws -> Void
   ) async throws {
     let tracer = InstrumentationSystem.tracer
@@ -56,8 +58,7 @@ enum TracedRun {
     if task.trace.relation == .child, let parent { base = parent }
     // A root (no producer to continue): the task's own ratio, if it has one, decides.
     base = RootSampling.context(ratio: task.trace.sampleRatio, in: base)
-    let span = tracer.startSpan(
-      TracingKeys.jobSpanName(task: task.name), context: base, ofKind: .consumer)
+    let span = tracer.startSpan(spanName, context: base, ofKind: .consumer)
     if task.trace.relation == .link, let parent {
       span.addLink(SpanLink(context: parent, attributes: [:]))
     }
