@@ -139,18 +139,23 @@ extension Worker {
   /// id and nobody would run them. So the last check before stopping gives them back to
   /// `todo`, and the worker goes on to run them; it stops only after a check that ran to
   /// its end with no fetch beside it and found none.
+  ///
+  /// Some loop must always be left to decide: a check that another loop's fetch or check
+  /// kept from starting leaves the decision to that loop (which is in flight and decides
+  /// when it ends); a check interrupted by a fetch, or by the database, wakes every loop to
+  /// fetch and decide again, rather than leave them waiting out the polling interval.
   private func stopIfOneShotIsDone(since ended: Int) async -> Bool {
     guard options.oneShot, state.withLock({ $0.nothingInFlight(since: ended) }) else {
       return false
     }
     switch await recoverOrphansIfNeeded(always: true) {
-    case 0?:
+    case .done(givenBack: 0):
       guard state.withLock({ $0.nothingInFlight(since: ended) }) else { return false }
-    case .some:
-      jobAvailable.signal()  // jobs went back to todo: fetch them now
+    case .done, .interrupted:
+      jobAvailable.signal()  // jobs went back to todo, or the check is still due
       return false
-    case nil:
-      return false  // no check ran to its end: try again after the next fetch
+    case .notStarted:
+      return false
     }
     if !isStopping { logger.info("no job left to fetch; stopping (one-shot)") }
     stop()

@@ -8,29 +8,27 @@ extension Worker {
   /// back to `todo` (`procrastinate_retry_job_v2`, as stalled-job recovery does), each only
   /// while it is still `doing` under our id. A job that finished meanwhile is left alone.
   ///
-  /// `always` makes the check due now (a one-shot worker about to stop). Returns how many
-  /// jobs went back to `todo`, or nil when no check ran to its end (none was due, another
-  /// loop is checking, a fetch is or was in flight, or the database did not answer).
+  /// `always` makes the check due now (a one-shot worker about to stop).
   @discardableResult
-  func recoverOrphansIfNeeded(always: Bool = false) async -> Int? {
+  func recoverOrphansIfNeeded(always: Bool = false) async -> OrphanCheck {
     guard let workerID,
       let generation = state.withLock({ state -> Int? in
         if always { state.orphanCheckPending = true }
         return state.beginOrphanCheck()
       })
-    else { return nil }
+    else { return .notStarted }
     defer { state.withLock { $0.orphanCheckRunning = false } }
     let doing: [Int64]
     do {
       doing = try await store.doingJobs(workerID: workerID)
     } catch {
-      return nil  // still unreachable: try again on the next round
+      return .interrupted  // still unreachable: try again on the next round
     }
     let unrecorded = await completer.unrecorded
     let orphans = state.withLock {
       $0.orphans(among: doing, unrecorded: unrecorded, generation: generation)
     }
-    guard let orphans else { return nil }
+    guard let orphans else { return .interrupted }
     var givenBack = 0
     for id in orphans {
       // Its outcome may have failed to record since the list was made: it ran, leave it.
@@ -44,9 +42,19 @@ extension Worker {
         }
       } catch {
         state.withLock { $0.orphanCheckPending = true }
-        return nil
+        return .interrupted
       }
     }
-    return givenBack
+    return .done(givenBack: givenBack)
   }
+}
+
+/// How an orphan check went.
+enum OrphanCheck: Equatable {
+  /// None was due, another loop is checking, or a fetch was in flight: nothing was read.
+  case notStarted
+  /// A fetch started while it ran, or the database did not answer: it is still due.
+  case interrupted
+  /// It ran to its end, with no fetch beside it, and gave back this many jobs.
+  case done(givenBack: Int)
 }
