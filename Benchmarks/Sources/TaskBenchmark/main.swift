@@ -24,7 +24,9 @@ let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
 /// `--rounds N` and `--jobs N`: more of either narrows the spread of the CPU figures.
 func option(_ name: String) -> Int? {
-  arguments.firstIndex(of: name).flatMap { Int(arguments[$0 + 1]) }
+  arguments.firstIndex(of: name).flatMap {
+    arguments.indices.contains($0 + 1) ? Int(arguments[$0 + 1]) : nil
+  }
 }
 let jobs = option("--jobs") ?? (quick ? 3_000 : 10_000)
 let rounds = option("--rounds") ?? (quick ? 2 : 5)

@@ -20,8 +20,6 @@ enum TraceCarrier: Equatable {
 /// as `.unreadable`. With a repeated key the first member counts, as with `JSONDecoder`
 /// (text read back from `jsonb` has no repeated keys).
 enum TraceCarrierReader {
-  static func read(_ json: String, key: String) -> TraceCarrier { scan(json, key: key).carrier }
-
   /// The carrier, and the bytes of `json` to remove to take its member out (with one of the
   /// commas around it), when the member is there.
   static func scan(_ json: String, key: String) -> (carrier: TraceCarrier, member: Range<Int>?) {
