@@ -52,7 +52,7 @@ enum TracedRun {
     _ task: TaskDefinition, spanName: String, _ arguments: JobArguments, _ context: JobContext,
     body: @Sendable (JobArguments, JobContext) async throws -> Void
   ) async throws {
-    let tracer = InstrumentationSystem.tracer
+    let tracer = CurrentTracer.tracer
     let (parent, problem, member) = extractParent(task: task, arguments: arguments)
     var base = ServiceContext.topLevel
     if task.trace.relation == .child, let parent { base = parent }
@@ -62,16 +62,19 @@ enum TracedRun {
     if task.trace.relation == .link, let parent {
       span.addLink(SpanLink(context: parent, attributes: [:]))
     }
-    span.setConsumerAttributes(task: task, context: context)
+    // A span that records nothing (no tracer, or a trace left out by sampling) is given
+    // nothing: building its attributes would cost an untraced job for nothing.
+    let recording = span.isRecording
+    if recording { span.setConsumerAttributes(task: task, context: context) }
     if let problem {
-      span.attributes[TracingKeys.traceContextError] = problem
+      if recording { span.attributes[TracingKeys.traceContextError] = problem.description }
       let first = warned.withLock { $0.insert(task.name).inserted }
       if first {
         context.logger.warning(
           "task \(task.name): \(problem); its jobs run in new traces (logged once per task)")
       }
     }
-    if !task.trace.recordedArguments.isEmpty {
+    if recording && !task.trace.recordedArguments.isEmpty {
       span.recordArguments(json: arguments.json, names: task.trace.recordedArguments)
     }
     var jobContext = context
@@ -88,8 +91,9 @@ enum TracedRun {
       try await ServiceContext.withValue(span.context) {
         try await body(taskArguments, jobContext)
       }
-      span.attributes[TracingKeys.jobOutcome] = "succeeded"
+      if recording { span.attributes[TracingKeys.jobOutcome] = "succeeded" }
     } catch {
+      guard recording else { throw error }
       span.attributes[TracingKeys.jobOutcome] =
         JobOutcome(error: error, retry: task.retry, attempts: context.attempts).name
       span.attributes[TracingKeys.errorType] = String(reflecting: type(of: error))
@@ -102,7 +106,7 @@ enum TracedRun {
   /// The producer's context from the carrier, or why there is none to use, and where the
   /// carrier's member is in the arguments' text.
   private static func extractParent(task: TaskDefinition, arguments: JobArguments)
-    -> (ServiceContext?, String?, Range<Int>?)
+    -> (ServiceContext?, CarrierProblem?, Range<Int>?)
   {
     guard let key = task.trace.carrier, task.trace.relation != .none else {
       return (nil, nil, nil)
@@ -113,26 +117,24 @@ enum TracedRun {
   }
 
   private static func parentContext(_ carrier: TraceCarrier, key: String)
-    -> (ServiceContext?, String?)
+    -> (ServiceContext?, CarrierProblem?)
   {
     let headers: CarrierHeaders
     switch carrier {
     case .unreadable:
-      return (nil, "the job's arguments could not be read for '\(key)'")
+      return (nil, CarrierProblem(key: key, reason: .unreadable))
     case .missing:
-      return (nil, "no '\(key)' in the job's arguments")
+      return (nil, CarrierProblem(key: key, reason: .missing))
     case .notAnObject(let kind):
-      return (nil, "'\(key)' is \(kind), not an object with a traceparent")
+      return (nil, CarrierProblem(key: key, reason: .notAnObject(kind: kind)))
     case .object(nil, _):
-      return (nil, "'\(key)' has no traceparent string")
+      return (nil, CarrierProblem(key: key, reason: .noTraceParent))
     case .object(let parent?, let state):
       headers = CarrierHeaders(traceParent: parent, traceState: state)
     }
     let traceParent = headers.traceParent
     guard TraceParent.isValid(traceParent) else {
-      return (
-        nil, "'\(key)'.traceparent '\(traceParent.prefix(80))' is not a valid W3C traceparent"
-      )
+      return (nil, CarrierProblem(key: key, reason: .invalid(traceParent: traceParent)))
     }
     var context = ServiceContext.topLevel
     InstrumentationSystem.instrument.extract(
@@ -143,13 +145,37 @@ enum TracedRun {
       var sent: [String: String] = [:]
       InstrumentationSystem.instrument.inject(context, into: &sent, using: DictionaryInjector())
       if sent[TracingKeys.traceParent] == nil {
-        return (
-          nil,
-          "'\(key)'.traceparent '\(traceParent.prefix(80))' has a W3C version the tracer does not read"
-        )
+        return (nil, CarrierProblem(key: key, reason: .unreadVersion(traceParent: traceParent)))
       }
     }
     return (context, nil)
+  }
+}
+
+/// Why a job's carrier gives no parent. Put into words only when it is logged or recorded:
+/// a job deferred without a tracer has no carrier, and its run should not pay for a message.
+private struct CarrierProblem: CustomStringConvertible {
+  enum Reason {
+    case unreadable, missing, noTraceParent
+    case notAnObject(kind: String)
+    case invalid(traceParent: String)
+    case unreadVersion(traceParent: String)
+  }
+
+  var key: String
+  var reason: Reason
+
+  var description: String {
+    switch reason {
+    case .unreadable: "the job's arguments could not be read for '\(key)'"
+    case .missing: "no '\(key)' in the job's arguments"
+    case .notAnObject(let kind): "'\(key)' is \(kind), not an object with a traceparent"
+    case .noTraceParent: "'\(key)' has no traceparent string"
+    case .invalid(let traceParent):
+      "'\(key)'.traceparent '\(traceParent.prefix(80))' is not a valid W3C traceparent"
+    case .unreadVersion(let traceParent):
+      "'\(key)'.traceparent '\(traceParent.prefix(80))' has a W3C version the tracer does not read"
+    }
   }
 }
 

@@ -37,12 +37,15 @@ public struct JobContext: Sendable {
 
   /// The tracer for nested spans: the bootstrapped one (`ProcrastinateTracing`'s
   /// `setupTracing`, swift-otel, or any other swift-distributed-tracing backend).
-  public var tracer: any Tracer { InstrumentationSystem.tracer }
+  public var tracer: any Tracer { CurrentTracer.tracer }
 
   /// How long the job waited to start: from when it was deferred (or became due, if it was
   /// scheduled later) to now.
   public func queueWait(now: Date = Date()) -> Duration? {
-    let ready = [deferredAt, scheduledAt].compactMap { $0 }.max()
+    // The later of the two, without building an array on every job.
+    let ready =
+      deferredAt.map { deferred in scheduledAt.map { max(deferred, $0) } ?? deferred }
+      ?? scheduledAt
     return ready.map { .milliseconds(max(0, Int(now.timeIntervalSince($0) * 1000))) }
   }
 }

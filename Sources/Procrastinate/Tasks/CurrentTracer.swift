@@ -1,0 +1,53 @@
+import Synchronization
+import Tracing
+
+/// `InstrumentationSystem.tracer`, looked up once per instrument instead of once per job.
+///
+/// The system's getter finds the tracer among the instruments with protocol casts: about
+/// 1 µs a call on the benchmark machine, paid by every traced job. This keeps the last
+/// answer with the instrument it came from, and gives it again while
+/// `InstrumentationSystem.instrument` (a task-local read and a read lock, no cast) is that
+/// same instrument. A `withTracer` scope or another bootstrap is another instrument, and asks
+/// the system again, so the answer is always the system's.
+enum CurrentTracer {
+  private struct Entry: Sendable {
+    /// Kept alive here: while it is, nothing it refers to can be freed and reused, so an
+    /// instrument with the same bytes is this one (see ``same(_:_:)``).
+    var instrument: any Instrument
+    var tracer: any Tracer
+  }
+
+  private static let last = Mutex<Entry?>(nil)
+
+  /// The tracer `InstrumentationSystem.tracer` returns here and now.
+  static var tracer: any Tracer {
+    let instrument = InstrumentationSystem.instrument
+    let cached = last.withLock { entry -> (any Tracer)? in
+      guard let entry, same(entry.instrument, instrument) else { return nil }
+      return entry.tracer
+    }
+    if let cached { return cached }
+    let tracer = InstrumentationSystem.tracer
+    // Kept only when the instrument did not change while the tracer was looked up (a test
+    // bootstrapping again), so the pair always belongs together.
+    if same(InstrumentationSystem.instrument, instrument) {
+      last.withLock { $0 = Entry(instrument: instrument, tracer: tracer) }
+    }
+    return tracer
+  }
+
+  /// Whether `a` and `b` are the same instrument: the same type and the same bytes. For a
+  /// class that is the same object; for a value, an equal value whose references are the
+  /// same objects (kept alive by ``last``, so their addresses cannot have been reused).
+  /// Padding bytes that happen to differ only cost a lookup through the system.
+  static func same(_ a: any Instrument, _ b: any Instrument) -> Bool {
+    guard type(of: a) == type(of: b) else { return false }
+    /// The value's own bytes, opened out of its existential (not the container's).
+    func bytes<Value: Instrument>(
+      _ value: Value, _ body: (UnsafeRawBufferPointer) -> Bool
+    ) -> Bool {
+      withUnsafeBytes(of: value, body)
+    }
+    return bytes(a) { a in bytes(b) { b in a.elementsEqual(b) } }
+  }
+}

@@ -1,0 +1,80 @@
+import ProcrastinateTracing
+import Testing
+import Tracing
+
+@testable import Procrastinate
+
+/// The worker's tracer lookup keeps its last answer: it must still answer what
+/// `InstrumentationSystem.tracer` answers, scope by scope and task by task.
+@Suite("Current tracer")
+struct CurrentTracerUnitTests {
+  /// A value-type instrument, too large to sit inline in an existential (boxed).
+  struct ValueInstrument: Instrument {
+    var words: (Int, Int, Int, Int) = (1, 2, 3, 4)
+    func extract<Carrier, Extract: Extractor>(
+      _ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract
+    ) where Extract.Carrier == Carrier {}
+    func inject<Carrier, Inject: Injector>(
+      _ context: ServiceContext, into carrier: inout Carrier, using injector: Inject
+    ) where Inject.Carrier == Carrier {}
+  }
+
+  static func identity(_ tracer: any Tracer) -> ObjectIdentifier? {
+    (tracer as? ProcrastinateTracer).map(ObjectIdentifier.init)
+  }
+
+  @Test("each withTracer scope gets its own tracer, and the outer one again after it")
+  func scopes() {
+    let (a, b) = (
+      ProcrastinateTracer(processor: InMemorySpanExporter()),
+      ProcrastinateTracer(processor: InMemorySpanExporter())
+    )
+    withTracer(a) {
+      #expect(Self.identity(CurrentTracer.tracer) == ObjectIdentifier(a))
+      #expect(Self.identity(CurrentTracer.tracer) == ObjectIdentifier(a))
+      withTracer(b) {
+        #expect(Self.identity(CurrentTracer.tracer) == ObjectIdentifier(b))
+      }
+      #expect(Self.identity(CurrentTracer.tracer) == ObjectIdentifier(a))
+    }
+  }
+
+  @Test("tasks under different tracers at once never get each other's")
+  func concurrent() async {
+    let tracers = (0..<4).map { _ in ProcrastinateTracer(processor: InMemorySpanExporter()) }
+    let mixedUp = await withTaskGroup(of: Int.self) { group in
+      for tracer in tracers {
+        group.addTask {
+          await withTracer(tracer) {
+            var wrong = 0
+            for _ in 0..<2_000 {
+              if Self.identity(CurrentTracer.tracer) != ObjectIdentifier(tracer) { wrong += 1 }
+              await Task.yield()
+            }
+            return wrong
+          }
+        }
+      }
+      return await group.reduce(0, +)
+    }
+    #expect(mixedUp == 0)
+  }
+
+  @Test("the same instrument is recognised by identity or by value, never across instances")
+  func sameInstrument() {
+    let (a, b) = (
+      ProcrastinateTracer(processor: InMemorySpanExporter()),
+      ProcrastinateTracer(processor: InMemorySpanExporter())
+    )
+    #expect(CurrentTracer.same(a, a))
+    #expect(!CurrentTracer.same(a, b))
+    #expect(CurrentTracer.same(NoOpTracer(), NoOpTracer()))
+    #expect(!CurrentTracer.same(NoOpTracer(), a))
+    let value: any Instrument = ValueInstrument()
+    let copy = value
+    #expect(CurrentTracer.same(value, copy))
+    #expect(CurrentTracer.same(value, ValueInstrument()))
+    #expect(!CurrentTracer.same(value, ValueInstrument(words: (1, 2, 3, 5))))
+    #expect(!CurrentTracer.same(value, ValueInstrument(words: (0, 2, 3, 4))))
+  }
+}
