@@ -63,6 +63,18 @@ final class PrometheusServer {
     return states
   }
 
+  /// The value of an instant query whose answer is one sample, or nil when it is empty.
+  func value(_ query: String) async throws -> Double? {
+    let encoded = query.addingPercentEncoding(
+      withAllowedCharacters: CharacterSet(charactersIn: "-._~").union(.alphanumerics))!
+    let answer = try await httpRequest("GET", url + "/api/v1/query?query=" + encoded)
+    let root = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+    let results = (root?["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []
+    return (results.first?["value"] as? [Any])?.last.flatMap {
+      ($0 as? String).flatMap(Double.init)
+    }
+  }
+
   /// The health of each scrape target, by job name.
   func targets() async throws -> [String: String] {
     let answer = try await httpRequest("GET", url + "/api/v1/targets")
@@ -214,9 +226,17 @@ struct MonitoringEndToEndTests {
       }
       let export = "ProcrastinateTraceExportFailing"
       let noWorker = "ProcrastinateNoLiveWorker"
-      try await eventually(timeout: .seconds(120), "a healthy start: no export or worker alert") {
+      // Healthy as Prometheus sees it: spans exported without error and a live worker in what
+      // it scraped, and neither alert active.
+      try await eventually(
+        timeout: .seconds(120), "a healthy start: spans exported, a live worker, no alert"
+      ) {
+        let exported = try await prometheus.value(
+          #"sum(rate(otel_sdk_exporter_span_exported_total{error_type=""}[45s]))"#)
+        let live = try await prometheus.value("max(procrastinate_workers_live)")
         let alerts = try await prometheus.alerts()
-        return alerts[export] == nil && alerts[noWorker] == nil
+        return (exported ?? 0) > 0 && (live ?? 0) >= 1 && alerts[export] == nil
+          && alerts[noWorker] == nil
       }
       mark("healthy: spans exported, a live worker, no alert")
 
