@@ -8,7 +8,13 @@
 //     A third mode, sampled, runs the same number of root jobs (deferred untraced, so each
 //     run starts its own trace) of a task whose spec says `trace: { sample: 0.1 }`: what a
 //     sampling ratio costs and saves, in CPU per job and spans exported per job.
-//  2. generating Swift for a spec of 1,000 tasks (parse, validate, render; median of 5).
+//  2. the same traced and untraced runs in one process, alternating batch by batch: a
+//     process whose tracer is bootstrapped runs each untraced batch under
+//     `withTracer(NoOpTracer())`, and each traced batch's CPU includes the export of all its
+//     spans (flushed before the clock stops). Pairs minutes apart in separate processes
+//     differ by more than tracing costs on a shared 2-core machine; pairs seconds apart in
+//     one process do not.
+//  3. generating Swift for a spec of 1,000 tasks (parse, validate, render; median of 5).
 //
 //   swift run -c release --package-path Benchmarks TaskBenchmark [--quick] [--rounds N] [--jobs N]
 import BenchmarkSupport
@@ -46,17 +52,36 @@ func cpuSeconds() -> Double {
 
 // MARK: - Child: one measurement
 
-/// `TaskBenchmark --child on|off URL`: defers `jobs` traced jobs inside a span, then times
-/// a one-shot worker over them; prints `jobs/s dropped failed`.
+/// `TaskBenchmark --child on|off|sampled URL`: defers `jobs` jobs (inside a span, or as
+/// untraced roots of the sampled task), then times a one-shot worker over them; prints
+/// `jobs/s dropped failed exported CPU-µs-per-job`.
 func child(mode: String, url: String) async throws {
   var logger = Logger(label: "bench")
   logger.logLevel = .error
   let tracing: TracingSetup? =
     mode == "off" ? nil : try setupTracing(serviceName: "task-benchmark")
   let app = try ProcrastinateApp(databaseURL: url, logger: logger)
+  try await deferJobs(sampled: mode == "sampled", on: app)
+  let tasks = try noopTasks()
+  let cpuBefore = cpuSeconds()
+  let started = ContinuousClock.now
+  try await Worker(app: app, tasks: tasks, options: workerOptions()).run()
+  let elapsed = seconds(ContinuousClock.now - started)
+  let cpu = cpuSeconds() - cpuBefore
+  await tracing?.shutdown()
+  let statistics = tracing?.statistics ?? SpanExportStatistics()
+  await app.close()
+  print(
+    "\(Double(jobs) / elapsed) \(statistics.dropped) \(statistics.failed) \(statistics.exported) \(cpu / Double(jobs) * 1e6)"
+  )
+}
+
+/// Defers `jobs` no-op jobs in batches of 5,000: inside a span (traced, if a tracer is
+/// current), or untraced roots of the sampled task.
+func deferJobs(sampled: Bool, on app: ProcrastinateApp) async throws {
   for start in stride(from: 0, to: jobs, by: 5_000) {
     let range = start..<min(start + 5_000, jobs)
-    if mode == "sampled" {
+    if sampled {
       // Untraced: every run is a root, drawn at the task's 10 %.
       _ = try await app.deferBatchUntraced(
         range.map {
@@ -70,25 +95,66 @@ func child(mode: String, url: String) async throws {
       }
     }
   }
+}
+
+func noopTasks() throws -> TaskRegistry {
   var tasks = TaskRegistry()
   try tasks.register(Noop())
+  return tasks
+}
+
+/// Batched fetch, concurrency 10, one-shot.
+func workerOptions() -> WorkerOptions {
   var options = WorkerOptions(queues: ["bench"], concurrency: 10, oneShot: true)
   options.installSignalHandlers = false
-  let cpuBefore = cpuSeconds()
-  let started = ContinuousClock.now
-  try await Worker(app: app, tasks: tasks, options: options).run()
-  let elapsed = seconds(ContinuousClock.now - started)
-  let cpu = cpuSeconds() - cpuBefore
-  await tracing?.shutdown()
-  let statistics = tracing?.statistics ?? SpanExportStatistics()
-  await app.close()
-  print(
-    "\(Double(jobs) / elapsed) \(statistics.dropped) \(statistics.failed) \(statistics.exported) \(cpu / Double(jobs) * 1e6)"
-  )
+  return options
+}
+
+// MARK: - Child: traced and untraced batches in one process
+
+/// `TaskBenchmark --paired URL...`: bootstraps the tracer once, then runs a one-shot worker
+/// over `jobs` jobs deferred into each database in turn, traced and untraced alternately
+/// (the order swapped every pair). An untraced batch runs under `withTracer(NoOpTracer())`
+/// and must export no span; a traced batch's CPU time runs until all its spans are
+/// exported. Prints `on|off <CPU µs per job>` per batch, then `spans exported dropped failed`.
+func pairedChild(urls: [String]) async throws {
+  var logger = Logger(label: "bench")
+  logger.logLevel = .error
+  let tracing = try setupTracing(serviceName: "task-benchmark")
+  let tasks = try noopTasks()
+  for (index, url) in urls.enumerated() {
+    let traced = (index % 2 == 0) == ((index / 2) % 2 == 0)
+    let app = try ProcrastinateApp(databaseURL: url, logger: logger)
+    let exportedBefore = tracing.statistics.exported
+    let cpu = try await withTracer(traced ? tracing.tracer : NoOpTracer()) {
+      try await deferJobs(sampled: false, on: app)
+      let before = cpuSeconds()
+      try await Worker(app: app, tasks: tasks, options: workerOptions()).run()
+      if traced { await tracing.tracer.flush() }
+      return cpuSeconds() - before
+    }
+    await app.close()
+    let exported = tracing.statistics.exported - exportedBefore
+    // Every job's span, and two per 5,000-job deferral (`bench.defer` and its producer
+    // span), when traced; none otherwise.
+    let expected = traced ? jobs + 2 * ((jobs + 4_999) / 5_000) : 0
+    guard exported == expected else {
+      throw BenchmarkFailure(
+        "a \(traced ? "traced" : "untraced") batch exported \(exported) spans, not \(expected)")
+    }
+    print("\(traced ? "on" : "off") \(cpu / Double(jobs) * 1e6)")
+  }
+  await tracing.shutdown()
+  let statistics = tracing.statistics
+  print("spans \(statistics.exported) \(statistics.dropped) \(statistics.failed)")
 }
 
 if let index = arguments.firstIndex(of: "--child") {
   try await child(mode: arguments[index + 1], url: arguments[index + 2])
+  exit(0)
+}
+if let index = arguments.firstIndex(of: "--paired") {
+  try await pairedChild(urls: Array(arguments[(index + 1)...]))
   exit(0)
 }
 
@@ -121,6 +187,10 @@ struct Measured {
   var failed = 0.0
   var exported = 0.0
   var received = 0
+  /// Traced and untraced batches in one process, CPU µs per job, pair by pair.
+  var pairedOff = Samples()
+  var pairedOn = Samples()
+  var pairedExported = 0.0
 }
 
 func measureWorkers() async throws -> Measured {
@@ -166,9 +236,41 @@ func measureWorkers() async throws -> Measured {
         "round \(round + 1): off \(Int(measured.off.values.last!)) jobs/s (\(Int(measured.offCPU.values.last!)) µs CPU/job), on \(Int(measured.on.values.last!)) jobs/s (\(Int(measured.onCPU.values.last!)) µs CPU/job), sampled 0.1 \(Int(measured.sampled.values.last!)) jobs/s (\(Int(measured.sampledCPU.values.last!)) µs CPU/job)\n"
           .utf8))
   }
+  // The same, traced and untraced batch by batch in one process.
+  var urls: [String] = []
+  for batch in 0..<(2 * rounds) { urls.append(try await freshDatabase("paired_\(batch)")) }
+  let output = Pipe()
+  let process = try spawn(
+    CommandLine.arguments[0], ["--jobs", String(jobs), "--paired"] + urls,
+    environment: traced, standardOutput: output)
+  let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  process.waitUntilExit()
+  guard process.terminationStatus == 0 else {
+    throw BenchmarkFailure("paired child exited \(process.terminationStatus): \(text)")
+  }
+  for line in text.split(separator: "\n") {
+    let fields = line.split(separator: " ")
+    switch fields.first {
+    case "on": measured.pairedOn.append(Double(fields[1])!)
+    case "off": measured.pairedOff.append(Double(fields[1])!)
+    case "spans":
+      measured.pairedExported = Double(fields[1])!
+      measured.dropped += Double(fields[2])!
+      measured.failed += Double(fields[3])!
+    default: break
+    }
+  }
+  guard measured.pairedOn.count == rounds, measured.pairedOff.count == rounds else {
+    throw BenchmarkFailure("paired child printed \(text)")
+  }
+  FileHandle.standardError.write(
+    Data(
+      "in one process: off \(measured.pairedOff.values.map { Int($0) }), on \(measured.pairedOn.values.map { Int($0) }) µs CPU/job\n"
+        .utf8))
   // Every exported span, once the last child's final flush has been decoded (or what the
   // receiver has after 60 s: the report then shows the shortfall).
-  try? await receiver.waitFor(Int(measured.exported + measured.sampledExported))
+  try? await receiver.waitFor(
+    Int(measured.exported + measured.sampledExported + measured.pairedExported))
   measured.received = receiver.count
   return measured
 }
@@ -228,8 +330,21 @@ await benchmarkMain {
     "  spans per job: \(String(format: "%.3f", measured.exported / Double(jobs * rounds))) traced, \(String(format: "%.3f", measured.sampledExported / Double(jobs * rounds))) at sample 0.1"
   )
   print("  CPU added    \(addedCPU.summary(decimals: 1)) µs per job (round by round)")
+  let pairedAdded = Samples(
+    zip(measured.pairedOn.values, measured.pairedOff.values).map { $0 - $1 })
+  let pairedRatio = Samples(
+    zip(measured.pairedOn.values, measured.pairedOff.values).map { ($0 - $1) / $1 })
   print(
-    "  spans: \(Int(measured.exported)) exported, \(Int(measured.dropped)) dropped, \(Int(measured.failed)) failed, \(measured.received) decoded by the receiver"
+    "  in one process, traced and untraced batches alternating (\(rounds) pairs, the traced batch's export included):"
+  )
+  print(
+    "    untraced \(measured.pairedOff.summary()) µs CPU/job, traced \(measured.pairedOn.summary()) µs CPU/job"
+  )
+  print(
+    "    CPU added \(pairedAdded.summary(decimals: 1)) µs per job, added/untraced \(pairedRatio.summary(decimals: 3)) (pair by pair)"
+  )
+  print(
+    "  spans: \(Int(measured.exported)) exported traced, \(Int(measured.sampledExported)) at sample 0.1, \(Int(measured.pairedExported)) in one process; \(Int(measured.dropped)) dropped, \(Int(measured.failed)) failed, \(measured.received) decoded by the receiver"
   )
   print(
     "generating 1,000 tasks (\(lines) lines): \(generation.summary(decimals: 3)) s (median (min–max) of 5)"
@@ -247,6 +362,10 @@ await benchmarkMain {
     "on_vs_off": ratio.json(decimals: 3), "spans_exported": Int(measured.exported),
     "spans_dropped": Int(measured.dropped), "spans_failed": Int(measured.failed),
     "spans_received": measured.received,
+    "paired_off_cpu_us_per_job": measured.pairedOff.json(decimals: 1),
+    "paired_on_cpu_us_per_job": measured.pairedOn.json(decimals: 1),
+    "paired_added_cpu_us_per_job": pairedAdded.json(decimals: 1),
+    "paired_added_over_untraced": pairedRatio.json(decimals: 3),
     "generate_1000_tasks_seconds": generation.json(decimals: 3),
   ]
   print(
