@@ -11,9 +11,9 @@
 //  2. the same traced and untraced runs in one process, alternating batch by batch: a
 //     process whose tracer is bootstrapped runs each untraced batch under
 //     `withTracer(NoOpTracer())`, and each traced batch's CPU includes the export of all its
-//     spans (flushed before the clock stops). Pairs minutes apart in separate processes
-//     differ by more than tracing costs on a shared 2-core machine; pairs seconds apart in
-//     one process do not.
+//     spans (flushed before the clock stops; the per-process rounds stop it before their
+//     final flush). It was meant to narrow the spread of pairs run a minute apart; on the
+//     shared 2-core machine of 2026-12-03 it did not (docs/benchmarks.md).
 //  3. generating Swift for a spec of 1,000 tasks (parse, validate, render; median of 5).
 //
 //   swift run -c release --package-path Benchmarks TaskBenchmark [--quick] [--rounds N] [--jobs N]
