@@ -19,6 +19,17 @@ struct CurrentTracerUnitTests {
     ) where Inject.Carrier == Carrier {}
   }
 
+  /// A value-type instrument of two words, inline in an existential.
+  struct SmallInstrument: Instrument {
+    var words: (Int, Int)
+    func extract<Carrier, Extract: Extractor>(
+      _ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract
+    ) where Extract.Carrier == Carrier {}
+    func inject<Carrier, Inject: Injector>(
+      _ context: ServiceContext, into carrier: inout Carrier, using injector: Inject
+    ) where Inject.Carrier == Carrier {}
+  }
+
   static func identity(_ tracer: any Tracer) -> ObjectIdentifier? {
     (tracer as? ProcrastinateTracer).map(ObjectIdentifier.init)
   }
@@ -76,5 +87,9 @@ struct CurrentTracerUnitTests {
     #expect(CurrentTracer.same(value, ValueInstrument()))
     #expect(!CurrentTracer.same(value, ValueInstrument(words: (1, 2, 3, 5))))
     #expect(!CurrentTracer.same(value, ValueInstrument(words: (0, 2, 3, 4))))
+    let small: any Instrument = SmallInstrument(words: (7, 8))
+    #expect(CurrentTracer.same(small, SmallInstrument(words: (7, 8))))
+    #expect(!CurrentTracer.same(small, SmallInstrument(words: (7, 9))))
+    #expect(!CurrentTracer.same(small, value))
   }
 }

@@ -116,7 +116,8 @@ func workerOptions() -> WorkerOptions {
 /// over `jobs` jobs deferred into each database in turn, traced and untraced alternately
 /// (the order swapped every pair). An untraced batch runs under `withTracer(NoOpTracer())`
 /// and must export no span; a traced batch's CPU time runs until all its spans are
-/// exported. Prints `on|off <CPU µs per job>` per batch, then `spans exported dropped failed`.
+/// exported. The first pair warms the process up and is not reported. Prints
+/// `on|off <CPU µs per job>` per measured batch, then `spans exported dropped failed`.
 func pairedChild(urls: [String]) async throws {
   var logger = Logger(label: "bench")
   logger.logLevel = .error
@@ -142,7 +143,7 @@ func pairedChild(urls: [String]) async throws {
       throw BenchmarkFailure(
         "a \(traced ? "traced" : "untraced") batch exported \(exported) spans, not \(expected)")
     }
-    print("\(traced ? "on" : "off") \(cpu / Double(jobs) * 1e6)")
+    if index >= 2 { print("\(traced ? "on" : "off") \(cpu / Double(jobs) * 1e6)") }
   }
   await tracing.shutdown()
   let statistics = tracing.statistics
@@ -238,7 +239,10 @@ func measureWorkers() async throws -> Measured {
   }
   // The same, traced and untraced batch by batch in one process.
   var urls: [String] = []
-  for batch in 0..<(2 * rounds) { urls.append(try await freshDatabase("paired_\(batch)")) }
+  // One more pair first: it warms the process up and is not measured.
+  for batch in 0..<(2 * rounds + 2) {
+    urls.append(try await freshDatabase("paired_\(batch)"))
+  }
   let output = Pipe()
   let process = try spawn(
     CommandLine.arguments[0], ["--jobs", String(jobs), "--paired"] + urls,

@@ -8,7 +8,8 @@ import Tracing
 /// answer with the instrument it came from, and gives it again while
 /// `InstrumentationSystem.instrument` (a task-local read and a read lock, no cast) is that
 /// same instrument. A `withTracer` scope or another bootstrap is another instrument, and asks
-/// the system again, so the answer is always the system's.
+/// the system again, so the answer is always the system's. The last instrument and tracer
+/// stay alive here until another pair replaces them.
 enum CurrentTracer {
   private struct Entry: Sendable {
     /// Kept alive here: while it is, nothing it refers to can be freed and reused, so an
@@ -29,7 +30,9 @@ enum CurrentTracer {
     if let cached { return cached }
     let tracer = InstrumentationSystem.tracer
     // Kept only when the instrument did not change while the tracer was looked up (a test
-    // bootstrapping again), so the pair always belongs together.
+    // bootstrapping again), so the pair always belongs together. (A change there and back,
+    // A→B→A, in that moment would pair A with B's tracer; only swift-distributed-tracing's
+    // internal `bootstrapInternal` can do that, as the public `bootstrap` runs once.)
     if same(InstrumentationSystem.instrument, instrument) {
       last.withLock { $0 = Entry(instrument: instrument, tracer: tracer) }
     }
