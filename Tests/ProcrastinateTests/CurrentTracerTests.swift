@@ -9,25 +9,13 @@ import Tracing
 @Suite("Current tracer")
 struct CurrentTracerUnitTests {
   /// A value-type instrument, too large to sit inline in an existential (boxed).
-  struct ValueInstrument: Instrument {
+  struct ValueInstrument: InertInstrument {
     var words: (Int, Int, Int, Int) = (1, 2, 3, 4)
-    func extract<Carrier, Extract: Extractor>(
-      _ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract
-    ) where Extract.Carrier == Carrier {}
-    func inject<Carrier, Inject: Injector>(
-      _ context: ServiceContext, into carrier: inout Carrier, using injector: Inject
-    ) where Inject.Carrier == Carrier {}
   }
 
   /// A value-type instrument of two words, inline in an existential.
-  struct SmallInstrument: Instrument {
+  struct SmallInstrument: InertInstrument {
     var words: (Int, Int)
-    func extract<Carrier, Extract: Extractor>(
-      _ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract
-    ) where Extract.Carrier == Carrier {}
-    func inject<Carrier, Inject: Injector>(
-      _ context: ServiceContext, into carrier: inout Carrier, using injector: Inject
-    ) where Inject.Carrier == Carrier {}
   }
 
   static func identity(_ tracer: any Tracer) -> ObjectIdentifier? {
@@ -92,4 +80,16 @@ struct CurrentTracerUnitTests {
     #expect(!CurrentTracer.same(small, SmallInstrument(words: (7, 9))))
     #expect(!CurrentTracer.same(small, value))
   }
+}
+
+/// An instrument that reads and writes nothing: only its identity matters here.
+protocol InertInstrument: Instrument {}
+
+extension InertInstrument {
+  func extract<Carrier, Extract: Extractor>(
+    _ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract
+  ) where Extract.Carrier == Carrier {}
+  func inject<Carrier, Inject: Injector>(
+    _ context: ServiceContext, into carrier: inout Carrier, using injector: Inject
+  ) where Inject.Carrier == Carrier {}
 }
