@@ -124,7 +124,7 @@ func pairedChild(urls: [String]) async throws {
   let tracing = try setupTracing(serviceName: "task-benchmark")
   let tasks = try noopTasks()
   for (index, url) in urls.enumerated() {
-    let traced = (index % 2 == 0) == ((index / 2) % 2 == 0)
+    let traced = alternating([true, false], round: index / 2)[index % 2]
     let app = try ProcrastinateApp(databaseURL: url, logger: logger)
     let exportedBefore = tracing.statistics.exported
     let cpu = try await withTracer(traced ? tracing.tracer : NoOpTracer()) {
@@ -161,18 +161,26 @@ if let index = arguments.firstIndex(of: "--paired") {
 
 // MARK: - Parent
 
-func runChild(_ mode: String, url: String, environment: [String: String]) throws -> [Double] {
+/// Runs this program again with `arguments` and returns what it printed.
+func runSelf(_ arguments: [String], environment: [String: String]) throws -> String {
   let output = Pipe()
   let process = try spawn(
-    CommandLine.arguments[0], ["--jobs", String(jobs), "--child", mode, url],
+    CommandLine.arguments[0], ["--jobs", String(jobs)] + arguments,
     environment: environment, standardOutput: output)
   let data = output.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   let text = String(decoding: data, as: UTF8.self)
   guard process.terminationStatus == 0 else {
-    throw BenchmarkFailure("child \(mode) exited \(process.terminationStatus): \(text)")
+    throw BenchmarkFailure(
+      "child \(arguments.prefix(2).joined(separator: " ")) exited \(process.terminationStatus): \(text)"
+    )
   }
-  return text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
+  return text
+}
+
+func runChild(_ mode: String, url: String, environment: [String: String]) throws -> [Double] {
+  try runSelf(["--child", mode, url], environment: environment)
+    .split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
 }
 
 struct Measured {
@@ -243,15 +251,7 @@ func measureWorkers() async throws -> Measured {
   for batch in 0..<(2 * rounds + 2) {
     urls.append(try await freshDatabase("paired_\(batch)"))
   }
-  let output = Pipe()
-  let process = try spawn(
-    CommandLine.arguments[0], ["--jobs", String(jobs), "--paired"] + urls,
-    environment: traced, standardOutput: output)
-  let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-  process.waitUntilExit()
-  guard process.terminationStatus == 0 else {
-    throw BenchmarkFailure("paired child exited \(process.terminationStatus): \(text)")
-  }
+  let text = try runSelf(["--paired"] + urls, environment: traced)
   for line in text.split(separator: "\n") {
     let fields = line.split(separator: " ")
     switch fields.first {
