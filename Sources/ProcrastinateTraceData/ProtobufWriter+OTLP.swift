@@ -1,3 +1,4 @@
+import ProcrastinateConventions
 import Tracing
 import W3CTraceContext
 
@@ -25,6 +26,22 @@ extension ProtobufWriter {
     attributes.forEach { key, value in message(field) { $0.keyValue(key, value) } }
   }
 
+  /// A job span's attributes, field by field, with no dictionary in between.
+  mutating func attributes(_ field: Int, _ attributes: JobSpanAttributes) {
+    attributes.forEach { key, value in
+      message(field) { pair in
+        pair.string(1, key)
+        pair.message(2) { any in
+          switch value {
+          case .string(let text): any.text(1, text)
+          case .int(let number): any.int64(3, number)
+          case .double(let number): any.double(4, number)
+          }
+        }
+      }
+    }
+  }
+
   mutating func span(_ span: SpanRecord) {
     id(1, span.context.traceID.bytes)
     id(2, span.context.spanID.bytes)
@@ -36,7 +53,8 @@ extension ProtobufWriter {
     uint(6, OTLPEncoding.kindNumber(span.kind))
     fixed64(7, span.startNanoseconds)
     fixed64(8, span.endNanoseconds)
-    attributes(9, span.attributes)
+    if let job = span.jobAttributes { attributes(9, job) }
+    attributes(9, span.ownAttributes)
     uint(10, UInt64(span.droppedAttributes))
     for event in span.events {
       message(11) { encoded in

@@ -1,3 +1,4 @@
+import ProcrastinateConventions
 import Tracing
 import W3CTraceContext
 
@@ -30,7 +31,23 @@ public struct SpanRecord: Sendable {
   /// When the span ended, in nanoseconds since the Unix epoch.
   public var endNanoseconds: UInt64
   /// The attributes kept (see ``droppedAttributes``).
-  public var attributes: SpanAttributes
+  public var attributes: SpanAttributes {
+    get {
+      guard let jobAttributes else { return ownAttributes }
+      var all = ownAttributes
+      jobAttributes.forEach { key, value in all.set(key, value: value.spanAttribute) }
+      return all
+    }
+    set {
+      ownAttributes = newValue
+      jobAttributes = nil
+    }
+  }
+  /// The attributes set one by one; ``attributes`` adds ``jobAttributes`` to them.
+  package private(set) var ownAttributes: SpanAttributes
+  /// A job span's attributes as its span kept them, unhashed: the protobuf encoder writes
+  /// them field by field. No key of theirs is in ``ownAttributes``.
+  package private(set) var jobAttributes: JobSpanAttributes?
   /// Events, such as the `exception` event of a recorded error, in the order they were added.
   public var events: [SpanEvent]
   /// Links to other spans.
@@ -47,7 +64,8 @@ public struct SpanRecord: Sendable {
   package init(
     context: SpanContext, parentSpanID: SpanID?, name: String, kind: SpanKind,
     startNanoseconds: UInt64, endNanoseconds: UInt64, attributes: SpanAttributes,
-    events: [SpanEvent], links: [Link], status: SpanStatus?, droppedAttributes: Int,
+    jobAttributes: JobSpanAttributes? = nil, events: [SpanEvent], links: [Link],
+    status: SpanStatus?, droppedAttributes: Int,
     droppedEvents: Int, droppedLinks: Int
   ) {
     self.context = context
@@ -56,12 +74,24 @@ public struct SpanRecord: Sendable {
     self.kind = kind
     self.startNanoseconds = startNanoseconds
     self.endNanoseconds = endNanoseconds
-    self.attributes = attributes
+    self.ownAttributes = attributes
+    self.jobAttributes = jobAttributes
     self.events = events
     self.links = links
     self.status = status
     self.droppedAttributes = droppedAttributes
     self.droppedEvents = droppedEvents
     self.droppedLinks = droppedLinks
+  }
+}
+
+extension JobSpanAttributes.Value {
+  /// The value as swift-distributed-tracing's attribute.
+  package var spanAttribute: SpanAttribute {
+    switch self {
+    case .string(let text): .string(text)
+    case .int(let number): .int64(number)
+    case .double(let number): .double(number)
+    }
   }
 }

@@ -9,7 +9,11 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
   // and the `attributes` accessors); every other stored property is immutable.
   private struct State {
     var name: String
+    /// The attributes set one by one.
     var attributes = SpanAttributes()
+    /// A job span's attributes, kept unhashed until export (``JobAttributeRecording``); no
+    /// key of theirs is in `attributes`.
+    var job: JobSpanAttributes?
     var events: [SpanEvent] = []
     var links: [SpanRecord.Link] = []
     var status: SpanStatus?
@@ -17,6 +21,22 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
     var droppedLinks = 0
     var ended = false
     var endNanoseconds: UInt64 = 0
+
+    /// All the attributes, the job's included.
+    var allAttributes: SpanAttributes {
+      guard let job else { return attributes }
+      var all = attributes
+      job.forEach { key, value in all.set(key, value: value.spanAttribute) }
+      return all
+    }
+
+    /// Turns the job's attributes into ordinary ones: done before the attributes change
+    /// any other way, so that a change to one of the job's keys applies to it.
+    mutating func unpackJobAttributes() {
+      guard job != nil else { return }
+      attributes = allAttributes
+      job = nil
+    }
   }
 
   /// The context carrying this span: pass it on to make children of this span.
@@ -59,10 +79,14 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
 
   /// The span's attributes; `span.attributes["key"] = value` sets one in place.
   public var attributes: SpanAttributes {
-    get { withState { $0.attributes } }
+    get { withState { $0.allAttributes } }
     set {
       guard isRecording else { return }
-      withState { if !$0.ended { $0.attributes = newValue } }
+      withState { state in
+        guard !state.ended else { return }
+        state.attributes = newValue
+        state.job = nil
+      }
     }
     // In place, under the lock: `span.attributes[key] = value` inserts one entry instead of
     // copying the whole dictionary out and back. Changes to a span that is not recording or
@@ -71,9 +95,10 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
       lock.lock()
       defer { lock.unlock() }
       if isRecording && !state.ended {
+        state.unpackJobAttributes()
         yield &state.attributes
       } else {
-        var scratch = state.attributes
+        var scratch = state.allAttributes
         yield &scratch
       }
     }
@@ -152,14 +177,49 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
 
   /// What the span recorded, once it has ended (its state no longer changes).
   func record() -> SpanRecord {
-    let finished = withState { $0 }
+    var finished = withState { $0 }
+    if let job = finished.job,
+      finished.attributes.count + job.count > limits.attributeCount
+        || limits.attributeValueLength != nil
+    {
+      finished.unpackJobAttributes()  // the limits apply to all of them alike
+    }
     let (attributes, droppedAttributes) = limits.limit(finished.attributes)
     return SpanRecord(
       context: spanContext, parentSpanID: parentSpanID, name: finished.name, kind: kind,
       startNanoseconds: startNanoseconds, endNanoseconds: finished.endNanoseconds,
-      attributes: attributes,
+      attributes: attributes, jobAttributes: finished.job,
       events: finished.events, links: finished.links, status: finished.status,
       droppedAttributes: droppedAttributes, droppedEvents: finished.droppedEvents,
       droppedLinks: finished.droppedLinks)
+  }
+}
+
+extension RecordingSpan: JobAttributeRecording {
+  /// Keeps the job's attributes as one value until export (``JobAttributeRecording``).
+  package func setJobAttributes(_ attributes: JobSpanAttributes) {
+    guard isRecording else { return }
+    withState { state in
+      guard !state.ended else { return }
+      state.unpackJobAttributes()
+      // The job's keys (the outcome's too) replace any the span has; usually it has none.
+      if !state.attributes.isEmpty {
+        attributes.forEach { key, _ in state.attributes[key] = nil }
+        state.attributes[TracingKeys.jobOutcome] = nil
+      }
+      state.job = attributes
+    }
+  }
+
+  package func setJobOutcome(_ outcome: String) {
+    guard isRecording else { return }
+    withState { state in
+      guard !state.ended else { return }
+      if state.job != nil {
+        state.job?.outcome = outcome
+      } else {
+        state.attributes.set(TracingKeys.jobOutcome, value: .string(outcome))
+      }
+    }
   }
 }

@@ -79,6 +79,11 @@ struct OTLPExporterTests {
         throw Boom()
       }
     }
+    // A job span whose attributes are kept as one value: the encoder writes them directly.
+    let job = tracer.startSpan("procrastinate.job.send", ofKind: .consumer)
+    job.setJobAttributes(JobSpanAttributesTests.job)
+    job.setJobOutcome("succeeded")
+    job.end()
     return memory.finishedSpans
   }
 
@@ -114,6 +119,14 @@ struct OTLPExporterTests {
     let linked = try #require(spans.first { $0.name == "linked" })
     #expect(links.first?["span_id"] as? String == "\(linked.context.spanID)")
     #expect((links.first?["attributes"] as? [String: Any])?["reason"] as? String == "batch")
+    let job = try #require(received.first { $0["name"] as? String == "procrastinate.job.send" })
+    let jobAttributes = try #require(job["attributes"] as? [String: Any])
+    #expect(jobAttributes.count == 15)
+    #expect(jobAttributes[TracingKeys.messagingSystem] as? String == "procrastinate")
+    #expect(jobAttributes[TracingKeys.messagingMessageID] as? String == "42")
+    #expect(jobAttributes[TracingKeys.jobID] as? Int == 42)
+    #expect(jobAttributes[TracingKeys.jobQueueWait] as? Double == 1.5)
+    #expect(jobAttributes[TracingKeys.jobOutcome] as? String == "succeeded")
   }
 
   @Test(

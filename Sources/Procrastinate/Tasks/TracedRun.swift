@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ProcrastinateConventions
 import Synchronization
 import Tracing
 
@@ -65,7 +66,24 @@ enum TracedRun {
     // A span that records nothing (no tracer, or a trace left out by sampling) is given
     // nothing: building its attributes would cost an untraced job for nothing.
     let recording = span.isRecording
-    if recording { span.setConsumerAttributes(task: task, context: context) }
+    // Our tracer's spans keep the job's attributes as one value until export, where they are
+    // written field by field; any other span gets them as attributes.
+    let jobRecording = recording ? span as? any JobAttributeRecording : nil
+    if recording {
+      let attributes = JobSpanAttributes(task: task, context: context)
+      if let jobRecording {
+        jobRecording.setJobAttributes(attributes)
+      } else {
+        span.setJobAttributes(attributes)
+      }
+    }
+    func setOutcome(_ outcome: String) {
+      if let jobRecording {
+        jobRecording.setJobOutcome(outcome)
+      } else {
+        span.attributes[TracingKeys.jobOutcome] = outcome
+      }
+    }
     if let problem {
       if recording { span.attributes[TracingKeys.traceContextError] = problem.description }
       let first = warned.withLock { $0.insert(task.name).inserted }
@@ -91,11 +109,10 @@ enum TracedRun {
       try await ServiceContext.withValue(span.context) {
         try await body(taskArguments, jobContext)
       }
-      if recording { span.attributes[TracingKeys.jobOutcome] = "succeeded" }
+      if recording { setOutcome("succeeded") }
     } catch {
       guard recording else { throw error }
-      span.attributes[TracingKeys.jobOutcome] =
-        JobOutcome(error: error, retry: task.retry, attempts: context.attempts).name
+      setOutcome(JobOutcome(error: error, retry: task.retry, attempts: context.attempts).name)
       span.attributes[TracingKeys.errorType] = String(reflecting: type(of: error))
       span.recordError(error)
       span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
@@ -139,7 +156,7 @@ enum TracedRun {
     var context = ServiceContext.topLevel
     InstrumentationSystem.instrument.extract(
       headers, into: &context, using: CarrierHeaders.Reader())
-    if !traceParent.hasPrefix("00-") {
+    if !traceParent.utf8.starts(with: "00-".utf8) {
       // A later W3C version: valid, but a tracer may only read version 00. Whether it read
       // this one shows in what it would send on.
       var sent: [String: String] = [:]
@@ -198,14 +215,20 @@ private struct CarrierHeaders {
 /// The W3C `traceparent` syntax: `vv-<32 hex>-<16 hex>-ff`, ids not all zero, version not ff.
 enum TraceParent {
   static func isValid(_ header: String) -> Bool {
-    // Byte by byte, with no allocation: this runs for every traced job.
+    var header = header
+    return header.withUTF8(isValid)
+  }
+
+  /// Byte by byte over the header's contiguous UTF-8, with no allocation: this runs for
+  /// every traced job.
+  private static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     func expected(_ field: Int) -> Int { field == 1 ? 32 : field == 2 ? 16 : 2 }
     var field = 0  // which dash-separated field the byte is in
     var length = 0
     var version: (UInt8, UInt8) = (0, 0)
     var traceNonZero = false
     var spanNonZero = false
-    for byte in header.utf8 {
+    for byte in bytes {
       if byte == UInt8(ascii: "-") {
         if field < 4 && length != expected(field) { return false }
         field += 1
@@ -214,8 +237,8 @@ enum TraceParent {
       }
       if field < 4 {
         let isHex =
-          (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-          || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+          (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+          || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
         guard isHex, length < expected(field) else { return false }
         if field == 0 && length == 0 { version.0 = byte }
         if field == 0 && length == 1 { version.1 = byte }
@@ -233,28 +256,28 @@ enum TraceParent {
   }
 }
 
+extension JobSpanAttributes {
+  fileprivate init(task: TaskDefinition, context: JobContext) {
+    self.init(
+      queue: context.queueName, jobID: context.jobID, task: task.name,
+      attempts: Int64(context.attempts), priority: Int64(context.priority),
+      workerID: context.workerID, lock: context.lock, queueingLock: context.queueingLock,
+      scheduledAt: context.scheduledAt?.ISO8601Format(),
+      queueWaitMilliseconds: context.queueWait().map { $0.inSeconds * 1000 })
+  }
+}
+
 extension Span {
-  fileprivate func setConsumerAttributes(task: TaskDefinition, context: JobContext) {
-    // Built at its final size, then set in one update: no copy of the attribute dictionary
-    // per key, and no regrowth of it on every traced job.
+  /// The job's attributes on a span of another tracer: built at their final size, then set
+  /// in one update, with no copy of the attribute dictionary per key.
+  fileprivate func setJobAttributes(_ job: JobSpanAttributes) {
     var added = [String: SpanAttribute](minimumCapacity: 16)
-    added[TracingKeys.messagingSystem] = .string(TracingKeys.messagingSystemValue)
-    added[TracingKeys.messagingOperationType] = .string("process")
-    added[TracingKeys.messagingOperationName] = .string("run")
-    added[TracingKeys.messagingDestinationName] = .string(context.queueName)
-    added[TracingKeys.messagingMessageID] = .string(String(context.jobID))
-    added[TracingKeys.taskName] = .string(task.name)
-    added[TracingKeys.jobID] = .int64(context.jobID)
-    added[TracingKeys.jobAttempts] = .int64(Int64(context.attempts))
-    added[TracingKeys.jobPriority] = .int64(Int64(context.priority))
-    added[TracingKeys.workerID] = .int64(Int64(context.workerID))
-    if let lock = context.lock { added[TracingKeys.jobLock] = .string(lock) }
-    if let lock = context.queueingLock { added[TracingKeys.jobQueueingLock] = .string(lock) }
-    if let scheduled = context.scheduledAt {
-      added[TracingKeys.jobScheduledAt] = .string(scheduled.ISO8601Format())
-    }
-    if let wait = context.queueWait() {
-      added[TracingKeys.jobQueueWait] = .double(wait.inSeconds * 1000)
+    job.forEach { key, value in
+      switch value {
+      case .string(let text): added[key] = .string(text)
+      case .int(let number): added[key] = .int64(number)
+      case .double(let number): added[key] = .double(number)
+      }
     }
     updateAttributes { attributes in
       // A span usually has none yet; any it has (set by another tracer) are kept.
