@@ -180,7 +180,7 @@ final class ExecutionCountRig: Sendable {
           timeout: .seconds(300), "every job to end", seen: { "\(open) (status, count)" }
         ) {
           if let early = stopped.values.first {
-            throw TaskFailure(description: "a worker stopped during the fault: \(early)")
+            throw GiveUp(reason: "a worker stopped during the fault: \(early)")
           }
           // The last batch may still be on its way: jobs end only once it has landed.
           guard rig.produced.load(ordering: .acquiring) else { return false }

@@ -74,7 +74,7 @@ enum TracedRun {
       if let jobRecording {
         jobRecording.setJobAttributes(attributes)
       } else {
-        span.setJobAttributes(attributes)
+        span.setEachJobAttribute(attributes)
       }
     }
     func setOutcome(_ outcome: String) {
@@ -270,7 +270,7 @@ extension JobSpanAttributes {
 extension Span {
   /// The job's attributes on a span of another tracer: built at their final size, then set
   /// in one update, with no copy of the attribute dictionary per key.
-  fileprivate func setJobAttributes(_ job: JobSpanAttributes) {
+  fileprivate func setEachJobAttribute(_ job: JobSpanAttributes) {
     var added = [String: SpanAttribute](minimumCapacity: 16)
     job.forEach { key, value in
       switch value {

@@ -49,21 +49,40 @@ extension ProcrastinateApp {
 /// Waits until `condition` holds, polling (every 20 ms at first, backing off to 250 ms, since
 /// many conditions start a process). `timeout` is a deadline for a machine several times
 /// slower than the one it was written on, not an expectation: a test waits for the event it
-/// needs. On timeout the error says how long it waited and, through `seen`, what it last saw.
+/// needs. A condition that throws counts as not holding yet (a server still starting, one
+/// failed request): polling goes on, unless it throws ``GiveUp``, a verdict that waiting
+/// cannot change. On timeout the error says how long it waited, the last error the
+/// condition threw, and, through `seen`, what it last saw.
 func eventually(
   timeout: Duration = .seconds(60), _ what: String, seen: (() async -> String)? = nil,
   _ condition: () async throws -> Bool
 ) async throws {
   let start = ContinuousClock.now
   var pause = Duration.milliseconds(20)
+  var lastError: (any Error)?
   while ContinuousClock.now - start < timeout {
-    if try await condition() { return }
+    do {
+      if try await condition() { return }
+      lastError = nil
+    } catch let error as GiveUp {
+      throw TaskFailure(description: "gave up waiting for \(what): \(error.reason)")
+    } catch is CancellationError {
+      throw CancellationError()
+    } catch {
+      lastError = error
+    }
     try await Task.sleep(for: pause)
     pause = min(pause * 1.5, .milliseconds(250))
   }
   var message = "timed out after \(ContinuousClock.now - start) waiting for \(what)"
+  if let lastError { message += "; the last check threw: \(lastError)" }
   if let seen { message += "; last seen: \(await seen())" }
   throw TaskFailure(description: message)
+}
+
+/// Thrown by an ``eventually(timeout:_:seen:_:)`` condition to fail at once.
+struct GiveUp: Error {
+  var reason: String
 }
 
 /// Runs `body`; when it throws, the error says so with the last lines of each log (a worker
