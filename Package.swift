@@ -73,7 +73,9 @@ let package = Package(
     .target(name: "ProcrastinateCron", dependencies: ["ProcrastinateConventions"]),
     // The contract's limits and names (queue and task name lengths, the trace carrier key,
     // the trace relations, the periodic timestamp), shared by the runtime and the generator,
-    // and `ProcrastinateError`, the root of every error the package throws.
+    // `ProcrastinateError`, the root of every error the package throws, and a job span's
+    // attributes as one value (`JobSpanAttributes`), handed by the run wrapper to our
+    // tracer's spans without either module knowing the other.
     .target(name: "ProcrastinateConventions"),
     // A dedicated thread for blocking calls (libpq, libcurl, waiting on a process) and a
     // wake-up signal for async waiters: what the queue and the tracer share, without libpq.
