@@ -19,6 +19,16 @@ public enum DashboardMetrics {
   /// Counter of OTLP request bodies refused.
   public static let rejectedRequests = "procrastinate_dashboard_otlp_requests_rejected_total"
 
+  /// Creates every series at its starting value, so that a scrape shows them before the
+  /// first span or refused request: a counter that first appears already above 0 shows
+  /// Prometheus no increase, and an alert on its rate would not fire.
+  static func publishInitialValues() {
+    Counter(label: spansReceived).increment(by: 0)
+    Counter(label: spansEvicted).increment(by: 0)
+    Counter(label: rejectedRequests).increment(by: 0)
+    Gauge(label: spansKept).record(0)
+  }
+
   static func received(_ count: Int, evicted: Int, kept: Int) {
     Counter(label: spansReceived).increment(by: count)
     if evicted > 0 { Counter(label: spansEvicted).increment(by: evicted) }

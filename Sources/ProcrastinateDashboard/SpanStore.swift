@@ -32,6 +32,7 @@ final class SpanStore: Sendable {
   init(capacity: Int) {
     precondition(capacity > 0, "the span store needs room for at least one span")
     self.capacity = capacity
+    DashboardMetrics.publishInitialValues()
   }
 
   /// Keeps `spans`, evicting the oldest beyond the capacity.

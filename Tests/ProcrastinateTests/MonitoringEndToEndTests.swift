@@ -1,5 +1,6 @@
 import Foundation
 import Procrastinate
+import ProcrastinateDashboard
 import ProcrastinateTesting
 import Testing
 
@@ -212,6 +213,9 @@ struct MonitoringEndToEndTests {
         headers: ["Authorization": "Basic " + Data("ops:s3cret".utf8).base64EncodedString()])
       #expect(queueScrape.body.contains("procrastinate_workers_live 1"), "\(queueScrape.body)")
       #expect(queueScrape.body.contains(#"procrastinate_jobs{queue="default",status="#))
+      // The span receiver's counters are there at 0 before anything happens to them.
+      #expect(queueScrape.body.contains("\n\(DashboardMetrics.spansEvicted) 0\n"))
+      #expect(queueScrape.body.contains("\n\(DashboardMetrics.rejectedRequests) 0\n"))
       let workerScrape = try await httpRequest("GET", "http://127.0.0.1:\(metricsPort)/metrics")
       #expect(workerScrape.body.contains("procrastinate_jobs_finished_total{"))
       #expect(
