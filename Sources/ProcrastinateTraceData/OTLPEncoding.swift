@@ -17,7 +17,7 @@ package enum OTLPEncoding {
     request.message(1) { resourceSpans in
       resourceSpans.message(1) { resourceMessage in
         for (key, value) in resource.attributes {
-          resourceMessage.message(1) { $0.keyValue(key, value) }
+          resourceMessage.message(1) { $0.keyValue(key, AttributeValue(value)) }
         }
       }
       resourceSpans.message(2) { scopeSpans in

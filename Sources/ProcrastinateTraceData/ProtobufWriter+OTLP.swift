@@ -4,9 +4,9 @@ import W3CTraceContext
 
 /// The OTLP trace messages, field numbers from `opentelemetry/proto/trace/v1/trace.proto`.
 extension ProtobufWriter {
-  mutating func keyValue(_ key: String, _ value: SpanAttribute) {
+  mutating func keyValue(_ key: String, _ value: AttributeValue) {
     string(1, key)
-    message(2) { $0.anyValue(AttributeValue(value)) }
+    message(2) { $0.anyValue(value) }
   }
 
   mutating func anyValue(_ value: AttributeValue) {
@@ -23,23 +23,12 @@ extension ProtobufWriter {
   }
 
   mutating func attributes(_ field: Int, _ attributes: SpanAttributes) {
-    attributes.forEach { key, value in message(field) { $0.keyValue(key, value) } }
+    attributes.forEach { key, value in message(field) { $0.keyValue(key, AttributeValue(value)) } }
   }
 
   /// A job span's attributes, field by field, with no dictionary in between.
   mutating func attributes(_ field: Int, _ attributes: JobSpanAttributes) {
-    attributes.forEach { key, value in
-      message(field) { pair in
-        pair.string(1, key)
-        pair.message(2) { any in
-          switch value {
-          case .string(let text): any.text(1, text)
-          case .int(let number): any.int64(3, number)
-          case .double(let number): any.double(4, number)
-          }
-        }
-      }
-    }
+    attributes.forEach { key, value in message(field) { $0.keyValue(key, AttributeValue(value)) } }
   }
 
   mutating func span(_ span: SpanRecord) {
