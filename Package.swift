@@ -73,10 +73,18 @@ let package = Package(
     .target(name: "ProcrastinateCron", dependencies: ["ProcrastinateConventions"]),
     // The contract's limits and names (queue and task name lengths, the trace carrier key,
     // the trace relations, the periodic timestamp), shared by the runtime and the generator,
-    // `ProcrastinateError`, the root of every error the package throws, and a job span's
-    // attributes as one value (`JobSpanAttributes`), handed by the run wrapper to our
-    // tracer's spans without either module knowing the other.
+    // and `ProcrastinateError`, the root of every error the package throws.
     .target(name: "ProcrastinateConventions"),
+    // What the run wrapper hands our tracer for a job's span, without either module knowing
+    // the other: the span's attributes as one value (`JobSpanAttributes`), the spans that
+    // keep it so until export, and the tracer that starts the span straight from the
+    // carrier's W3C headers (`JobSpanStarting`).
+    .target(
+      name: "ProcrastinateJobSpans",
+      dependencies: [
+        "ProcrastinateConventions",
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
+      ]),
     // A dedicated thread for blocking calls (libpq, libcurl, waiting on a process) and a
     // wake-up signal for async waiters: what the queue and the tracer share, without libpq.
     .target(name: "ProcrastinateConcurrency"),
@@ -87,6 +95,7 @@ let package = Package(
         "ProcrastinateConcurrency",
         "ProcrastinateCron",
         "ProcrastinateConventions",
+        "ProcrastinateJobSpans",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "Metrics", package: "swift-metrics"),
@@ -98,6 +107,7 @@ let package = Package(
       dependencies: [
         "ProcrastinateConcurrency",
         "ProcrastinateConventions",
+        "ProcrastinateJobSpans",
         "ProcrastinateTraceData",
         "CCurl",
         .product(name: "Logging", package: "swift-log"),
@@ -115,7 +125,7 @@ let package = Package(
     .target(
       name: "ProcrastinateTraceData",
       dependencies: [
-        "ProcrastinateConventions", "CZlib",
+        "ProcrastinateConventions", "ProcrastinateJobSpans", "CZlib",
         .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
       ]),
@@ -223,6 +233,7 @@ let package = Package(
       dependencies: [
         "Procrastinate", "ProcrastinateTracing", "ProcrastinateTesting", "ProcrastinateGenerator",
         "ProcrastinateCron", "ProcrastinateConventions", "ProcrastinateDashboard",
+        "ProcrastinateJobSpans",
         "ProcrastinateTraceData", "ProcrastinateConcurrency", "ProcrastinateMetrics",
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -1,4 +1,4 @@
-import ProcrastinateConventions
+import ProcrastinateJobSpans
 import Tracing
 
 /// A span attribute reduced to the OTLP value kinds.

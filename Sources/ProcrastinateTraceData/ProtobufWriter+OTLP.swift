@@ -1,4 +1,5 @@
 import ProcrastinateConventions
+import ProcrastinateJobSpans
 import Tracing
 import W3CTraceContext
 
@@ -7,6 +8,20 @@ extension ProtobufWriter {
   mutating func keyValue(_ key: String, _ value: AttributeValue) {
     string(1, key)
     message(2) { $0.anyValue(value) }
+  }
+
+  /// A `KeyValue` whose key field was encoded once (``jobKeys``).
+  private mutating func keyValue(encodedKey: [UInt8], _ value: AttributeValue) {
+    raw(encodedKey)
+    message(2) { $0.anyValue(value) }
+  }
+
+  /// Each job span attribute's key field, as ``keyValue(_:_:)`` writes it, by
+  /// `JobSpanAttributes.Key` raw value.
+  private static let jobKeys: [[UInt8]] = JobSpanAttributes.Key.allCases.map { key in
+    var writer = ProtobufWriter()
+    writer.string(1, key.name)
+    return writer.bytes
   }
 
   mutating func anyValue(_ value: AttributeValue) {
@@ -26,9 +41,14 @@ extension ProtobufWriter {
     attributes.forEach { key, value in message(field) { $0.keyValue(key, AttributeValue(value)) } }
   }
 
-  /// A job span's attributes, field by field, with no dictionary in between.
+  /// A job span's attributes, field by field, with no dictionary in between, and each key's
+  /// bytes prepared once.
   mutating func attributes(_ field: Int, _ attributes: JobSpanAttributes) {
-    attributes.forEach { key, value in message(field) { $0.keyValue(key, AttributeValue(value)) } }
+    attributes.forEachKeyed { key, value in
+      message(field) {
+        $0.keyValue(encodedKey: Self.jobKeys[key.rawValue], AttributeValue(value))
+      }
+    }
   }
 
   mutating func span(_ span: SpanRecord) {

@@ -60,6 +60,11 @@ struct ProtobufWriter {
     bytes.append(contentsOf: value)
   }
 
+  /// Bytes already encoded (a field prepared once), as they are.
+  mutating func raw(_ encoded: [UInt8]) {
+    bytes.append(contentsOf: encoded)
+  }
+
   /// A string field, even when empty (an `AnyValue`'s string must be there to say its kind).
   mutating func text(_ field: Int, _ value: String) {
     tag(field, 2)

@@ -1,4 +1,5 @@
 import ProcrastinateConventions
+import ProcrastinateJobSpans
 import Tracing
 import W3CTraceContext
 

@@ -1,4 +1,5 @@
 import ProcrastinateConventions
+import ProcrastinateJobSpans
 import Tracing
 import W3CTraceContext
 
@@ -54,8 +55,19 @@ public final class ProcrastinateTracer: Tracer, Sendable {
     ofKind kind: SpanKind,
     at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
   ) -> RecordingSpan {
-    var spanServiceContext = context()
-    let parent = spanServiceContext.spanContext
+    let base = context()
+    return start(
+      operationName, in: base, parent: base.spanContext, kind: kind,
+      startNanoseconds: instant().nanosecondsSinceEpoch)
+  }
+
+  /// The span under `parent` (a new trace when nil), whose context is `base` with the new
+  /// span's context in it; `job` gives a job span's attributes, asked only if it records.
+  private func start(
+    _ operationName: String, in base: InstrumentationContext, parent: SpanContext?,
+    kind: SpanKind, startNanoseconds: UInt64, job: () -> JobSpanAttributes? = { nil }
+  ) -> RecordingSpan {
+    var spanServiceContext = base
     let traceID = parent?.traceID ?? ids.traceID()
     let sampled = sampler.shouldSample(
       traceID: traceID, parent: parent, operationName: operationName, kind: kind)
@@ -69,8 +81,8 @@ public final class ProcrastinateTracer: Tracer, Sendable {
     spanServiceContext.spanContext = spanContext
     return RecordingSpan(
       name: operationName, kind: kind, context: spanServiceContext, spanContext: spanContext,
-      parentSpanID: parent?.spanID, startNanoseconds: instant().nanosecondsSinceEpoch,
-      isRecording: sampled,
+      parentSpanID: parent?.spanID, startNanoseconds: startNanoseconds,
+      isRecording: sampled, job: sampled ? job() : nil,
       limits: limits, delivery: delivery)
   }
 
@@ -107,6 +119,24 @@ public final class ProcrastinateTracer: Tracer, Sendable {
         traceState: extractor.extract(key: TracingKeys.traceState, from: carrier))
     else { return }
     context.spanContext = spanContext
+  }
+}
+
+extension ProcrastinateTracer: JobSpanStarting {
+  /// A job's CONSUMER span under the producer its carrier names, as `extract` then
+  /// `startSpan` would start it, with one context write instead of two.
+  package func startJobSpan(
+    _ operationName: String, traceParent: String, traceState: String?,
+    attributes: @autoclosure () -> JobSpanAttributes
+  ) -> (any Tracing.Span & JobAttributeRecording)? {
+    // Read as `extract` reads it: a header it would not read gives no span here either.
+    guard let parent = SpanContext(traceParent: traceParent, traceState: traceState) else {
+      return nil
+    }
+    // The attributes are built only for a span that records.
+    return start(
+      operationName, in: .topLevel, parent: parent, kind: .consumer,
+      startNanoseconds: DefaultTracerClock.now.nanosecondsSinceEpoch, job: { attributes() })
   }
 }
 

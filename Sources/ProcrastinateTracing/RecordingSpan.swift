@@ -1,4 +1,5 @@
 import ProcrastinateConventions
+import ProcrastinateJobSpans
 import Tracing
 import W3CTraceContext
 
@@ -55,13 +56,14 @@ public final class RecordingSpan: Tracing.Span, @unchecked Sendable {
   init(
     name: String, kind: SpanKind, context: InstrumentationContext, spanContext: SpanContext,
     parentSpanID: SpanID?,
-    startNanoseconds: UInt64, isRecording: Bool, limits: SpanLimits, delivery: SpanDelivery
+    startNanoseconds: UInt64, isRecording: Bool, job: JobSpanAttributes? = nil,
+    limits: SpanLimits, delivery: SpanDelivery
   ) {
     (self.context, self.kind, self.spanContext, self.parentSpanID) =
       (context, kind, spanContext, parentSpanID)
     (self.startNanoseconds, self.isRecording, self.limits, self.delivery) =
       (startNanoseconds, isRecording, limits, delivery)
-    self.state = State(name: name)
+    self.state = State(name: name, job: isRecording ? job : nil)
   }
 
   private func withState<Result>(_ body: (inout State) -> Result) -> Result {

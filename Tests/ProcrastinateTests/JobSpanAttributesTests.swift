@@ -1,6 +1,7 @@
 import Foundation
 import Procrastinate
 import ProcrastinateConventions
+import ProcrastinateJobSpans
 import ProcrastinateTracing
 import Testing
 import Tracing
@@ -119,12 +120,29 @@ struct JobSpanAttributesTests {
       JobRequest(
         task: task.name, arguments: try! JobArguments(json: #"{"n": \#(n)}"#), options: options)
     }
+    // Jobs deferred elsewhere: a sampled parent with a tracestate, an unsampled one, a later
+    // W3C version (with a field version 00 does not have), one that is not W3C, and none.
+    let carriers = [
+      #"{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "vendor=abc"}"#,
+      #"{"traceparent": "00-0af7651916cd43dd8448eb211c80319d-b7ad6b7169203332-00"}"#,
+      #"{"traceparent": "cc-0af7651916cd43dd8448eb211c80319e-b7ad6b7169203333-01-what-the-future-holds"}"#,
+      #"{"traceparent": "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"}"#,
+      nil,
+    ]
+    let foreign = carriers.enumerated().map { index, carrier in
+      let n = requests.count + index
+      return JobRequest(
+        task: task.name,
+        arguments: try! JobArguments(
+          json: carrier.map { #"{"n": \#(n), "trace_context": \#($0)}"# } ?? #"{"n": \#(n)}"#))
+    }
     /// Each job's span attributes by `n`, less those that differ from run to run.
     func run(under tracer: some Tracer, memory: InMemorySpanExporter) async throws
       -> [Int: [String: SpanAttribute]]
     {
       try await withTracer(tracer) {
-        let ids = try await app.deferBatch(requests)
+        let ids =
+          try await app.deferBatch(requests) + app.deferBatchUntraced(foreign)
         var options = WorkerOptions.test(queues: ["default", "other"])
         options.installSignalHandlers = false
         try await Worker(app: app, tasks: tasks, options: options).run()
@@ -146,6 +164,19 @@ struct JobSpanAttributesTests {
           #expect(wait >= 0)
           let worker = attributes.removeValue(forKey: TracingKeys.workerID)
           #expect(worker != nil)
+          // Where the span sits: its kind, and its parent, by name when it is the producer
+          // span recorded here (ids differ between the runs), else by its ids.
+          attributes["test.kind"] = .string("\(span.kind)")
+          let producer = memory.finishedSpans.first { $0.context.spanID == span.parentSpanID }
+          if let producer {
+            #expect(producer.context.traceID == span.context.traceID)
+            attributes["test.parent"] = .string("\(producer.name), \(producer.kind)")
+          } else if let parent = span.parentSpanID {
+            attributes["test.parent"] = .string("\(span.context.traceID) \(parent)")
+          } else {
+            attributes["test.parent"] = .string("none: a new trace")
+          }
+          attributes["test.links"] = .int64(Int64(span.links.count))
           byJob[n] = attributes
         }
         return byJob
@@ -157,8 +188,20 @@ struct JobSpanAttributesTests {
     let theirs = InMemorySpanExporter()
     let plain = try await run(
       under: PlainSpanTracer(inner: ProcrastinateTracer(recordingInto: theirs)), memory: theirs)
-    #expect(fast.count == 4 && plain.count == 4)
+    #expect(fast.count == 8 && plain.count == 8)
     #expect(fast == plain)
+    func text(_ n: Int, _ key: String) -> String {
+      guard case .string(let text) = fast[n]?[key] else { return "" }
+      return text
+    }
+    for n in 0..<4 { #expect(text(n, "test.parent").hasSuffix(", producer")) }
+    #expect(fast[4]?["test.parent"] == .string("0af7651916cd43dd8448eb211c80319c b7ad6b7169203331"))
+    #expect(fast[5] == nil, "a job whose producer was not sampled records no span")
+    // swift-w3c-trace-context reads version 00 only: a later one is named, not followed.
+    #expect(text(6, TracingKeys.traceContextError).contains("W3C version the tracer does not read"))
+    for n in 6...8 { #expect(fast[n]?["test.parent"] == .string("none: a new trace")) }
+    #expect(text(7, TracingKeys.traceContextError).contains("not a valid W3C traceparent"))
+    #expect(text(8, TracingKeys.traceContextError).contains("no 'trace_context'"))
     #expect(fast[1]?[TracingKeys.jobLock] == .string("a lock"))
     #expect(fast[2]?[TracingKeys.jobScheduledAt] == .string(scheduled.ISO8601Format()))
     #expect(fast[3]?[TracingKeys.jobOutcome] == .string("failed"))

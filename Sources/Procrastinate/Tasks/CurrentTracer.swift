@@ -1,3 +1,4 @@
+import ProcrastinateJobSpans
 import Synchronization
 import Tracing
 
@@ -9,32 +10,48 @@ import Tracing
 /// `InstrumentationSystem.instrument` (a task-local read and a read lock, no cast) is that
 /// same instrument. A `withTracer` scope or another bootstrap is another instrument, and asks
 /// the system again, so the answer is always the system's. The last instrument and tracer
-/// stay alive here until another pair replaces them.
+/// stay alive here until another pair replaces them. The tracer's ``JobSpanStarting`` side,
+/// if it has one, is kept with it, sparing the run wrapper a protocol cast per job.
 enum CurrentTracer {
+  /// The tracer, and the same tracer as a ``JobSpanStarting`` when it is one.
+  struct Lookup: Sendable {
+    var tracer: any Tracer
+    var jobSpans: (any JobSpanStarting)?
+
+    init(_ tracer: any Tracer) {
+      self.tracer = tracer
+      self.jobSpans = tracer as? any JobSpanStarting
+    }
+  }
+
   private struct Entry: Sendable {
     /// Kept alive here: while it is, nothing it refers to can be freed and reused, so an
     /// instrument with the same bytes is this one (see ``same(_:_:)``).
     var instrument: any Instrument
-    var tracer: any Tracer
+    var lookup: Lookup
   }
 
   private static let last = Mutex<Entry?>(nil)
 
   /// The tracer `InstrumentationSystem.tracer` returns here and now.
-  static var tracer: any Tracer {
+  static var tracer: any Tracer { current.tracer }
+
+  /// The tracer `InstrumentationSystem.tracer` returns here and now, with its
+  /// ``JobSpanStarting`` side.
+  static var current: Lookup {
     let instrument = InstrumentationSystem.instrument
-    let cached = last.withLock { entry -> (any Tracer)? in
+    let cached = last.withLock { entry -> Lookup? in
       guard let entry, same(entry.instrument, instrument) else { return nil }
-      return entry.tracer
+      return entry.lookup
     }
     if let cached { return cached }
-    let tracer = InstrumentationSystem.tracer
+    let tracer = Lookup(InstrumentationSystem.tracer)
     // Kept only when the instrument did not change while the tracer was looked up (a test
     // bootstrapping again), so the pair always belongs together. (A change there and back,
     // A→B→A, in that moment would pair A with B's tracer; only swift-distributed-tracing's
     // internal `bootstrapInternal` can do that, as the public `bootstrap` runs once.)
     if same(InstrumentationSystem.instrument, instrument) {
-      last.withLock { $0 = Entry(instrument: instrument, tracer: tracer) }
+      last.withLock { $0 = Entry(instrument: instrument, lookup: tracer) }
     }
     return tracer
   }

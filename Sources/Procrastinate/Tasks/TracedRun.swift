@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ProcrastinateConventions
+import ProcrastinateJobSpans
 import Synchronization
 import Tracing
 
@@ -53,23 +54,43 @@ enum TracedRun {
     _ task: TaskDefinition, spanName: String, _ arguments: JobArguments, _ context: JobContext,
     body: @Sendable (JobArguments, JobContext) async throws -> Void
   ) async throws {
-    let tracer = CurrentTracer.tracer
-    let (parent, problem, member) = extractParent(task: task, arguments: arguments)
-    var base = ServiceContext.topLevel
-    if task.trace.relation == .child, let parent { base = parent }
-    // A root (no producer to continue): the task's own ratio, if it has one, decides.
-    base = RootSampling.context(ratio: task.trace.sampleRatio, in: base)
-    let span = tracer.startSpan(spanName, context: base, ofKind: .consumer)
-    if task.trace.relation == .link, let parent {
-      span.addLink(SpanLink(context: parent, attributes: [:]))
+    let current = CurrentTracer.current
+    let (headers, carrierProblem, member) = readCarrier(task: task, arguments: arguments)
+    var problem = carrierProblem
+    // Our tracer starts a child straight from the headers, the attributes in it; any other
+    // tracer (or relation) goes through `extract` and `startSpan`.
+    var started: (any Span & JobAttributeRecording)?
+    var parent: ServiceContext?
+    if let headers, let key = task.trace.carrier {
+      if task.trace.relation == .child, let jobSpans = current.jobSpans {
+        started = jobSpans.startJobSpan(
+          spanName, traceParent: headers.traceParent, traceState: headers.traceState,
+          attributes: JobSpanAttributes(task: task, context: context))
+        if started == nil { problem = headers.unread(key: key) }
+      } else {
+        (parent, problem) = extract(headers, key: key)
+      }
+    }
+    let span: any Span
+    if let started {
+      span = started
+    } else {
+      var base = ServiceContext.topLevel
+      if task.trace.relation == .child, let parent { base = parent }
+      // A root (no producer to continue): the task's own ratio, if it has one, decides.
+      base = RootSampling.context(ratio: task.trace.sampleRatio, in: base)
+      span = current.tracer.startSpan(spanName, context: base, ofKind: .consumer)
+      if task.trace.relation == .link, let parent {
+        span.addLink(SpanLink(context: parent, attributes: [:]))
+      }
     }
     // A span that records nothing (no tracer, or a trace left out by sampling) is given
     // nothing: building its attributes would cost an untraced job for nothing.
     let recording = span.isRecording
     // Our tracer's spans keep the job's attributes as one value until export, where they are
     // written field by field; any other span gets them as attributes.
-    let jobRecording = recording ? span as? any JobAttributeRecording : nil
-    if recording {
+    let jobRecording = started ?? (recording ? span as? any JobAttributeRecording : nil)
+    if recording && started == nil {
       let attributes = JobSpanAttributes(task: task, context: context)
       if let jobRecording {
         jobRecording.setJobAttributes(attributes)
@@ -120,23 +141,22 @@ enum TracedRun {
     }
   }
 
-  /// The producer's context from the carrier, or why there is none to use, and where the
+  /// The carrier's W3C headers, once checked, or why there are none to use, and where the
   /// carrier's member is in the arguments' text.
-  private static func extractParent(task: TaskDefinition, arguments: JobArguments)
-    -> (ServiceContext?, CarrierProblem?, Range<Int>?)
+  private static func readCarrier(task: TaskDefinition, arguments: JobArguments)
+    -> (CarrierHeaders?, CarrierProblem?, Range<Int>?)
   {
     guard let key = task.trace.carrier, task.trace.relation != .none else {
       return (nil, nil, nil)
     }
     let (carrier, member) = TraceCarrierReader.scan(arguments.json, key: key)
-    let (parent, problem) = parentContext(carrier, key: key)
-    return (parent, problem, member)
+    let (headers, problem) = checkedHeaders(carrier, key: key)
+    return (headers, problem, member)
   }
 
-  private static func parentContext(_ carrier: TraceCarrier, key: String)
-    -> (ServiceContext?, CarrierProblem?)
+  private static func checkedHeaders(_ carrier: TraceCarrier, key: String)
+    -> (CarrierHeaders?, CarrierProblem?)
   {
-    let headers: CarrierHeaders
     switch carrier {
     case .unreadable:
       return (nil, CarrierProblem(key: key, reason: .unreadable))
@@ -146,24 +166,27 @@ enum TracedRun {
       return (nil, CarrierProblem(key: key, reason: .notAnObject(kind: kind)))
     case .object(nil, _):
       return (nil, CarrierProblem(key: key, reason: .noTraceParent))
-    case .object(let parent?, let state):
-      headers = CarrierHeaders(traceParent: parent, traceState: state)
+    case .object(let traceParent?, let state):
+      guard TraceParent.isValid(traceParent) else {
+        return (nil, CarrierProblem(key: key, reason: .invalid(traceParent: traceParent)))
+      }
+      return (CarrierHeaders(traceParent: traceParent, traceState: state), nil)
     }
-    let traceParent = headers.traceParent
-    guard TraceParent.isValid(traceParent) else {
-      return (nil, CarrierProblem(key: key, reason: .invalid(traceParent: traceParent)))
-    }
+  }
+
+  /// The producer's context, read by the process's instrument, or why it gives none.
+  private static func extract(_ headers: CarrierHeaders, key: String)
+    -> (ServiceContext?, CarrierProblem?)
+  {
     var context = ServiceContext.topLevel
     InstrumentationSystem.instrument.extract(
       headers, into: &context, using: CarrierHeaders.Reader())
-    if !traceParent.utf8.starts(with: "00-".utf8) {
+    if !headers.isVersion00 {
       // A later W3C version: valid, but a tracer may only read version 00. Whether it read
       // this one shows in what it would send on.
       var sent: [String: String] = [:]
       InstrumentationSystem.instrument.inject(context, into: &sent, using: DictionaryInjector())
-      if sent[TracingKeys.traceParent] == nil {
-        return (nil, CarrierProblem(key: key, reason: .unreadVersion(traceParent: traceParent)))
-      }
+      if sent[TracingKeys.traceParent] == nil { return (nil, headers.unread(key: key)) }
     }
     return (context, nil)
   }
@@ -200,6 +223,14 @@ private struct CarrierProblem: CustomStringConvertible {
 private struct CarrierHeaders {
   var traceParent: String
   var traceState: String?
+
+  var isVersion00: Bool { traceParent.utf8.starts(with: "00-".utf8) }
+
+  /// Why a tracer that did not read `traceParent` gives no parent: nothing to say of version
+  /// 00 (the job runs in a new trace, as after `extract`), an unread version otherwise.
+  func unread(key: String) -> CarrierProblem? {
+    isVersion00 ? nil : CarrierProblem(key: key, reason: .unreadVersion(traceParent: traceParent))
+  }
 
   struct Reader: Extractor {
     func extract(key: String, from carrier: CarrierHeaders) -> String? {

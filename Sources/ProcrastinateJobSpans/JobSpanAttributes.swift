@@ -1,3 +1,5 @@
+import ProcrastinateConventions
+
 /// The attributes of a job's CONSUMER span (design §5) as one value, built by the run wrapper
 /// for every traced job.
 ///
@@ -47,21 +49,56 @@ package struct JobSpanAttributes: Sendable, Equatable {
 
   /// Each attribute, key and value, in a fixed order.
   package func forEach(_ body: (String, Value) -> Void) {
-    body(TracingKeys.messagingSystem, .string(TracingKeys.messagingSystemValue))
-    body(TracingKeys.messagingOperationType, .string("process"))
-    body(TracingKeys.messagingOperationName, .string("run"))
-    body(TracingKeys.messagingDestinationName, .string(queue))
-    body(TracingKeys.messagingMessageID, .string(String(jobID)))
-    body(TracingKeys.taskName, .string(task))
-    body(TracingKeys.jobID, .int(jobID))
-    body(TracingKeys.jobAttempts, .int(attempts))
-    body(TracingKeys.jobPriority, .int(priority))
-    body(TracingKeys.workerID, .int(workerID))
-    if let lock { body(TracingKeys.jobLock, .string(lock)) }
-    if let queueingLock { body(TracingKeys.jobQueueingLock, .string(queueingLock)) }
-    if let scheduledAt { body(TracingKeys.jobScheduledAt, .string(scheduledAt)) }
-    if let queueWaitMilliseconds { body(TracingKeys.jobQueueWait, .double(queueWaitMilliseconds)) }
-    if let outcome { body(TracingKeys.jobOutcome, .string(outcome)) }
+    forEachKeyed { key, value in body(key.name, value) }
+  }
+
+  /// Each attribute in the same order, its key as a ``Key``: what an encoder that prepares
+  /// each key's bytes once reads.
+  package func forEachKeyed(_ body: (Key, Value) -> Void) {
+    body(.messagingSystem, .string(TracingKeys.messagingSystemValue))
+    body(.messagingOperationType, .string("process"))
+    body(.messagingOperationName, .string("run"))
+    body(.messagingDestinationName, .string(queue))
+    body(.messagingMessageID, .string(String(jobID)))
+    body(.taskName, .string(task))
+    body(.jobID, .int(jobID))
+    body(.jobAttempts, .int(attempts))
+    body(.jobPriority, .int(priority))
+    body(.workerID, .int(workerID))
+    if let lock { body(.jobLock, .string(lock)) }
+    if let queueingLock { body(.jobQueueingLock, .string(queueingLock)) }
+    if let scheduledAt { body(.jobScheduledAt, .string(scheduledAt)) }
+    if let queueWaitMilliseconds { body(.jobQueueWait, .double(queueWaitMilliseconds)) }
+    if let outcome { body(.jobOutcome, .string(outcome)) }
+  }
+
+  /// The key of each attribute a job span has.
+  package enum Key: Int, CaseIterable, Sendable {
+    case messagingSystem, messagingOperationType, messagingOperationName
+    case messagingDestinationName, messagingMessageID, taskName
+    case jobID, jobAttempts, jobPriority, workerID
+    case jobLock, jobQueueingLock, jobScheduledAt, jobQueueWait, jobOutcome
+
+    /// The attribute's name (``TracingKeys``).
+    package var name: String {
+      switch self {
+      case .messagingSystem: TracingKeys.messagingSystem
+      case .messagingOperationType: TracingKeys.messagingOperationType
+      case .messagingOperationName: TracingKeys.messagingOperationName
+      case .messagingDestinationName: TracingKeys.messagingDestinationName
+      case .messagingMessageID: TracingKeys.messagingMessageID
+      case .taskName: TracingKeys.taskName
+      case .jobID: TracingKeys.jobID
+      case .jobAttempts: TracingKeys.jobAttempts
+      case .jobPriority: TracingKeys.jobPriority
+      case .workerID: TracingKeys.workerID
+      case .jobLock: TracingKeys.jobLock
+      case .jobQueueingLock: TracingKeys.jobQueueingLock
+      case .jobScheduledAt: TracingKeys.jobScheduledAt
+      case .jobQueueWait: TracingKeys.jobQueueWait
+      case .jobOutcome: TracingKeys.jobOutcome
+      }
+    }
   }
 }
 
