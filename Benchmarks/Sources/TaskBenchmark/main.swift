@@ -4,7 +4,10 @@
 //     loopback receiver that decodes every request) vs tracing off (no tracer), on the same
 //     private PostgreSQL. Each measurement runs in a child process (a process bootstraps
 //     one tracer), alternating off/on for 5 rounds; each figure is reported as the median
-//     and spread (min–max), the on/off ratio round by round.
+//     and spread (min–max), the on/off ratio round by round. The CPU tracing adds is also
+//     given as a share of an untraced job's CPU in the same round, the unit in which issue
+//     23's target (10 µs when an untraced job took 56 µs) holds on machines of different
+//     speeds.
 //     A third mode, sampled, runs the same number of root jobs (deferred untraced, so each
 //     run starts its own trace) of a task whose spec says `trace: { sample: 0.1 }`: what a
 //     sampling ratio costs and saves, in CPU per job and spans exported per job.
@@ -35,6 +38,11 @@ func option(_ name: String) -> Int? {
   }
 }
 let jobs = option("--jobs") ?? (quick ? 3_000 : 10_000)
+/// Issue 23's target for the CPU tracing adds to a job, and the CPU an untraced job took
+/// when it was set (2026-11-29, docs/benchmarks.md): the target as a share of an untraced
+/// job is their ratio.
+let targetAddedMicroseconds = 10.0
+let targetBaselineMicroseconds = 56.0
 let rounds = option("--rounds") ?? (quick ? 2 : 5)
 
 struct Noop: BenchTasks {
@@ -334,6 +342,17 @@ await benchmarkMain {
     "  spans per job: \(String(format: "%.3f", measured.exported / Double(jobs * rounds))) traced, \(String(format: "%.3f", measured.sampledExported / Double(jobs * rounds))) at sample 0.1"
   )
   print("  CPU added    \(addedCPU.summary(decimals: 1)) µs per job (round by round)")
+  // The target in a unit that holds on every machine of this kind (they differ up to 3x):
+  // its 10 µs were set against the 56 µs an untraced job took on 2026-11-29.
+  let addedShare = Samples(
+    zip(measured.onCPU.values, measured.offCPU.values).map { ($0 - $1) / $1 })
+  let targetShare = targetAddedMicroseconds / targetBaselineMicroseconds
+  print(
+    "  added/untraced \(addedShare.summary(decimals: 3)) (round by round); target ≤ \(String(format: "%.3f", targetShare)) (\(Int(targetAddedMicroseconds)) µs over the \(Int(targetBaselineMicroseconds)) µs of an untraced job on 2026-11-29): \(addedShare.median <= targetShare ? "met" : "not met") at the median"
+  )
+  print(
+    "               = \(String(format: "%.1f", addedShare.median * targetBaselineMicroseconds)) µs per job at that day's \(Int(targetBaselineMicroseconds)) µs untraced job; \(String(format: "%.1f", addedCPU.median)) µs here, where an untraced job takes \(String(format: "%.0f", measured.offCPU.median)) µs"
+  )
   let pairedAdded = Samples(
     zip(measured.pairedOn.values, measured.pairedOff.values).map { $0 - $1 })
   let pairedRatio = Samples(
@@ -360,6 +379,7 @@ await benchmarkMain {
     "tracing_off_cpu_us_per_job": measured.offCPU.json(decimals: 1),
     "tracing_on_cpu_us_per_job": measured.onCPU.json(decimals: 1),
     "tracing_added_cpu_us_per_job": addedCPU.json(decimals: 1),
+    "tracing_added_over_untraced": addedShare.json(decimals: 3),
     "sampled_0_1_jobs_per_second": measured.sampled.json(),
     "sampled_0_1_cpu_us_per_job": measured.sampledCPU.json(decimals: 1),
     "sampled_0_1_spans_exported": Int(measured.sampledExported),
