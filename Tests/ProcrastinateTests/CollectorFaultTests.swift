@@ -11,7 +11,7 @@ final class SlowCollector {
   private let child: RunningChild
 
   init() async throws {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let base = TestScratch.url.appendingPathComponent(
       "slow-collector-\(UUID().uuidString)"
     ).path
     child = try ChildProcess.spawn(

@@ -17,7 +17,7 @@ struct DashboardServer {
   static func start(
     databaseURL: String, _ arguments: [String] = [], environment: [String: String] = [:]
   ) async throws -> DashboardServer {
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let log = TestScratch.url.appendingPathComponent(
       "dashboard-\(UUID().uuidString).log"
     ).path
     let child = try ChildProcess.spawn(
@@ -168,7 +168,7 @@ struct DashboardServerTests {
     #expect(protobuf.status == 200)
     #expect(protobuf.headers["content-type"] == "application/x-protobuf")
 
-    let json = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(UUID()).json")
+    let json = TestScratch.url.appendingPathComponent("otlp-\(UUID()).json")
       .path
     try OTLPEncoding.json(second, resource: resource).write(
       toFile: json, atomically: true, encoding: .utf8)
@@ -304,7 +304,7 @@ struct DashboardServerTests {
   func tracesFile() async throws {
     let (app, url) = try await Self.database()
     let job = try await app.deferUntraced(JobRequest(task: "from.file"))
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let file = TestScratch.url.appendingPathComponent(
       "traces-\(UUID()).jsonl"
     ).path
     defer { try? FileManager.default.removeItem(atPath: file) }

@@ -241,7 +241,7 @@ struct DashboardGzipTests {
   @Test("what gzip(1) writes inflates; truncated, oversized and non-gzip bodies are refused")
   func inflate() async throws {
     let text = String(repeating: "procrastinate ", count: 10_000)
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID()).txt")
+    let file = TestScratch.url.appendingPathComponent("gz-\(UUID()).txt")
       .path
     try text.write(toFile: file, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(atPath: file) }
@@ -268,7 +268,7 @@ struct DashboardGzipTests {
     #expect(compressed.prefix(2) == [0x1f, 0x8b] && compressed.count < text.utf8.count / 20)
     #expect(try Gzip.inflate(compressed, limit: 1 << 20) == Array(text.utf8))
     #expect(try Gzip.inflate(Gzip.compress([]), limit: 10) == [])
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID()).gz")
+    let file = TestScratch.url.appendingPathComponent("gz-\(UUID()).gz")
       .path
     FileManager.default.createFile(atPath: file, contents: Data(compressed))
     defer { try? FileManager.default.removeItem(atPath: file) }

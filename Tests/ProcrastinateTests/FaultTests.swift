@@ -28,7 +28,7 @@ struct FaultTests {
     // must not decide the timing.
     let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
     defer { server.stop() }
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let log = TestScratch.url.appendingPathComponent(
       "fault-\(UUID().uuidString).log"
     ).path
     try await withLogs([
@@ -142,7 +142,7 @@ extension FaultTests {
       "CREATE TABLE fault_executions (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now())"
     )
     try await app.query("CREATE TABLE fault_gate (opened_at timestamptz DEFAULT now())")
-    let logs = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let logs = TestScratch.url.appendingPathComponent(
       "repeated-\(UUID().uuidString)"
     ).path
     let rescuer = try ChildProcess.spawn(
@@ -212,7 +212,7 @@ extension FaultTests {
       "CREATE TABLE fault_executions (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now())"
     )
     try await app.query("CREATE TABLE fault_gate (opened_at timestamptz DEFAULT now())")
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let log = TestScratch.url.appendingPathComponent(
       "signals-\(UUID().uuidString).log"
     ).path
 

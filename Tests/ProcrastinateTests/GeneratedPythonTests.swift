@@ -24,7 +24,7 @@ struct GeneratedPython {
   /// Generates the module from the fixture, or from `spec` when given (a changed spec).
   init(spec: String? = nil) throws {
     folder =
-      FileManager.default.temporaryDirectory.appendingPathComponent(
+      TestScratch.url.appendingPathComponent(
         "generated-python-\(UUID().uuidString)"
       ).path
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

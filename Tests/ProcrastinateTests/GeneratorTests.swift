@@ -48,7 +48,7 @@ struct GeneratorUnitTests {
 
   @Test("several specs make one Python module; tasks that would share a Python name are an error")
   func pythonSeveralSpecs() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let folder = TestScratch.url.appendingPathComponent(
       "python-specs-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     func spec(_ name: String, _ yaml: String) throws -> String {
@@ -99,7 +99,7 @@ struct GeneratorUnitTests {
 
   @Test("a templates directory without the template is an error that names the path")
   func missingTemplate() {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let directory = TestScratch.url.appendingPathComponent(
       "no-templates-\(UUID().uuidString)"
     ).path
     let error = #expect(throws: GeneratorError.self) {
@@ -237,7 +237,7 @@ struct GeneratorUnitTests {
 
   @Test("the spec's 'access:' sets the generated declarations' access; the caller's choice wins")
   func access() throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let directory = TestScratch.url.appendingPathComponent(
       "access-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -268,7 +268,7 @@ struct GeneratorCLITests {
   func cli() async throws {
     let binary = TracesPingTests.binary.replacingOccurrences(
       of: "procrastinate-swift", with: "procrastinate-generate")
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let directory = TestScratch.url.appendingPathComponent(
       "gen-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -300,7 +300,7 @@ struct GeneratorCLITests {
   func python() async throws {
     let binary = TracesPingTests.binary.replacingOccurrences(
       of: "procrastinate-swift", with: "procrastinate-generate")
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let directory = TestScratch.url.appendingPathComponent(
       "gen-py-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }

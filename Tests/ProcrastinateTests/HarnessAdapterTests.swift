@@ -40,7 +40,7 @@ final class RunningAdapter {
     process.executableURL = URL(fileURLWithPath: HarnessAdapterBinary.path)
     process.environment = environment
     errorLog =
-      FileManager.default.temporaryDirectory.appendingPathComponent(
+      TestScratch.url.appendingPathComponent(
         "harness-adapter-\(UUID().uuidString).log"
       ).path
     _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
@@ -116,7 +116,7 @@ struct HarnessAdapterTests {
     let server = try await EmbeddedPostgres.start(options: .init(fsync: false))
     defer { server.stop() }
     let url = try await server.createDatabase("harness_bench")
-    let rateFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let rateFile = TestScratch.url.appendingPathComponent(
       "harness-rate-\(UUID().uuidString)"
     ).path
     try "200".write(toFile: rateFile, atomically: true, encoding: .utf8)

@@ -29,7 +29,7 @@ enum Python {
   }
 
   static func temporaryFile() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent(
+    TestScratch.url.appendingPathComponent(
       "interop-\(UUID().uuidString).jsonl"
     ).path
   }

@@ -161,7 +161,7 @@ struct LifecycleTests {
 
   @Test("TracingSetup is a Service: on graceful shutdown it exports what is queued")
   func tracingSetupFlushes() async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let directory = TestScratch.url.appendingPathComponent(
       "lifecycle-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }

@@ -17,7 +17,7 @@ final class PrometheusServer {
 
   /// Starts a server with `rules` and `scrapeConfigs` (YAML, the `scrape_configs` list).
   init(rules: String, scrapeConfigs: String) async throws {
-    folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+    folder = TestScratch.url.appendingPathComponent(
       "prometheus-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     try rules.write(
@@ -137,7 +137,7 @@ struct MonitoringEndToEndTests {
       environment: ["PROCRASTINATE_DASHBOARD_AUTH": "ops:s3cret"])
     defer { dashboard.stop() }
 
-    let workerLog = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let workerLog = TestScratch.url.appendingPathComponent(
       "monitored-worker-\(UUID().uuidString).log"
     ).path
     let metricsPort = try EmbeddedPostgres.freePort()

@@ -11,7 +11,7 @@ final class BlackholeProxy {
   private let child: RunningChild
 
   init(targetPort: Int) async throws {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let base = TestScratch.url.appendingPathComponent(
       "blackhole-\(UUID().uuidString)"
     ).path
     control = base + ".control"

@@ -16,7 +16,7 @@ final class OTLPReceiver {
   init(failFirst: Int = 0, script: String = "otlp_receiver.py", port requested: Int = 0)
     async throws
   {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let base = TestScratch.url.appendingPathComponent(
       "otlp-\(UUID().uuidString)"
     ).path
     output = base + ".jsonl"

@@ -10,7 +10,7 @@ import Tracing
 struct TraceViewTests {
   /// Writes the guide's demo shape through the real file exporter and returns the file.
   static func demoFile() async throws -> (path: String, traceID: String, other: String) {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let path = TestScratch.url.appendingPathComponent(
       "traces-\(UUID().uuidString).jsonl"
     ).path
     let tracing = try setupTracing(
@@ -78,7 +78,7 @@ struct TraceViewTests {
   @Test("--html writes a waterfall page: a bar per span, attributes on hover")
   func html() async throws {
     let (path, traceID, _) = try await Self.demoFile()
-    let page = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let page = TestScratch.url.appendingPathComponent(
       "trace-\(UUID().uuidString).html"
     ).path
     let output = try await runProcess(
@@ -93,7 +93,7 @@ struct TraceViewTests {
 
   @Test("a file that is not OTLP/JSON, or an unknown trace, is a clear error")
   func errors() async throws {
-    let bad = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let bad = TestScratch.url.appendingPathComponent(
       "bad-\(UUID().uuidString).jsonl"
     ).path
     try "{\"resourceSpans\": []}\nnot json\n".write(toFile: bad, atomically: true, encoding: .utf8)
@@ -126,7 +126,7 @@ struct TraceViewUnitTests {
       span("c", parent: "", name: "root", start: "10", end: "20"),
     ].joined(separator: ",")
     let line = #"{"resourceSpans":[{"scopeSpans":[{"spans":["# + spans + "]}]}]}"
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let path = TestScratch.url.appendingPathComponent(
       "odd-\(UUID().uuidString).jsonl"
     ).path
     defer { try? FileManager.default.removeItem(atPath: path) }

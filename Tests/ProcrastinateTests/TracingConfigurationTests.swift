@@ -76,7 +76,7 @@ struct TracingConfigurationUnitTests {
 
   @Test("setupTracing writes OTLP/JSON lines to the trace file; console lines are readable")
   func fileAndConsole() async throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let path = TestScratch.url.appendingPathComponent(
       "traces-\(UUID().uuidString).jsonl"
     ).path
     let tracing = try setupTracing(

@@ -88,7 +88,7 @@ struct MixedFleetTests {
 
   @Test("a Swift producer, a Python worker and a Swift worker from one spec print one trace")
   func oneTrace() async throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let folder = TestScratch.url.appendingPathComponent(
       "mixed-fleet-\(UUID().uuidString)"
     ).path
     let file = folder + "/fleet.traces.jsonl"

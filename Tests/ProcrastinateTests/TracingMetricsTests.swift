@@ -101,7 +101,7 @@ struct TracingMetricsTests {
   @Test("setupTracing's processors publish to the process's metrics backend")
   func setup() async throws {
     let backend = TestMetricsBackend.metrics
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let file = TestScratch.url.appendingPathComponent(
       "metrics-\(UUID().uuidString).jsonl"
     ).path
     defer { try? FileManager.default.removeItem(atPath: file) }

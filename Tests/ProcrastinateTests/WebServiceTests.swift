@@ -23,7 +23,7 @@ final class JokeAPI {
   private let child: RunningChild
 
   init(slow: [String] = [], delay: Double = 2) async throws {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+    let base = TestScratch.url.appendingPathComponent(
       "joke-api-\(UUID().uuidString)"
     ).path
     output = base + ".jsonl"
@@ -66,7 +66,7 @@ final class WebServiceProcess {
 
   init(databaseURL: String, environment: [String: String]) async throws {
     logPath =
-      FileManager.default.temporaryDirectory.appendingPathComponent(
+      TestScratch.url.appendingPathComponent(
         "web-service-\(UUID().uuidString).log"
       ).path
     child = try ChildProcess.spawn(

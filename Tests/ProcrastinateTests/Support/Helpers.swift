@@ -165,7 +165,7 @@ struct HTTPAnswer {
 func httpRequest(
   _ method: String, _ url: String, body: Data? = nil, headers: [String: String] = [:]
 ) async throws -> HTTPAnswer {
-  let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+  let folder = TestScratch.url.appendingPathComponent(
     "curl-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
   defer { try? FileManager.default.removeItem(at: folder) }
