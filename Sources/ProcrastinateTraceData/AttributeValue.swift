@@ -20,15 +20,6 @@ package enum AttributeValue {
     }
   }
 
-  /// A job span's attribute (``JobSpanAttributes``), kept without a `SpanAttribute`.
-  package init(_ value: JobSpanAttributes.Value) {
-    switch value {
-    case .string(let text): self = .string(text)
-    case .int(let number): self = .int(number)
-    case .double(let number): self = .double(number)
-    }
-  }
-
   package init(_ attribute: SpanAttribute) {
     switch attribute {
     case .int32(let value): self = .int(Int64(value))

@@ -10,12 +10,6 @@ extension ProtobufWriter {
     message(2) { $0.anyValue(value) }
   }
 
-  /// A `KeyValue` whose key field was encoded once (``jobKeys``).
-  private mutating func keyValue(encodedKey: [UInt8], _ value: AttributeValue) {
-    raw(encodedKey)
-    message(2) { $0.anyValue(value) }
-  }
-
   /// Each job span attribute's key field, as ``keyValue(_:_:)`` writes it, by
   /// `JobSpanAttributes.Key` raw value.
   private static let jobKeys: [[UInt8]] = JobSpanAttributes.Key.allCases.map { key in
@@ -41,12 +35,29 @@ extension ProtobufWriter {
     attributes.forEach { key, value in message(field) { $0.keyValue(key, AttributeValue(value)) } }
   }
 
-  /// A job span's attributes, field by field, with no dictionary in between, and each key's
-  /// bytes prepared once.
+  /// A job span's attributes, field by field, with no dictionary in between: each key's
+  /// bytes prepared once, and each `KeyValue` and `AnyValue` written after its length,
+  /// which the value's kind and size give beforehand (the fields' tags are one byte).
   mutating func attributes(_ field: Int, _ attributes: JobSpanAttributes) {
     attributes.forEachKeyed { key, value in
-      message(field) {
-        $0.keyValue(encodedKey: Self.jobKeys[key.rawValue], AttributeValue(value))
+      let encodedKey = Self.jobKeys[key.rawValue]
+      let valueLength: Int  // of the AnyValue
+      switch value {
+      case .string(let text):
+        let count = text.utf8.count
+        valueLength = 1 + Self.varintSize(UInt64(count)) + count
+      case .int(let number): valueLength = 1 + Self.varintSize(UInt64(bitPattern: number))
+      case .double: valueLength = 1 + 8
+      }
+      lengthDelimited(
+        field, length: encodedKey.count + 1 + Self.varintSize(UInt64(valueLength)) + valueLength)
+      raw(encodedKey)
+      lengthDelimited(2, length: valueLength)
+      // As `anyValue` writes them.
+      switch value {
+      case .string(let text): self.text(1, text)
+      case .int(let number): int64(3, number)
+      case .double(let number): double(4, number)
       }
     }
   }

@@ -83,6 +83,24 @@ struct ProtobufWriter {
     withUnsafeBytes(of: value) { bytes(field, $0) }
   }
 
+  /// The tag and length of a length-delimited field whose `length` bytes the caller writes
+  /// next: a nested message whose size is known before it is written.
+  mutating func lengthDelimited(_ field: Int, length: Int) {
+    tag(field, 2)
+    varint(UInt64(length))
+  }
+
+  /// How many bytes `value` takes as a varint.
+  static func varintSize(_ value: UInt64) -> Int {
+    var size = 1
+    var rest = value >> 7
+    while rest > 0 {
+      size += 1
+      rest >>= 7
+    }
+    return size
+  }
+
   mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
     tag(field, 2)
     let lengthAt = bytes.count

@@ -1,5 +1,6 @@
 import Foundation
 import Procrastinate
+import ProcrastinateJobSpans
 import ProcrastinateTesting
 import ProcrastinateTracing
 import Testing
@@ -84,6 +85,14 @@ struct OTLPExporterTests {
     job.setJobAttributes(JobSpanAttributesTests.job)
     job.setJobOutcome("succeeded")
     job.end()
+    // Values whose sizes take more than a byte to say: a long lock, a large id, a negative
+    // priority (a ten-byte varint).
+    let long = tracer.startSpan("procrastinate.job.long", ofKind: .consumer)
+    long.setJobAttributes(
+      JobSpanAttributes(
+        queue: "q", jobID: 1 << 40, task: "long", attempts: 300, priority: -5, workerID: 1,
+        lock: String(repeating: "é", count: 150), queueWaitMilliseconds: 0.25))
+    long.end()
     return memory.finishedSpans
   }
 
@@ -127,6 +136,15 @@ struct OTLPExporterTests {
     #expect(jobAttributes[TracingKeys.jobID] as? Int == 42)
     #expect(jobAttributes[TracingKeys.jobQueueWait] as? Double == 1.5)
     #expect(jobAttributes[TracingKeys.jobOutcome] as? String == "succeeded")
+    let long = try #require(received.first { $0["name"] as? String == "procrastinate.job.long" })
+    let longAttributes = try #require(long["attributes"] as? [String: Any])
+    #expect(longAttributes.count == 12)
+    #expect(longAttributes[TracingKeys.jobLock] as? String == String(repeating: "é", count: 150))
+    #expect(longAttributes[TracingKeys.jobID] as? Int == 1 << 40)
+    #expect(longAttributes[TracingKeys.messagingMessageID] as? String == String(1 << 40))
+    #expect(longAttributes[TracingKeys.jobAttempts] as? Int == 300)
+    #expect(longAttributes[TracingKeys.jobPriority] as? Int == -5)
+    #expect(longAttributes[TracingKeys.jobQueueWait] as? Double == 0.25)
   }
 
   @Test(

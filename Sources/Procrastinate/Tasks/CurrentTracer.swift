@@ -24,11 +24,16 @@ enum CurrentTracer {
     }
   }
 
-  private struct Entry: Sendable {
+  /// A class, so that reading it under the lock copies one reference, not two existentials.
+  private final class Entry: Sendable {
     /// Kept alive here: while it is, nothing it refers to can be freed and reused, so an
     /// instrument with the same bytes is this one (see ``same(_:_:)``).
-    var instrument: any Instrument
-    var lookup: Lookup
+    let instrument: any Instrument
+    let lookup: Lookup
+
+    init(instrument: any Instrument, lookup: Lookup) {
+      (self.instrument, self.lookup) = (instrument, lookup)
+    }
   }
 
   private static let last = Mutex<Entry?>(nil)
@@ -40,11 +45,9 @@ enum CurrentTracer {
   /// ``JobSpanStarting`` side.
   static var current: Lookup {
     let instrument = InstrumentationSystem.instrument
-    let cached = last.withLock { entry -> Lookup? in
-      guard let entry, same(entry.instrument, instrument) else { return nil }
+    if let entry = last.withLock({ $0 }), same(entry.instrument, instrument) {
       return entry.lookup
     }
-    if let cached { return cached }
     let tracer = Lookup(InstrumentationSystem.tracer)
     // Kept only when the instrument did not change while the tracer was looked up (a test
     // bootstrapping again), so the pair always belongs together. (A change there and back,

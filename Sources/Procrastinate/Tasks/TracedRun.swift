@@ -251,8 +251,38 @@ enum TraceParent {
   }
 
   /// Byte by byte over the header's contiguous UTF-8, with no allocation: this runs for
-  /// every traced job.
+  /// every traced job. A version 00 header (all that is sent today) is checked at its fixed
+  /// positions; any other goes through the general walk.
   private static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    if bytes.count == 55 && bytes[0] == UInt8(ascii: "0") && bytes[1] == UInt8(ascii: "0") {
+      return isValidVersion00(bytes)
+    }
+    return isValidAnyVersion(bytes)
+  }
+
+  /// `00-<32 hex>-<16 hex>-<2 hex>`, 55 bytes, ids not all zero.
+  private static func isValidVersion00(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    func isHex(_ byte: UInt8) -> Bool {
+      byte &- UInt8(ascii: "0") < 10 || byte &- UInt8(ascii: "a") < 6
+    }
+    let dash = UInt8(ascii: "-")
+    guard bytes[2] == dash, bytes[35] == dash, bytes[52] == dash else { return false }
+    var traceNonZero = false
+    for index in 3..<35 {
+      let byte = bytes[index]
+      guard isHex(byte) else { return false }
+      traceNonZero = traceNonZero || byte != UInt8(ascii: "0")
+    }
+    var spanNonZero = false
+    for index in 36..<52 {
+      let byte = bytes[index]
+      guard isHex(byte) else { return false }
+      spanNonZero = spanNonZero || byte != UInt8(ascii: "0")
+    }
+    return isHex(bytes[53]) && isHex(bytes[54]) && traceNonZero && spanNonZero
+  }
+
+  private static func isValidAnyVersion(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     func expected(_ field: Int) -> Int { field == 1 ? 32 : field == 2 ? 16 : 2 }
     var field = 0  // which dash-separated field the byte is in
     var length = 0
