@@ -1,4 +1,3 @@
-import ProcrastinateJobSpans
 import Tracing
 
 /// A span attribute reduced to the OTLP value kinds.
