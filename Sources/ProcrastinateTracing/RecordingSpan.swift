@@ -217,9 +217,8 @@ extension RecordingSpan: JobAttributeRecording {
     guard isRecording else { return }
     withState { state in
       guard !state.ended else { return }
-      if state.job != nil {
-        state.job?.outcome = outcome
-      } else {
+      // In place: comparing `state.job` with nil would copy the whole value.
+      if (state.job?.outcome = outcome) == nil {
         state.attributes.set(TracingKeys.jobOutcome, value: .string(outcome))
       }
     }

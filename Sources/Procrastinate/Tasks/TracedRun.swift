@@ -318,7 +318,8 @@ enum TraceParent {
 }
 
 extension JobSpanAttributes {
-  fileprivate init(task: TaskDefinition, context: JobContext) {
+  /// Borrowing: the run wrapper's autoclosure would otherwise copy both on every job.
+  fileprivate init(task: borrowing TaskDefinition, context: borrowing JobContext) {
     self.init(
       queue: context.queueName, jobID: context.jobID, task: task.name,
       attempts: Int64(context.attempts), priority: Int64(context.priority),
