@@ -80,6 +80,18 @@ struct CurrentTracerUnitTests {
     #expect(!CurrentTracer.same(small, SmallInstrument(words: (7, 9))))
     #expect(!CurrentTracer.same(small, value))
   }
+
+  @Test(
+    "our tracer starts job spans from the carrier only when it is the whole instrument, not inside a multiplex"
+  )
+  func jobSpansOnlyAlone() {
+    let ours = ProcrastinateTracer(processor: InMemorySpanExporter())
+    #expect(CurrentTracer.Lookup(ours, instrument: ours).jobSpans != nil)
+    // The other instrument must read the carrier too: the run wrapper extracts through all.
+    let multiplex = MultiplexInstrument([ours, ValueInstrument()])
+    #expect(CurrentTracer.Lookup(ours, instrument: multiplex).jobSpans == nil)
+    #expect(CurrentTracer.Lookup(NoOpTracer(), instrument: NoOpTracer()).jobSpans == nil)
+  }
 }
 
 /// An instrument that reads and writes nothing: only its identity matters here.

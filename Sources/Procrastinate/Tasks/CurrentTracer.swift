@@ -13,14 +13,18 @@ import Tracing
 /// stay alive here until another pair replaces them. The tracer's ``JobSpanStarting`` side,
 /// if it has one, is kept with it, sparing the run wrapper a protocol cast per job.
 enum CurrentTracer {
-  /// The tracer, and the same tracer as a ``JobSpanStarting`` when it is one.
+  /// The tracer, and the same tracer as a ``JobSpanStarting`` when it is one and is the
+  /// whole instrument.
   struct Lookup: Sendable {
     var tracer: any Tracer
     var jobSpans: (any JobSpanStarting)?
 
-    init(_ tracer: any Tracer) {
+    /// `jobSpans` only when `instrument` is the tracer itself: inside a
+    /// `MultiplexInstrument`, the other instruments must also read each job's carrier,
+    /// which only `extract` through the instrument gives them.
+    init(_ tracer: any Tracer, instrument: any Instrument) {
       self.tracer = tracer
-      self.jobSpans = tracer as? any JobSpanStarting
+      self.jobSpans = instrument as? any JobSpanStarting
     }
   }
 
@@ -48,7 +52,7 @@ enum CurrentTracer {
     if let entry = last.withLock({ $0 }), same(entry.instrument, instrument) {
       return entry.lookup
     }
-    let tracer = Lookup(InstrumentationSystem.tracer)
+    let tracer = Lookup(InstrumentationSystem.tracer, instrument: instrument)
     // Kept only when the instrument did not change while the tracer was looked up (a test
     // bootstrapping again), so the pair always belongs together. (A change there and back,
     // A→B→A, in that moment would pair A with B's tracer; only swift-distributed-tracing's
