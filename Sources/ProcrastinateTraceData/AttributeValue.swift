@@ -1,3 +1,4 @@
+import ProcrastinateJobSpans
 import Tracing
 
 /// A span attribute reduced to the OTLP value kinds.
@@ -16,6 +17,15 @@ package enum AttributeValue {
     case .int(let number): String(number)
     case .double(let number): String(number)
     case .array(let values): "[" + values.map(\.display).joined(separator: ",") + "]"
+    }
+  }
+
+  /// A job span's attribute (``JobSpanAttributes``), kept without a `SpanAttribute`.
+  package init(_ value: JobSpanAttributes.Value) {
+    switch value {
+    case .string(let text): self = .string(text)
+    case .int(let number): self = .int(number)
+    case .double(let number): self = .double(number)
     }
   }
 

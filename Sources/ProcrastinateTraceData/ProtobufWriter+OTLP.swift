@@ -41,7 +41,7 @@ extension ProtobufWriter {
   mutating func attributes(_ field: Int, _ attributes: JobSpanAttributes) {
     attributes.forEachKeyed { key, value in
       let encodedKey = Self.jobKeys[key.rawValue]
-      let valueLength: Int  // of the AnyValue
+      let valueLength: Int  // of the AnyValue `anyValue` writes
       switch value {
       case .string(let text):
         let count = text.utf8.count
@@ -53,12 +53,7 @@ extension ProtobufWriter {
         field, length: encodedKey.count + 1 + Self.varintSize(UInt64(valueLength)) + valueLength)
       raw(encodedKey)
       lengthDelimited(2, length: valueLength)
-      // As `anyValue` writes them.
-      switch value {
-      case .string(let text): self.text(1, text)
-      case .int(let number): int64(3, number)
-      case .double(let number): double(4, number)
-      }
+      anyValue(AttributeValue(value))
     }
   }
 

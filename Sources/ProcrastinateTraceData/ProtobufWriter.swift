@@ -111,12 +111,7 @@ struct ProtobufWriter {
       bytes[lengthAt] = UInt8(length)
       return
     }
-    var width = 1
-    var rest = length >> 7
-    while rest > 0 {
-      width += 1
-      rest >>= 7
-    }
+    let width = Self.varintSize(UInt64(length))
     bytes.insert(contentsOf: repeatElement(0, count: width - 1), at: lengthAt + 1)
     var value = length
     for index in 0..<width {

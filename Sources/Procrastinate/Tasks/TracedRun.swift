@@ -260,11 +260,13 @@ enum TraceParent {
     return isValidAnyVersion(bytes)
   }
 
+  /// A lowercase hex digit, the only kind W3C allows.
+  private static func isHex(_ byte: UInt8) -> Bool {
+    byte &- UInt8(ascii: "0") < 10 || byte &- UInt8(ascii: "a") < 6
+  }
+
   /// `00-<32 hex>-<16 hex>-<2 hex>`, 55 bytes, ids not all zero.
   private static func isValidVersion00(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-    func isHex(_ byte: UInt8) -> Bool {
-      byte &- UInt8(ascii: "0") < 10 || byte &- UInt8(ascii: "a") < 6
-    }
     let dash = UInt8(ascii: "-")
     guard bytes[2] == dash, bytes[35] == dash, bytes[52] == dash else { return false }
     var traceNonZero = false
@@ -297,10 +299,7 @@ enum TraceParent {
         continue
       }
       if field < 4 {
-        let isHex =
-          (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-          || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
-        guard isHex, length < expected(field) else { return false }
+        guard isHex(byte), length < expected(field) else { return false }
         if field == 0 && length == 0 { version.0 = byte }
         if field == 0 && length == 1 { version.1 = byte }
         if field == 1 && byte != UInt8(ascii: "0") { traceNonZero = true }
