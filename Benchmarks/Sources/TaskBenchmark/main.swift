@@ -17,7 +17,13 @@
 //     spans (flushed before the clock stops; the per-process rounds stop it before their
 //     final flush). It was meant to narrow the spread of pairs run a minute apart; on the
 //     shared 2-core machine of 2026-12-03 it did not (docs/benchmarks.md).
-//  3. generating Swift for a spec of 1,000 tasks (parse, validate, render; median of 5).
+//  3. the run wrapper alone, without the database: no-op jobs run one by one through
+//     `TaskRegistry.run(_:context:)`, traced and untraced batch by batch in one process
+//     (`--direct`), each traced batch's CPU including its spans' export. Without a database
+//     round trip in each job, the difference is what tracing's own code costs a job, free
+//     of the ±15 % by which an untraced worker's CPU per job varies between processes here;
+//     it leaves out the carrier's bytes in the fetched row and the worker's concurrency.
+//  4. generating Swift for a spec of 1,000 tasks (parse, validate, render; median of 5).
 //
 //   swift run -c release --package-path Benchmarks TaskBenchmark [--quick] [--rounds N] [--jobs N]
 import BenchmarkSupport
@@ -44,6 +50,8 @@ let jobs = option("--jobs") ?? (quick ? 3_000 : 10_000)
 let targetAddedMicroseconds = 10.0
 let targetBaselineMicroseconds = 56.0
 let rounds = option("--rounds") ?? (quick ? 2 : 5)
+/// Pairs of the `--direct` measurement: its batches take a fraction of a second.
+let directPairs = 2 * rounds
 
 struct Noop: BenchTasks {
   func benchNoop(i: Int, context: JobContext) async throws {}
@@ -158,12 +166,91 @@ func pairedChild(urls: [String]) async throws {
   print("spans \(statistics.exported) \(statistics.dropped) \(statistics.failed)")
 }
 
+// MARK: - Child: the run wrapper alone, no database
+
+/// CPU time of this process so far, to the nanosecond (`getrusage` counts in ticks on some
+/// kernels, too coarse for batches of a tenth of a second).
+func processCPUSeconds() -> Double {
+  var time = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+  return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+/// `TaskBenchmark --direct`: what tracing adds to running a job, without the database
+/// around it. Runs `jobs` no-op jobs one after another through `TaskRegistry.run(_:context:)`
+/// (the generated handler, as the worker calls it), traced and untraced batch by batch in
+/// one process, the order swapped every pair:
+/// - a traced batch: each job's arguments carry a sampled `traceparent`, as a deferral under
+///   a span writes them; our tracer is current; the batch's CPU time runs until all its spans
+///   are exported over OTLP (the receiver decodes them in another process);
+/// - an untraced batch: arguments without a carrier, as an untraced deferral writes them,
+///   under `withTracer(NoOpTracer())`.
+/// Both decode each job's arguments from their JSON, as the worker does. What the difference
+/// leaves out: the carrier's bytes in the fetched row and the worker's concurrency. The
+/// first pair warms the process up and is not reported. Prints `on|off <CPU µs per job>`
+/// per measured batch, then `spans exported dropped failed`.
+func directChild(pairs: Int) async throws {
+  var logger = Logger(label: "bench")
+  logger.logLevel = .error
+  let tracing = try setupTracing(serviceName: "task-benchmark")
+  let tasks = try noopTasks()
+  // Never connected: the no-op handler does not use its app.
+  let app = try ProcrastinateApp(
+    databaseURL: "postgresql://nobody@127.0.0.1:1/none", logger: logger)
+  let contexts = (0..<jobs).map {
+    JobContext(
+      jobID: Int64($0 + 1), taskName: BenchNoop.definition.name, queueName: "bench", logger: logger,
+      app: app)
+  }
+  // One trace per 5,000 jobs, as a batched deferral inside a span gives.
+  func hex(_ value: UInt64) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: 16 - digits.count) + digits
+  }
+  let carried = try (0..<jobs).map { index in
+    let trace = hex(UInt64(index / 5_000 + 1) &* 0x9E37_79B9_7F4A_7C15) + hex(0xC0FFEE)
+    return try JobArguments(
+      json:
+        #"{"i": \#(index), "trace_context": {"traceparent": "00-\#(trace)-\#(hex(UInt64(index / 5_000 + 7)))-01"}}"#
+    )
+  }
+  let plain = try (0..<jobs).map { try JobArguments(json: #"{"i": \#($0)}"#) }
+  for batch in 0..<(2 * pairs + 2) {
+    let traced = alternating([true, false], round: batch / 2)[batch % 2]
+    let exportedBefore = tracing.statistics.exported
+    let cpu = try await withTracer(traced ? tracing.tracer : NoOpTracer()) {
+      let arguments = traced ? carried : plain
+      let before = processCPUSeconds()
+      for index in 0..<jobs {
+        try await tasks.run(arguments[index], context: contexts[index])
+      }
+      if traced { await tracing.tracer.flush() }
+      return processCPUSeconds() - before
+    }
+    let exported = tracing.statistics.exported - exportedBefore
+    guard exported == (traced ? jobs : 0) else {
+      throw BenchmarkFailure(
+        "a \(traced ? "traced" : "untraced") direct batch exported \(exported) spans, not \(traced ? jobs : 0)"
+      )
+    }
+    if batch >= 2 { print("\(traced ? "on" : "off") \(cpu / Double(jobs) * 1e6)") }
+  }
+  await tracing.shutdown()
+  await app.close()
+  let statistics = tracing.statistics
+  print("spans \(statistics.exported) \(statistics.dropped) \(statistics.failed)")
+}
+
 if let index = arguments.firstIndex(of: "--child") {
   try await child(mode: arguments[index + 1], url: arguments[index + 2])
   exit(0)
 }
 if let index = arguments.firstIndex(of: "--paired") {
   try await pairedChild(urls: Array(arguments[(index + 1)...]))
+  exit(0)
+}
+if let index = arguments.firstIndex(of: "--direct") {
+  try await directChild(pairs: Int(arguments[index + 1])!)
   exit(0)
 }
 
@@ -204,10 +291,37 @@ struct Measured {
   var failed = 0.0
   var exported = 0.0
   var received = 0
-  /// Traced and untraced batches in one process, CPU µs per job, pair by pair.
-  var pairedOff = Samples()
-  var pairedOn = Samples()
-  var pairedExported = 0.0
+  /// Traced and untraced batches in one process, pair by pair: the whole worker
+  /// (`--paired`) and the run wrapper alone (`--direct`).
+  var paired = Batches()
+  var direct = Batches()
+}
+
+/// What a child that alternates traced and untraced batches printed: its `on|off <CPU µs
+/// per job>` lines and its final `spans <exported> <dropped> <failed>`.
+struct Batches {
+  var off = Samples()
+  var on = Samples()
+  var exported = 0.0
+  var dropped = 0.0
+  var failed = 0.0
+
+  init() {}
+
+  init(_ text: String, pairs: Int) throws {
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: " ").compactMap { Double($0) }
+      switch line.split(separator: " ").first {
+      case "on": on.append(fields[0])
+      case "off": off.append(fields[0])
+      case "spans": (exported, dropped, failed) = (fields[0], fields[1], fields[2])
+      default: break
+      }
+    }
+    guard on.count == pairs, off.count == pairs else {
+      throw BenchmarkFailure("a child expected to print \(pairs) pairs printed \(text)")
+    }
+  }
 }
 
 func measureWorkers() async throws -> Measured {
@@ -259,30 +373,34 @@ func measureWorkers() async throws -> Measured {
   for batch in 0..<(2 * rounds + 2) {
     urls.append(try await freshDatabase("paired_\(batch)"))
   }
-  let text = try runSelf(["--paired"] + urls, environment: traced)
-  for line in text.split(separator: "\n") {
-    let fields = line.split(separator: " ")
-    switch fields.first {
-    case "on": measured.pairedOn.append(Double(fields[1])!)
-    case "off": measured.pairedOff.append(Double(fields[1])!)
-    case "spans":
-      measured.pairedExported = Double(fields[1])!
-      measured.dropped += Double(fields[2])!
-      measured.failed += Double(fields[3])!
-    default: break
-    }
-  }
-  guard measured.pairedOn.count == rounds, measured.pairedOff.count == rounds else {
-    throw BenchmarkFailure("paired child printed \(text)")
-  }
+  measured.paired = try Batches(
+    runSelf(["--paired"] + urls, environment: traced), pairs: rounds)
   FileHandle.standardError.write(
     Data(
-      "in one process: off \(measured.pairedOff.values.map { Int($0) }), on \(measured.pairedOn.values.map { Int($0) }) µs CPU/job\n"
+      "in one process: off \(measured.paired.off.values.map { Int($0) }), on \(measured.paired.on.values.map { Int($0) }) µs CPU/job\n"
         .utf8))
+  // The run wrapper alone. A serial loop starts spans faster than a worker fetches jobs, so
+  // the export queue holds a whole batch: nothing may be dropped, and a batch's CPU
+  // includes exporting every span.
+  measured.direct = try Batches(
+    runSelf(
+      ["--direct", String(directPairs)],
+      environment: traced.merging(["OTEL_BSP_MAX_QUEUE_SIZE": String(jobs)]) { $1 }),
+    pairs: directPairs)
+  FileHandle.standardError.write(
+    Data(
+      "run wrapper alone: off \(measured.direct.off.values.map { String(format: "%.1f", $0) }), on \(measured.direct.on.values.map { String(format: "%.1f", $0) }) µs CPU/job\n"
+        .utf8))
+  for batches in [measured.paired, measured.direct] {
+    measured.dropped += batches.dropped
+    measured.failed += batches.failed
+  }
   // Every exported span, once the last child's final flush has been decoded (or what the
   // receiver has after 60 s: the report then shows the shortfall).
   try? await receiver.waitFor(
-    Int(measured.exported + measured.sampledExported + measured.pairedExported))
+    Int(
+      measured.exported + measured.sampledExported + measured.paired.exported
+        + measured.direct.exported))
   measured.received = receiver.count
   return measured
 }
@@ -354,20 +472,33 @@ await benchmarkMain {
     "               = \(String(format: "%.1f", addedShare.median * targetBaselineMicroseconds)) µs per job at that day's \(Int(targetBaselineMicroseconds)) µs untraced job; \(String(format: "%.1f", addedCPU.median)) µs here, where an untraced job takes \(String(format: "%.0f", measured.offCPU.median)) µs"
   )
   let pairedAdded = Samples(
-    zip(measured.pairedOn.values, measured.pairedOff.values).map { $0 - $1 })
+    zip(measured.paired.on.values, measured.paired.off.values).map { $0 - $1 })
   let pairedRatio = Samples(
-    zip(measured.pairedOn.values, measured.pairedOff.values).map { ($0 - $1) / $1 })
+    zip(measured.paired.on.values, measured.paired.off.values).map { ($0 - $1) / $1 })
   print(
     "  in one process, traced and untraced batches alternating (\(rounds) pairs, the traced batch's export included):"
   )
   print(
-    "    untraced \(measured.pairedOff.summary()) µs CPU/job, traced \(measured.pairedOn.summary()) µs CPU/job"
+    "    untraced \(measured.paired.off.summary()) µs CPU/job, traced \(measured.paired.on.summary()) µs CPU/job"
   )
   print(
     "    CPU added \(pairedAdded.summary(decimals: 1)) µs per job, added/untraced \(pairedRatio.summary(decimals: 3)) (pair by pair)"
   )
+  let directAdded = Samples(
+    zip(measured.direct.on.values, measured.direct.off.values).map { $0 - $1 })
+  // The same target, in µs here and as a share of an untraced worker's job in this run.
+  let directShare = directAdded.median / measured.offCPU.median
   print(
-    "  spans: \(Int(measured.exported)) exported traced, \(Int(measured.sampledExported)) at sample 0.1, \(Int(measured.pairedExported)) in one process; \(Int(measured.dropped)) dropped, \(Int(measured.failed)) failed, \(measured.received) decoded by the receiver"
+    "  the run wrapper alone, no database (\(directPairs) pairs of \(jobs) jobs run one by one through TaskRegistry.run, each traced batch's export included):"
+  )
+  print(
+    "    untraced \(measured.direct.off.summary(decimals: 2)) µs CPU/job, traced \(measured.direct.on.summary(decimals: 2)) µs CPU/job"
+  )
+  print(
+    "    CPU added \(directAdded.summary(decimals: 2)) µs per job (pair by pair): target ≤ \(Int(targetAddedMicroseconds)) µs \(directAdded.median <= targetAddedMicroseconds ? "met" : "not met") at the median; \(String(format: "%.3f", directShare)) of an untraced worker's job here, target ≤ \(String(format: "%.3f", targetShare))"
+  )
+  print(
+    "  spans: \(Int(measured.exported)) exported traced, \(Int(measured.sampledExported)) at sample 0.1, \(Int(measured.paired.exported)) in one process, \(Int(measured.direct.exported)) by the run wrapper alone; \(Int(measured.dropped)) dropped, \(Int(measured.failed)) failed, \(measured.received) decoded by the receiver"
   )
   print(
     "generating 1,000 tasks (\(lines) lines): \(generation.summary(decimals: 3)) s (median (min–max) of 5)"
@@ -386,10 +517,14 @@ await benchmarkMain {
     "on_vs_off": ratio.json(decimals: 3), "spans_exported": Int(measured.exported),
     "spans_dropped": Int(measured.dropped), "spans_failed": Int(measured.failed),
     "spans_received": measured.received,
-    "paired_off_cpu_us_per_job": measured.pairedOff.json(decimals: 1),
-    "paired_on_cpu_us_per_job": measured.pairedOn.json(decimals: 1),
+    "paired_off_cpu_us_per_job": measured.paired.off.json(decimals: 1),
+    "paired_on_cpu_us_per_job": measured.paired.on.json(decimals: 1),
     "paired_added_cpu_us_per_job": pairedAdded.json(decimals: 1),
     "paired_added_over_untraced": pairedRatio.json(decimals: 3),
+    "direct_off_cpu_us_per_job": measured.direct.off.json(decimals: 2),
+    "direct_on_cpu_us_per_job": measured.direct.on.json(decimals: 2),
+    "direct_added_cpu_us_per_job": directAdded.json(decimals: 2),
+    "direct_added_over_untraced_worker_job": (directShare * 1000).rounded() / 1000,
     "generate_1000_tasks_seconds": generation.json(decimals: 3),
   ]
   print(

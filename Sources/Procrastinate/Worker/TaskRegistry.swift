@@ -35,6 +35,31 @@ public struct JobContext: Sendable {
   /// so `withSpan` inside the handler nests under it.
   public internal(set) var span: (any Span)? = nil
 
+  /// A job's context as a worker builds it when it starts the job; build one yourself to run
+  /// a handler through ``TaskRegistry/run(_:context:)`` in a unit test, without a database.
+  ///
+  /// `app` is what the handler gets as ``app``; it connects only if the handler uses it, so
+  /// a test whose handler does not may pass an app whose database does not exist.
+  public init(
+    jobID: Int64 = 1, taskName: String, queueName: String = "default", attempts: Int = 0,
+    workerID: Int64 = 1, scheduledAt: Date? = nil, priority: Int32 = 0, lock: String? = nil,
+    queueingLock: String? = nil, deferredAt: Date? = nil,
+    logger: Logger = Logger(label: "procrastinate.job"), app: ProcrastinateApp
+  ) {
+    self.jobID = jobID
+    self.taskName = taskName
+    self.queueName = queueName
+    self.attempts = attempts
+    self.workerID = workerID
+    self.scheduledAt = scheduledAt
+    self.priority = priority
+    self.lock = lock
+    self.queueingLock = queueingLock
+    self.deferredAt = deferredAt
+    self.logger = logger
+    self.app = app
+  }
+
   /// The tracer for nested spans: the bootstrapped one (`ProcrastinateTracing`'s
   /// `setupTracing`, swift-otel, or any other swift-distributed-tracing backend).
   public var tracer: any Tracer { CurrentTracer.tracer }
@@ -91,6 +116,20 @@ public struct TaskRegistry: Sendable {
   /// The registered task names, sorted.
   public var taskNames: [String] { entries.keys.sorted() }
 
+  /// Runs the handler registered for `context.taskName` on `arguments` as a worker runs a
+  /// job, its tracing included (the carrier read, the job's span started, ended and
+  /// exported), but without a database: nothing is fetched, retried or marked. For unit
+  /// tests of a task.
+  ///
+  /// - Throws: ``TaskRegistryError/unknownTask(_:registered:)`` when no handler has that
+  ///   name, or what the handler (or the decoding of its arguments) threw.
+  public func run(_ arguments: JobArguments, context: JobContext) async throws {
+    guard let entry = entries[context.taskName] else {
+      throw TaskRegistryError.unknownTask(context.taskName, registered: taskNames)
+    }
+    try await entry.handler(arguments, context)
+  }
+
   subscript(name: String) -> Entry? { entries[name] }
 }
 
@@ -98,12 +137,17 @@ public struct TaskRegistry: Sendable {
 public enum TaskRegistryError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   /// The task name, or the task's periodic schedule with this id, is already registered.
   case duplicateTask(String)
+  /// ``TaskRegistry/run(_:context:)`` was asked for a task no handler is registered under,
+  /// with the names that are.
+  case unknownTask(String, registered: [String])
 
-  /// The message: which task was registered twice.
+  /// The message: which task was registered twice, or which one is missing.
   public var description: String {
     switch self {
     case .duplicateTask(let name):
       "task '\(name)' is already registered; each task name can have one handler"
+    case .unknownTask(let name, let registered):
+      "no handler is registered for task '\(name)' (registered: \(registered.isEmpty ? "none" : registered.joined(separator: ", ")))"
     }
   }
 }
