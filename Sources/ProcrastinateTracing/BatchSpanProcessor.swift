@@ -284,7 +284,8 @@ private actor ExportSerializer {
     let exporter = self.exporter
     let timeout = self.timeout
     let answer = FirstAnswer()
-    return await withCheckedContinuation { continuation in
+    var timer: Task<Void, Never>?
+    let result = await withCheckedContinuation { continuation in
       answer.wait(continuation)
       let work = Task {
         do {
@@ -294,11 +295,14 @@ private actor ExportSerializer {
           answer.give("\(error)")
         }
       }
-      Task {
+      timer = Task {
         try? await Task.sleep(for: timeout)
         if answer.give("no answer within the export timeout (\(timeout))") { work.cancel() }
       }
     }
+    // An export that answered in time leaves no timer sleeping out its 30 s.
+    timer?.cancel()
+    return result
   }
 }
 
