@@ -296,11 +296,12 @@ private actor ExportSerializer {
         }
       }
       timer = Task {
-        try? await Task.sleep(for: timeout)
+        // Cancelled: the export answered first.
+        guard (try? await Task.sleep(for: timeout)) != nil else { return }
         if answer.give("no answer within the export timeout (\(timeout))") { work.cancel() }
       }
     }
-    // An export that answered in time leaves no timer sleeping out its 30 s.
+    // An export that answered in time leaves no timer sleeping out the export timeout.
     timer?.cancel()
     return result
   }

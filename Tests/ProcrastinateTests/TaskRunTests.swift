@@ -55,6 +55,13 @@ struct TaskRunUnitTests {
     #expect(span.string(TracingKeys.jobOutcome) == "succeeded")
   }
 
+  @Test("a context built without a logger logs with the job's id and task, as a worker's does")
+  func contextLogger() throws {
+    let context = JobContext(jobID: 9, taskName: "unit_ping", app: try Self.app())
+    #expect(context.logger[metadataKey: "job_id"] == "9")
+    #expect(context.logger[metadataKey: "task"] == "unit_ping")
+  }
+
   @Test("an unknown task and arguments that do not decode are errors that say what was wrong")
   func errors() async throws {
     let received = Recorder<Int>()

@@ -240,6 +240,22 @@ struct BatchSpanProcessorUnitTests {
       processor.statistics == SpanExportStatistics(exported: 1_000 - dropped, dropped: dropped))
   }
 
+  @Test("an export with no answer is given up at the export timeout, its spans counted failed")
+  func exportTimeout() async {
+    let exporter = GatedExporter()  // no answer until its gate opens, or it is cancelled
+    var configuration = BatchSpanProcessor.Configuration()
+    configuration.exportTimeout = .milliseconds(200)
+    let processor = BatchSpanProcessor(exporter: exporter, configuration: configuration)
+    let tracer = ProcrastinateTracer(processor: processor)
+    for _ in 0..<5 { Self.span(tracer) }
+    // The flush exports the 5 itself (a batch under the size, before the loop's delay) and
+    // waits for that export's answer: the timeout's.
+    await processor.forceFlush()
+    #expect(processor.statistics == SpanExportStatistics(exported: 0, dropped: 0, failed: 5))
+    exporter.gate.open()
+    await processor.shutdown()
+  }
+
   @Test("failed exports are counted, not lost silently")
   func failures() async {
     let processor = BatchSpanProcessor(exporter: ControllableExporter(failing: true))

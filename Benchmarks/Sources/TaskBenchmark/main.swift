@@ -58,14 +58,6 @@ struct Noop: BenchTasks {
   func benchSampled(i: Int, context: JobContext) async throws {}
 }
 
-/// User + system CPU time of this process so far.
-func cpuSeconds() -> Double {
-  var usage = rusage()
-  getrusage(RUSAGE_SELF.rawValue, &usage)
-  return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-    + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
-
 // MARK: - Child: one measurement
 
 /// `TaskBenchmark --child on|off|sampled URL`: defers `jobs` jobs (inside a span, or as
@@ -79,11 +71,11 @@ func child(mode: String, url: String) async throws {
   let app = try ProcrastinateApp(databaseURL: url, logger: logger)
   try await deferJobs(sampled: mode == "sampled", on: app)
   let tasks = try noopTasks()
-  let cpuBefore = cpuSeconds()
+  let cpuBefore = processCPUSeconds()
   let started = ContinuousClock.now
   try await Worker(app: app, tasks: tasks, options: workerOptions()).run()
   let elapsed = seconds(ContinuousClock.now - started)
-  let cpu = cpuSeconds() - cpuBefore
+  let cpu = processCPUSeconds() - cpuBefore
   await tracing?.shutdown()
   let statistics = tracing?.statistics ?? SpanExportStatistics()
   await app.close()
@@ -126,119 +118,115 @@ func workerOptions() -> WorkerOptions {
   return options
 }
 
-// MARK: - Child: traced and untraced batches in one process
+// MARK: - Children: traced and untraced batches in one process
+
+/// Batch `index` of a child that alternates traced and untraced batches, the order swapped
+/// every pair: runs `prepare(traced)` and then `run` under our tracer (traced) or
+/// `withTracer(NoOpTracer())` (untraced), and times `run` by this process's CPU clock, a
+/// traced batch until all its spans are exported. A traced batch must export
+/// `tracedSpans` spans in all, an untraced one none. The first pair warms the process up
+/// and is not reported; the others print `on|off <CPU µs per job>`.
+func measureBatch(
+  _ index: Int, tracing: TracingSetup, tracedSpans: Int,
+  prepare: (_ traced: Bool) async throws -> Void, run: () async throws -> Void
+) async throws {
+  let traced = alternating([true, false], round: index / 2)[index % 2]
+  let exportedBefore = tracing.statistics.exported
+  let cpu = try await withTracer(traced ? tracing.tracer : NoOpTracer()) {
+    try await prepare(traced)
+    let before = processCPUSeconds()
+    try await run()
+    if traced { await tracing.tracer.flush() }
+    return processCPUSeconds() - before
+  }
+  let exported = tracing.statistics.exported - exportedBefore
+  let expected = traced ? tracedSpans : 0
+  guard exported == expected else {
+    throw BenchmarkFailure(
+      "a \(traced ? "traced" : "untraced") batch exported \(exported) spans, not \(expected)")
+  }
+  if index >= 2 { print("\(traced ? "on" : "off") \(cpu / Double(jobs) * 1e6)") }
+}
+
+/// The last line of such a child: `spans <exported> <dropped> <failed>`.
+func printSpanCounts(_ tracing: TracingSetup) async {
+  await tracing.shutdown()
+  let statistics = tracing.statistics
+  print("spans \(statistics.exported) \(statistics.dropped) \(statistics.failed)")
+}
 
 /// `TaskBenchmark --paired URL...`: bootstraps the tracer once, then runs a one-shot worker
-/// over `jobs` jobs deferred into each database in turn, traced and untraced alternately
-/// (the order swapped every pair). An untraced batch runs under `withTracer(NoOpTracer())`
-/// and must export no span; a traced batch's CPU time runs until all its spans are
-/// exported. The first pair warms the process up and is not reported. Prints
-/// `on|off <CPU µs per job>` per measured batch, then `spans exported dropped failed`.
+/// over `jobs` jobs deferred into each database in turn (``measureBatch``). A traced batch
+/// exports every job's span, and two per 5,000-job deferral (`bench.defer` and its producer
+/// span).
 func pairedChild(urls: [String]) async throws {
   var logger = Logger(label: "bench")
   logger.logLevel = .error
   let tracing = try setupTracing(serviceName: "task-benchmark")
   let tasks = try noopTasks()
   for (index, url) in urls.enumerated() {
-    let traced = alternating([true, false], round: index / 2)[index % 2]
     let app = try ProcrastinateApp(databaseURL: url, logger: logger)
-    let exportedBefore = tracing.statistics.exported
-    let cpu = try await withTracer(traced ? tracing.tracer : NoOpTracer()) {
-      try await deferJobs(sampled: false, on: app)
-      let before = cpuSeconds()
-      try await Worker(app: app, tasks: tasks, options: workerOptions()).run()
-      if traced { await tracing.tracer.flush() }
-      return cpuSeconds() - before
-    }
+    try await measureBatch(
+      index, tracing: tracing, tracedSpans: jobs + 2 * ((jobs + 4_999) / 5_000),
+      prepare: { _ in try await deferJobs(sampled: false, on: app) },
+      run: { try await Worker(app: app, tasks: tasks, options: workerOptions()).run() })
     await app.close()
-    let exported = tracing.statistics.exported - exportedBefore
-    // Every job's span, and two per 5,000-job deferral (`bench.defer` and its producer
-    // span), when traced; none otherwise.
-    let expected = traced ? jobs + 2 * ((jobs + 4_999) / 5_000) : 0
-    guard exported == expected else {
-      throw BenchmarkFailure(
-        "a \(traced ? "traced" : "untraced") batch exported \(exported) spans, not \(expected)")
-    }
-    if index >= 2 { print("\(traced ? "on" : "off") \(cpu / Double(jobs) * 1e6)") }
   }
-  await tracing.shutdown()
-  let statistics = tracing.statistics
-  print("spans \(statistics.exported) \(statistics.dropped) \(statistics.failed)")
+  await printSpanCounts(tracing)
 }
 
-// MARK: - Child: the run wrapper alone, no database
-
-/// CPU time of this process so far, to the nanosecond (`getrusage` counts in ticks on some
-/// kernels, too coarse for batches of a tenth of a second).
-func processCPUSeconds() -> Double {
-  var time = timespec()
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-  return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}
-
-/// `TaskBenchmark --direct`: what tracing adds to running a job, without the database
-/// around it. Runs `jobs` no-op jobs one after another through `TaskRegistry.run(_:context:)`
-/// (the generated handler, as the worker calls it), traced and untraced batch by batch in
-/// one process, the order swapped every pair:
-/// - a traced batch: each job's arguments carry a sampled `traceparent`, as a deferral under
-///   a span writes them; our tracer is current; the batch's CPU time runs until all its spans
-///   are exported over OTLP (the receiver decodes them in another process);
-/// - an untraced batch: arguments without a carrier, as an untraced deferral writes them,
-///   under `withTracer(NoOpTracer())`.
-/// Both decode each job's arguments from their JSON, as the worker does. What the difference
-/// leaves out: the carrier's bytes in the fetched row and the worker's concurrency. The
-/// first pair warms the process up and is not reported. Prints `on|off <CPU µs per job>`
-/// per measured batch, then `spans exported dropped failed`.
-func directChild(pairs: Int) async throws {
+/// `TaskBenchmark --direct BATCHES`: what tracing adds to running a job, without the
+/// database around it. Runs `jobs` no-op jobs one after another through
+/// `TaskRegistry.run(_:context:)` (the generated handler, as the worker calls it), per batch
+/// (``measureBatch``):
+/// - traced: each job's arguments carry a sampled `traceparent`, as a deferral under a span
+///   writes them (one trace per 5,000 jobs, as a batched deferral gives);
+/// - untraced: arguments without a carrier, as an untraced deferral writes them.
+/// Both decode each job's arguments from their JSON, and each job's context has a deferral
+/// time (a traced job's span computes its queue wait from it), as the worker's do. A serial
+/// loop starts spans faster than a worker fetches jobs, so the span queue holds a whole batch
+/// (`OTEL_BSP_MAX_QUEUE_SIZE`, set here): nothing may be dropped. What the difference leaves
+/// out: the carrier's bytes in the fetched row and the worker's concurrency.
+func directChild(batches: Int) async throws {
   var logger = Logger(label: "bench")
   logger.logLevel = .error
-  let tracing = try setupTracing(serviceName: "task-benchmark")
+  let tracing = try setupTracing(
+    serviceName: "task-benchmark",
+    environment: ProcessInfo.processInfo.environment.merging([
+      "OTEL_BSP_MAX_QUEUE_SIZE": String(jobs)
+    ]) { $1 })
   let tasks = try noopTasks()
   // Never connected: the no-op handler does not use its app.
   let app = try ProcrastinateApp(
     databaseURL: "postgresql://nobody@127.0.0.1:1/none", logger: logger)
+  let deferred = Date()
   let contexts = (0..<jobs).map {
     JobContext(
-      jobID: Int64($0 + 1), taskName: BenchNoop.definition.name, queueName: "bench", logger: logger,
-      app: app)
+      jobID: Int64($0 + 1), taskName: BenchNoop.definition.name, queueName: "bench",
+      deferredAt: deferred, logger: logger, app: app)
   }
-  // One trace per 5,000 jobs, as a batched deferral inside a span gives.
   func hex(_ value: UInt64) -> String {
     let digits = String(value, radix: 16)
     return String(repeating: "0", count: 16 - digits.count) + digits
   }
   let carried = try (0..<jobs).map { index in
     let trace = hex(UInt64(index / 5_000 + 1) &* 0x9E37_79B9_7F4A_7C15) + hex(0xC0FFEE)
+    let parent = hex(UInt64(index / 5_000 + 7))
     return try JobArguments(
-      json:
-        #"{"i": \#(index), "trace_context": {"traceparent": "00-\#(trace)-\#(hex(UInt64(index / 5_000 + 7)))-01"}}"#
-    )
+      json: #"{"i": \#(index), "trace_context": {"traceparent": "00-\#(trace)-\#(parent)-01"}}"#)
   }
   let plain = try (0..<jobs).map { try JobArguments(json: #"{"i": \#($0)}"#) }
-  for batch in 0..<(2 * pairs + 2) {
-    let traced = alternating([true, false], round: batch / 2)[batch % 2]
-    let exportedBefore = tracing.statistics.exported
-    let cpu = try await withTracer(traced ? tracing.tracer : NoOpTracer()) {
-      let arguments = traced ? carried : plain
-      let before = processCPUSeconds()
-      for index in 0..<jobs {
-        try await tasks.run(arguments[index], context: contexts[index])
-      }
-      if traced { await tracing.tracer.flush() }
-      return processCPUSeconds() - before
-    }
-    let exported = tracing.statistics.exported - exportedBefore
-    guard exported == (traced ? jobs : 0) else {
-      throw BenchmarkFailure(
-        "a \(traced ? "traced" : "untraced") direct batch exported \(exported) spans, not \(traced ? jobs : 0)"
-      )
-    }
-    if batch >= 2 { print("\(traced ? "on" : "off") \(cpu / Double(jobs) * 1e6)") }
+  for index in 0..<batches {
+    var arguments: [JobArguments] = []
+    try await measureBatch(
+      index, tracing: tracing, tracedSpans: jobs,
+      prepare: { traced in arguments = traced ? carried : plain },
+      run: {
+        for job in 0..<jobs { try await tasks.run(arguments[job], context: contexts[job]) }
+      })
   }
-  await tracing.shutdown()
   await app.close()
-  let statistics = tracing.statistics
-  print("spans \(statistics.exported) \(statistics.dropped) \(statistics.failed)")
+  await printSpanCounts(tracing)
 }
 
 if let index = arguments.firstIndex(of: "--child") {
@@ -250,7 +238,7 @@ if let index = arguments.firstIndex(of: "--paired") {
   exit(0)
 }
 if let index = arguments.firstIndex(of: "--direct") {
-  try await directChild(pairs: Int(arguments[index + 1])!)
+  try await directChild(batches: Int(arguments[index + 1])!)
   exit(0)
 }
 
@@ -309,17 +297,22 @@ struct Batches {
   init() {}
 
   init(_ text: String, pairs: Int) throws {
+    var counted = false
     for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ").compactMap { Double($0) }
-      switch line.split(separator: " ").first {
-      case "on": on.append(fields[0])
-      case "off": off.append(fields[0])
-      case "spans": (exported, dropped, failed) = (fields[0], fields[1], fields[2])
+      let fields = line.split(separator: " ")
+      let numbers = fields.dropFirst().compactMap { Double($0) }
+      switch fields.first {
+      case "on" where numbers.count == 1: on.append(numbers[0])
+      case "off" where numbers.count == 1: off.append(numbers[0])
+      case "spans" where numbers.count == 3:
+        (exported, dropped, failed) = (numbers[0], numbers[1], numbers[2])
+        counted = true
       default: break
       }
     }
-    guard on.count == pairs, off.count == pairs else {
-      throw BenchmarkFailure("a child expected to print \(pairs) pairs printed \(text)")
+    guard on.count == pairs, off.count == pairs, counted else {
+      throw BenchmarkFailure(
+        "a child expected to print \(pairs) pairs and its span counts printed \(text)")
     }
   }
 }
@@ -379,13 +372,10 @@ func measureWorkers() async throws -> Measured {
     Data(
       "in one process: off \(measured.paired.off.values.map { Int($0) }), on \(measured.paired.on.values.map { Int($0) }) µs CPU/job\n"
         .utf8))
-  // The run wrapper alone. A serial loop starts spans faster than a worker fetches jobs, so
-  // the export queue holds a whole batch: nothing may be dropped, and a batch's CPU
-  // includes exporting every span.
+  // The run wrapper alone, twice as many pairs (its batches take a fraction of a second).
   measured.direct = try Batches(
     runSelf(
-      ["--direct", String(directPairs)],
-      environment: traced.merging(["OTEL_BSP_MAX_QUEUE_SIZE": String(jobs)]) { $1 }),
+      ["--direct", String(2 * directPairs + 2)], environment: traced),
     pairs: directPairs)
   FileHandle.standardError.write(
     Data(
@@ -525,6 +515,9 @@ await benchmarkMain {
     "direct_on_cpu_us_per_job": measured.direct.on.json(decimals: 2),
     "direct_added_cpu_us_per_job": directAdded.json(decimals: 2),
     "direct_added_over_untraced_worker_job": (directShare * 1000).rounded() / 1000,
+    // Pair by pair, so that runs can be pooled.
+    "direct_added_cpu_us_per_job_pairs": directAdded.values.map { ($0 * 100).rounded() / 100 },
+    "paired_added_cpu_us_per_job_pairs": pairedAdded.values.map { ($0 * 10).rounded() / 10 },
     "generate_1000_tasks_seconds": generation.json(decimals: 3),
   ]
   print(

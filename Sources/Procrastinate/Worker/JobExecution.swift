@@ -54,7 +54,7 @@ extension Worker {
     let deleteFinal = options.deleteJobs == .always
     guard let task = tasks[job.row.task] else {
       logger.error(
-        "job \(job.id) failed: unknown task '\(job.row.task)': no handler is registered under this name in this worker (registered: \(tasks.taskNames.joined(separator: ", ")))"
+        "job \(job.id) failed: \(TaskRegistryError.unknownTask(job.row.task, registered: tasks.taskNames)) in this worker"
       )
       return Completion(job, .finish(status: .failed, delete: deleteFinal))
     }

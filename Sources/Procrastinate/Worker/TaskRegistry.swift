@@ -39,12 +39,14 @@ public struct JobContext: Sendable {
   /// a handler through ``TaskRegistry/run(_:context:)`` in a unit test, without a database.
   ///
   /// `app` is what the handler gets as ``app``; it connects only if the handler uses it, so
-  /// a test whose handler does not may pass an app whose database does not exist.
+  /// a test whose handler does not may pass an app whose database does not exist. Without a
+  /// `logger`, the context logs under `procrastinate.job` with `job_id` and `task` metadata,
+  /// as a worker's does.
   public init(
     jobID: Int64 = 1, taskName: String, queueName: String = "default", attempts: Int = 0,
     workerID: Int64 = 1, scheduledAt: Date? = nil, priority: Int32 = 0, lock: String? = nil,
-    queueingLock: String? = nil, deferredAt: Date? = nil,
-    logger: Logger = Logger(label: "procrastinate.job"), app: ProcrastinateApp
+    queueingLock: String? = nil, deferredAt: Date? = nil, logger: Logger? = nil,
+    app: ProcrastinateApp
   ) {
     self.jobID = jobID
     self.taskName = taskName
@@ -56,7 +58,15 @@ public struct JobContext: Sendable {
     self.lock = lock
     self.queueingLock = queueingLock
     self.deferredAt = deferredAt
-    self.logger = logger
+    // A worker passes its own, which already has the job's metadata.
+    self.logger =
+      logger
+      ?? {
+        var logger = Logger(label: "procrastinate.job")
+        logger[metadataKey: "job_id"] = "\(jobID)"
+        logger[metadataKey: "task"] = "\(taskName)"
+        return logger
+      }()
     self.app = app
   }
 
@@ -117,9 +127,15 @@ public struct TaskRegistry: Sendable {
   public var taskNames: [String] { entries.keys.sorted() }
 
   /// Runs the handler registered for `context.taskName` on `arguments` as a worker runs a
-  /// job, its tracing included (the carrier read, the job's span started, ended and
-  /// exported), but without a database: nothing is fetched, retried or marked. For unit
-  /// tests of a task.
+  /// job, but without a database: nothing is fetched, retried or marked. For unit tests of a
+  /// task.
+  ///
+  /// A task registered with ``register(_:arguments:handler:)``, as generated code registers
+  /// them, runs traced as in a worker: the carrier in `arguments` is read, and the job's
+  /// span is started and ended (handed to the tracer's processors, which export it as
+  /// usual). Its parent comes from that carrier only, as in a worker, not from the span
+  /// current where `run` is called; without a carrier the job starts a trace of its own. A
+  /// handler registered with ``register(_:retry:handler:)`` is simply called.
   ///
   /// - Throws: ``TaskRegistryError/unknownTask(_:registered:)`` when no handler has that
   ///   name, or what the handler (or the decoding of its arguments) threw.
@@ -133,7 +149,7 @@ public struct TaskRegistry: Sendable {
   subscript(name: String) -> Entry? { entries[name] }
 }
 
-/// A task registration was refused.
+/// A task registration, or a run through ``TaskRegistry/run(_:context:)``, was refused.
 public enum TaskRegistryError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   /// The task name, or the task's periodic schedule with this id, is already registered.
   case duplicateTask(String)

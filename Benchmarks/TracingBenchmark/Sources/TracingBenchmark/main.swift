@@ -30,12 +30,6 @@ let costSpans = quick ? 20_000 : 100_000
 let exportSpans = quick ? 100_000 : 300_000
 let batchSizes = [512, 2_048]
 
-func nanoseconds(_ clock: clockid_t) -> Double {
-  var time = timespec()
-  clock_gettime(clock, &time)
-  return Double(time.tv_sec) * 1e9 + Double(time.tv_nsec)
-}
-
 /// Nanoseconds per span, of the calling thread's CPU time and of wall time.
 func spanCost<T: Tracer>(_ tracer: T, count: Int) -> (cpu: Double, wall: Double) {
   let cpuStart = nanoseconds(CLOCK_THREAD_CPUTIME_ID)
