@@ -153,8 +153,8 @@ public struct TaskRegistry: Sendable {
 public enum TaskRegistryError: ProcrastinateError, Sendable, Equatable, CustomStringConvertible {
   /// The task name, or the task's periodic schedule with this id, is already registered.
   case duplicateTask(String)
-  /// ``TaskRegistry/run(_:context:)`` was asked for a task no handler is registered under,
-  /// with the names that are.
+  /// No handler is registered under this task name, with the names that are: thrown by
+  /// ``TaskRegistry/run(_:context:)``, and the reason a worker logs for such a job.
   case unknownTask(String, registered: [String])
 
   /// The message: which task was registered twice, or which one is missing.
